@@ -1,0 +1,537 @@
+"""Validated configuration.
+
+Theory: ``config.toml`` is parsed with :mod:`tomllib`, environment overrides
+(``MUSICBOT_<SECTION>_<KEY>``) are merged on top, and the result is structured into
+frozen attrs classes.  Validation never stops at the first problem: every mistake is
+collected as a :class:`ConfigProblem` (``section.key: what is wrong (got X)``) so an
+operator fixes them all in one pass.  Unknown keys get a "did you mean" suggestion.
+
+The token is never part of these classes' ``repr``; it lives in :class:`Secret`.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import difflib
+import os
+import stat
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import attrs
+
+from musicbot.errors import ConfigError, ConfigProblem
+
+TOKEN_ENV: Final = "DISCORD_TOKEN"
+ENV_PREFIX: Final = "MUSICBOT_"
+
+DEFAULT_ALLOWED_DOMAINS: Final[tuple[str, ...]] = (
+    "youtube.com",
+    "youtu.be",
+    "music.youtube.com",
+    "soundcloud.com",
+    "bandcamp.com",
+    "vimeo.com",
+    "twitch.tv",
+    "mixcloud.com",
+    "audiomack.com",
+    "archive.org",
+)
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A secret string whose repr and str never show the value."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self.value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def masked(self) -> str:
+        if not self.value:
+            return "(not set)"
+        return f"{self.value[:4]}…(masked, {len(self.value)} chars)"
+
+
+@attrs.frozen(kw_only=True)
+class DiscordConfig:
+    api_base: str = "https://discord.com/api/v10"
+    # Empty means "ask GET /gateway/bot"; set it to point the bot at a local emulator.
+    gateway_url: str = ""
+    token: Secret = Secret("")
+    token_file: str = ""
+    # "auto" uses the recommendation of GET /gateway/bot.
+    shard_count: int | Literal["auto"] = "auto"
+    # "auto" runs every shard of shard_count in this process.
+    shard_ids: tuple[int, ...] | Literal["auto"] = "auto"
+    command_guild_ids: tuple[int, ...] = ()
+    owner_ids: tuple[int, ...] = ()
+    compress: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class AudioConfig:
+    ffmpeg: str = "bundled"
+    bitrate: int = 128  # kbit/s of the Opus encoder when transcoding
+    default_volume: int = 100  # percent, 0..200
+
+
+@attrs.frozen(kw_only=True)
+class LimitsConfig:
+    max_queue_length: int = 500
+    max_track_seconds: int = 3 * 60 * 60
+    max_playlist_import: int = 200
+    user_commands: int = 5  # per user, within user_commands_period seconds
+    user_commands_period: float = 10.0
+
+
+@attrs.frozen(kw_only=True)
+class VoiceConfig:
+    idle_timeout: float = 300.0
+    alone_timeout: float = 60.0
+    stay_24_7: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class ExtractorConfig:
+    workers: int = 4
+    timeout: float = 30.0
+    allowed_domains: tuple[str, ...] = DEFAULT_ALLOWED_DOMAINS
+    allow_private_addresses: bool = False
+    search_provider: str = "ytsearch"
+    search_results: int = 5
+    cookies_file: str = ""
+    user_agent: str = ""
+    proxy: str = ""
+    extractor_args: Mapping[str, Mapping[str, tuple[str, ...]]] = attrs.field(factory=dict)
+    playlist_batch_size: int = 50
+    playlist_batch_pause: float = 1.0
+
+
+@attrs.frozen(kw_only=True)
+class CacheConfig:
+    max_entries: int = 5000
+    ttl: float = 6 * 3600.0  # metadata
+    stream_ttl: float = 1800.0  # stream URLs expire sooner
+    negative_ttl: float = 60.0  # failures are remembered this long
+    sweep_interval: float = 60.0
+
+
+@attrs.frozen(kw_only=True)
+class StorageConfig:
+    data_dir: str = "data"
+    resume_sessions: bool = True
+    snapshot_debounce: float = 2.0
+
+
+@attrs.frozen(kw_only=True)
+class LogConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "console"
+    file: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class OpsConfig:
+    listen: str = ""  # e.g. "127.0.0.1:9464"; empty = off
+    shutdown_timeout: float = 10.0
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    discord: DiscordConfig = DiscordConfig()
+    audio: AudioConfig = AudioConfig()
+    limits: LimitsConfig = LimitsConfig()
+    voice: VoiceConfig = VoiceConfig()
+    extractor: ExtractorConfig = ExtractorConfig()
+    cache: CacheConfig = CacheConfig()
+    storage: StorageConfig = StorageConfig()
+    log: LogConfig = LogConfig()
+    ops: OpsConfig = OpsConfig()
+
+    @property
+    def token(self) -> Secret:
+        return self.discord.token
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value the log redactor must remove."""
+        return tuple(s for s in (self.discord.token.value,) if s)
+
+
+SECTIONS: Final[dict[str, type[Any]]] = {
+    "discord": DiscordConfig,
+    "audio": AudioConfig,
+    "limits": LimitsConfig,
+    "voice": VoiceConfig,
+    "extractor": ExtractorConfig,
+    "cache": CacheConfig,
+    "storage": StorageConfig,
+    "log": LogConfig,
+    "ops": OpsConfig,
+}
+
+
+# ---------------------------------------------------------------- validation
+
+
+Check = Callable[[Any], str | None]
+
+
+def _positive(v: Any) -> str | None:
+    return None if v > 0 else "must be greater than 0"
+
+
+def _non_negative(v: Any) -> str | None:
+    return None if v >= 0 else "must be 0 or more"
+
+
+def _between(lo: float, hi: float) -> Check:
+    def check(v: Any) -> str | None:
+        return None if lo <= v <= hi else f"must be between {lo:g} and {hi:g}"
+
+    return check
+
+
+def _listen(v: Any) -> str | None:
+    if v == "":
+        return None
+    host, sep, port = str(v).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return 'must be "host:port", e.g. "127.0.0.1:9464", or "" to turn it off'
+    return None
+
+
+def _http_url(v: Any) -> str | None:
+    return (
+        None
+        if str(v).startswith(("http://", "https://"))
+        else "must start with http:// or https://"
+    )
+
+
+def _ws_url(v: Any) -> str | None:
+    if v == "" or str(v).startswith(("ws://", "wss://")):
+        return None
+    return 'must start with ws:// or wss://, or be "" to ask Discord'
+
+
+CHECKS: Final[dict[tuple[str, str], Check]] = {
+    ("discord", "api_base"): _http_url,
+    ("discord", "gateway_url"): _ws_url,
+    ("audio", "bitrate"): _between(6, 510),
+    ("audio", "default_volume"): _between(0, 200),
+    ("limits", "max_queue_length"): _positive,
+    ("limits", "max_track_seconds"): _positive,
+    ("limits", "max_playlist_import"): _positive,
+    ("limits", "user_commands"): _positive,
+    ("limits", "user_commands_period"): _positive,
+    ("voice", "idle_timeout"): _positive,
+    ("voice", "alone_timeout"): _positive,
+    ("extractor", "workers"): _between(1, 64),
+    ("extractor", "timeout"): _positive,
+    ("extractor", "search_results"): _between(1, 25),
+    ("extractor", "playlist_batch_size"): _positive,
+    ("extractor", "playlist_batch_pause"): _non_negative,
+    ("cache", "max_entries"): _positive,
+    ("cache", "ttl"): _positive,
+    ("cache", "stream_ttl"): _positive,
+    ("cache", "negative_ttl"): _non_negative,
+    ("cache", "sweep_interval"): _positive,
+    ("storage", "snapshot_debounce"): _non_negative,
+    ("ops", "listen"): _listen,
+    ("ops", "shutdown_timeout"): _positive,
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    """Convert one TOML value to the field's type; raise ValueError with a reason."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        literals = [a for a in args if typing.get_origin(a) is typing.Literal]
+        others = [a for a in args if typing.get_origin(a) is not typing.Literal]
+        allowed = [x for lit in literals for x in typing.get_args(lit)]
+        if value in allowed:
+            return value
+        try:
+            return _convert(others[0], value)
+        except ValueError as exc:
+            raise ValueError(f"{exc}, or " + " or ".join(f'"{a}"' for a in allowed)) from None
+    if origin is typing.Literal:
+        if value not in args:
+            raise ValueError("must be one of " + ", ".join(f'"{a}"' for a in args))
+        return value
+    if tp is Secret:
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        return Secret(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if tp is int:
+        if not _is_int(value):
+            raise ValueError("must be an integer")
+        return value
+    if tp is float:
+        if not (_is_int(value) or isinstance(value, float)):
+            raise ValueError("must be a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        return value
+    if origin is tuple and args and args[0] is int:
+        ok = isinstance(value, list) and all(
+            _is_int(v) or (isinstance(v, str) and v.isdigit()) for v in value
+        )
+        if not ok:
+            raise ValueError("must be a list of ids")
+        return tuple(int(v) for v in value)
+    if origin is tuple and args and args[0] is str:
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ValueError("must be a list of strings")
+        return tuple(v.strip().lower() for v in value)
+    if origin in (Mapping, collections.abc.Mapping):
+        return _convert_extractor_args(value)
+    raise TypeError(f"no converter for {tp!r}")  # a programming error, not a user one
+
+
+def _convert_extractor_args(value: Any) -> dict[str, dict[str, tuple[str, ...]]]:
+    if not isinstance(value, dict):
+        raise ValueError('must be a table like { youtube = { player_client = ["web"] } }')
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for ie, ie_args in value.items():
+        if not isinstance(ie_args, dict):
+            raise ValueError(f"{ie} must be a table of lists of strings")
+        inner: dict[str, tuple[str, ...]] = {}
+        for k, v in ie_args.items():
+            items = [v] if isinstance(v, str) else v
+            if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+                raise ValueError(f"{ie}.{k} must be a list of strings")
+            inner[k] = tuple(items)
+        out[ie] = inner
+    return out
+
+
+def _fields(cls: type[Any]) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """``MUSICBOT_<SECTION>_<KEY>=value``; the value is read as TOML when it parses."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section, _, key = rest.partition("_")
+        if not key:
+            continue
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def _suggest(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def build(
+    data: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str] | None = None,
+    source: str = "config.toml",
+) -> Config:
+    """Structure ``data`` (parsed TOML) plus environment overrides into a Config."""
+    environ = os.environ if environ is None else environ
+    problems: list[ConfigProblem] = []
+    merged: dict[str, dict[str, Any]] = {}
+    for section, body in data.items():
+        if section not in SECTIONS:
+            problems.append(
+                ConfigProblem(
+                    section, "", "unknown section" + _suggest(section, list(SECTIONS)), ""
+                )
+            )
+            continue
+        if not isinstance(body, dict):
+            problems.append(
+                ConfigProblem(section, "", "must be a table [" + section + "]", _short(body))
+            )
+            continue
+        merged[section] = dict(body)
+    for section, body in _env_overrides(environ).items():
+        if section not in SECTIONS:
+            # e.g. MUSICBOT_DATA_DIR would be a typo for MUSICBOT_STORAGE_DATA_DIR.
+            problems.append(
+                ConfigProblem(
+                    section,
+                    "",
+                    f"unknown section in environment variable {ENV_PREFIX}{section.upper()}_*"
+                    + _suggest(section, list(SECTIONS)),
+                    "",
+                )
+            )
+            continue
+        merged.setdefault(section, {}).update(body)
+
+    sections: dict[str, Any] = {}
+    for section, cls in SECTIONS.items():
+        fields = _fields(cls)
+        body = merged.get(section, {})
+        kwargs: dict[str, Any] = {}
+        for key, value in body.items():
+            if key not in fields:
+                problems.append(
+                    ConfigProblem(section, key, "unknown key" + _suggest(key, list(fields)), "")
+                )
+                continue
+            try:
+                converted = _convert(fields[key], value)
+            except ValueError as exc:
+                problems.append(ConfigProblem(section, key, str(exc), _short(value)))
+                continue
+            check = CHECKS.get((section, key))
+            reason = check(converted) if check else None
+            if reason:
+                problems.append(ConfigProblem(section, key, reason, _short(value)))
+                continue
+            kwargs[key] = converted
+        sections[section] = cls(**kwargs)
+
+    cfg = Config(**sections)
+    if cfg.discord.shard_ids != "auto":
+        count = cfg.discord.shard_count
+        if count == "auto":
+            problems.append(
+                ConfigProblem(
+                    "discord",
+                    "shard_ids",
+                    'needs shard_count set to a number, not "auto"',
+                    _short(list(cfg.discord.shard_ids)),
+                )
+            )
+        elif any(i >= count for i in cfg.discord.shard_ids):
+            problems.append(
+                ConfigProblem(
+                    "discord",
+                    "shard_ids",
+                    f"every id must be below shard_count ({count})",
+                    _short(list(cfg.discord.shard_ids)),
+                )
+            )
+    if problems:
+        raise ConfigError(source=source, problems=tuple(problems))
+    return cfg
+
+
+def _resolve_token(
+    cfg: Config, path: Path | None, environ: Mapping[str, str]
+) -> tuple[Config, list[str]]:
+    """Pick the token: environment first, then token_file, then config.toml (with a warning)."""
+    warnings: list[str] = []
+    token = environ.get(TOKEN_ENV, "").strip()
+    if not token and cfg.discord.token_file:
+        tf = Path(cfg.discord.token_file).expanduser()
+        if not tf.is_absolute() and path is not None:
+            tf = path.parent / tf
+        try:
+            token = tf.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                source=str(path or "config.toml"),
+                problems=(
+                    ConfigProblem(
+                        "discord", "token_file", f"cannot be read ({exc.strerror})", str(tf)
+                    ),
+                ),
+            ) from None
+    if not token and cfg.discord.token:
+        token = cfg.discord.token.value
+        if path is not None:
+            mode = path.stat().st_mode
+            if mode & (stat.S_IRGRP | stat.S_IROTH):
+                warnings.append(
+                    f"discord.token is written in {path}, which other users can read; "
+                    f"use {TOKEN_ENV} or token_file, or run: chmod 600 {path}"
+                )
+    return attrs.evolve(cfg, discord=attrs.evolve(cfg.discord, token=Secret(token))), warnings
+
+
+def load(
+    path: Path | str | None, *, environ: Mapping[str, str] | None = None
+) -> tuple[Config, list[str]]:
+    """Read, validate and resolve the config.  Returns it with a list of warnings.
+
+    Raises :class:`ConfigError` carrying every problem found.
+    """
+    environ = os.environ if environ is None else environ
+    p = Path(path) if path is not None else None
+    data: dict[str, Any] = {}
+    if p is not None:
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(
+                source=str(p),
+                problems=(
+                    ConfigProblem("", "", "file not found; copy config.toml from the project", ""),
+                ),
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                source=str(p), problems=(ConfigProblem("", "", f"not valid TOML: {exc}", ""),)
+            ) from None
+    cfg = build(data, environ=environ, source=str(p) if p else "defaults")
+    return _resolve_token(cfg, p, environ)
+
+
+def render(cfg: Config) -> str:
+    """The effective config as TOML, with the token masked."""
+    lines: list[str] = []
+    for section in SECTIONS:
+        lines.append(f"[{section}]")
+        obj = getattr(cfg, section)
+        for f in attrs.fields(type(obj)):
+            lines.append(f"{f.name} = {_toml_value(getattr(obj, f.name))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, Secret):
+        return f'"{v.masked()}"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, tuple | list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    return repr(v)

@@ -1,0 +1,39 @@
+"""The Track model: what the extractor produces and the player consumes."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class Track:
+    """One playable item.
+
+    ``stream_url`` may be empty for a lazily resolved playlist entry; the guild actor asks the
+    extractor to resolve it (by ``webpage_url``) just before it plays.  ``stream_expires_at`` is
+    a wall-clock UNIX time (``None`` = unknown) after which the stream URL must be re-extracted.
+    ``codec`` is the source audio codec as yt-dlp names it (``"opus"``, ``"mp3"``…), so the player
+    can copy Opus instead of transcoding it.
+    """
+
+    title: str
+    webpage_url: str
+    stream_url: str = ""
+    http_headers: dict[str, str] = attrs.field(factory=dict)
+    duration: float | None = None
+    is_live: bool = False
+    thumbnail: str | None = None
+    uploader: str | None = None
+    codec: str | None = None
+    container: str | None = None
+    stream_expires_at: float | None = None
+    requester_id: int | None = None
+    # Unique per queue entry so the same song queued twice stays two entries.
+    entry_id: str = ""
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.stream_url)
+
+    def with_requester(self, user_id: int, entry_id: str) -> Track:
+        return attrs.evolve(self, requester_id=user_id, entry_id=entry_id)
