@@ -1,0 +1,88 @@
+"""Bounded inboxes and request/reply.
+
+Theory: an actor owns the receive side of a bounded memory channel (its inbox) and is the only
+task that touches its state.  A request is a message that carries its own reply channel of
+buffer 1; the caller waits for the answer under ``trio.fail_after``; the replier answers with
+``send_nowait`` and ignores a caller that has gone away (closed or cancelled).
+
+``ask()`` turns the two ways an actor can fail to answer into typed errors instead of hangs:
+its inbox is closed (``ActorDeadError``), or it does not answer in time (``ActorTimeoutError``).
+An actor that stops while holding an unanswered request drops the reply channel; the caller
+sees ``EndOfChannel`` and gets ``ActorDeadError`` at once, not after the timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import attrs
+import trio
+
+from musicbot.errors import ActorDeadError, ActorTimeoutError
+
+M = TypeVar("M")
+R = TypeVar("R")
+
+DEFAULT_INBOX_SIZE = 16
+
+
+@attrs.frozen
+class Mailbox(Generic[M]):
+    """The two ends of an actor's inbox, with the actor's name for error messages."""
+
+    name: str
+    send: trio.MemorySendChannel[M]
+    receive: trio.MemoryReceiveChannel[M]
+
+
+def open_mailbox(name: str, size: int = DEFAULT_INBOX_SIZE) -> Mailbox[Any]:
+    """A bounded inbox.  Sizes are small on purpose: back-pressure beats unbounded queues."""
+    if size < 0:
+        raise ValueError("an inbox cannot have a negative size")
+    send, receive = trio.open_memory_channel[Any](size)
+    return Mailbox(name, send, receive)
+
+
+async def ask(
+    inbox: trio.MemorySendChannel[M],
+    make: Callable[[trio.MemorySendChannel[R]], M],
+    *,
+    actor: str,
+    timeout: float = 5.0,
+) -> R:
+    """Send ``make(reply_channel)`` to ``inbox`` and wait for the one answer.
+
+    Raises ``ActorDeadError`` when the actor's inbox is closed or the actor dropped the request,
+    and ``ActorTimeoutError`` when no answer came within ``timeout`` seconds.
+    """
+    reply_send, reply_receive = trio.open_memory_channel[R](1)
+    msg = make(reply_send)
+    request = type(msg).__name__
+    try:
+        with trio.fail_after(timeout):
+            try:
+                await inbox.send(msg)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                raise ActorDeadError(actor) from None
+            # The actor holds the only other clone; ours must go so that an actor dying with
+            # the request unanswered closes the channel and wakes us.
+            await reply_send.aclose()
+            async with reply_receive:
+                try:
+                    return await reply_receive.receive()
+                except trio.EndOfChannel:
+                    raise ActorDeadError(actor) from None
+    except trio.TooSlowError:
+        raise ActorTimeoutError(actor, request, timeout) from None
+
+
+def reply(channel: trio.MemorySendChannel[R], value: R) -> bool:
+    """Answer a request; a caller that has gone away is ignored.  Returns whether it was sent."""
+    try:
+        channel.send_nowait(value)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, trio.WouldBlock):
+        return False
+    finally:
+        channel.close()
+    return True
