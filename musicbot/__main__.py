@@ -1,0 +1,110 @@
+"""Command line: ``python -m musicbot {run,check-config,emulator}``.
+
+Exit codes: 0 ok, 2 bad configuration or usage, 1 runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final, NoReturn
+
+from musicbot import __version__, config
+from musicbot.errors import ConfigError, MusicBotError
+
+EXIT_OK: Final = 0
+EXIT_RUNTIME: Final = 1
+EXIT_USAGE: Final = 2
+DEFAULT_CONFIG: Final = "config.toml"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m musicbot",
+        description="A Discord music bot built as a Trio actor system.",
+    )
+    parser.add_argument("--version", action="version", version=f"musicbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run",
+        help="start the bot",
+        description=(
+            "Start the bot. With DISCORD_TOKEN (or [discord] token_file) it connects to Discord; "
+            "without a token it starts the local Discord emulator with a console."
+        ),
+    )
+    run.add_argument("--config", default=DEFAULT_CONFIG, help="path to config.toml")
+
+    check = sub.add_parser(
+        "check-config",
+        help="validate a config file and print the effective configuration",
+        description="Validate the config (with environment overrides) and print it, token masked.",
+    )
+    check.add_argument("path", nargs="?", default=DEFAULT_CONFIG, help="path to config.toml")
+
+    emu = sub.add_parser(
+        "emulator",
+        help="start the local Discord emulator and the bot with a console",
+        description=(
+            "Start the local Discord emulator (gateway, REST, voice with a DAVE listener) and the "
+            "bot against it, with a console to type slash commands. Needs no network."
+        ),
+    )
+    emu.add_argument("--config", default=DEFAULT_CONFIG, help="path to config.toml")
+    return parser
+
+
+def _load(path: str) -> tuple[config.Config, list[str]]:
+    p = Path(path)
+    if path == DEFAULT_CONFIG and not p.exists():
+        return config.load(None)
+    return config.load(p)
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    print(str(exc), file=sys.stderr)
+    print("The bot will not start until these are fixed.", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        cfg, warnings = _load(args.config if args.command != "check-config" else args.path)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EXIT_USAGE
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+    if args.command == "check-config":
+        print(config.render(cfg))
+        print("configuration ok", file=sys.stderr)
+        return EXIT_OK
+
+    from musicbot import app  # the composition root imports everything; keep --help fast
+
+    try:
+        if args.command == "emulator" or not cfg.token:
+            return app.run_embedded(cfg)
+        return app.run(cfg)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return EXIT_USAGE
+    except MusicBotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
