@@ -1,0 +1,179 @@
+"""The shard supervisor: runs this process's shards and routes guilds to them.
+
+Theory.  ``GET /gateway/bot`` tells how many shards Discord recommends, the gateway URL, and
+``session_start_limit`` (``remaining`` identifies today and ``max_concurrency``).  The manager:
+
+* resolves ``shard_count="auto"`` and the URL (a configured ``gateway_url`` wins);
+* refuses to start when the identifies it needs would eat into the last few of the day
+  (Discord resets the token of a bot that uses them all);
+* starts the shards in id order through one :class:`IdentifyGate`, so shard ``i`` identifies in
+  bucket ``i % max_concurrency``, one per bucket per 5 s;
+* is ``one_for_all``: a fatal close of any shard (:class:`GatewayFatalError`) stops them all and
+  propagates unwrapped, so the bot stops with the cause and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal, TypeAlias
+
+import structlog
+import trio
+
+from musicbot.config import DiscordConfig, Secret
+from musicbot.gateway.errors import GatewayFatalError
+from musicbot.gateway.events import GatewayDispatch
+from musicbot.gateway.handle import ShardHandle
+from musicbot.gateway.ratelimit import IdentifyGate
+from musicbot.gateway.shard import Shard
+from musicbot.gateway.state import DEFAULT_OPTIONS, ShardOptions
+
+log = structlog.get_logger(__name__)
+
+GatewayBotSource: TypeAlias = Callable[[], Awaitable[Mapping[str, Any]]]
+"""An async callable returning the JSON of ``GET /gateway/bot`` (the REST client's
+``get_gateway_bot``)."""
+
+
+def shard_for_guild(guild_id: int, shard_count: int) -> int:
+    """Discord's routing: ``(guild_id >> 22) % shard_count``."""
+    return (guild_id >> 22) % shard_count
+
+
+class ShardManager:
+    def __init__(
+        self,
+        *,
+        token: Secret,
+        events: trio.MemorySendChannel[GatewayDispatch],
+        get_gateway_bot: GatewayBotSource | None,
+        shard_count: int | Literal["auto"] = "auto",
+        shard_ids: tuple[int, ...] | Literal["auto"] = "auto",
+        gateway_url: str = "",
+        compress: bool = True,
+        options: ShardOptions = DEFAULT_OPTIONS,
+        identify_floor: int = 2,
+    ) -> None:
+        if get_gateway_bot is None and (shard_count == "auto" or not gateway_url):
+            raise ValueError("without get_gateway_bot, shard_count and gateway_url must be set")
+        self._token = token
+        self._events = events
+        self._get_gateway_bot = get_gateway_bot
+        self._shard_count_setting = shard_count
+        self._shard_ids_setting = shard_ids
+        self._gateway_url = gateway_url
+        self._compress = compress
+        self._options = options
+        self._identify_floor = identify_floor
+        self._shards: dict[int, Shard] = {}
+        self.shard_count = 0
+        self.identify_gate: IdentifyGate | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        config: DiscordConfig,
+        *,
+        events: trio.MemorySendChannel[GatewayDispatch],
+        get_gateway_bot: GatewayBotSource | None,
+        options: ShardOptions = DEFAULT_OPTIONS,
+    ) -> ShardManager:
+        return cls(
+            token=config.token,
+            events=events,
+            get_gateway_bot=get_gateway_bot,
+            shard_count=config.shard_count,
+            shard_ids=config.shard_ids,
+            gateway_url=config.gateway_url,
+            compress=config.compress,
+            options=options,
+        )
+
+    # ------------------------------------------------------------------ handles
+
+    def shard(self, shard_id: int) -> ShardHandle:
+        return ShardHandle(self._shards[shard_id])
+
+    def shards(self) -> tuple[ShardHandle, ...]:
+        return tuple(ShardHandle(s) for _, s in sorted(self._shards.items()))
+
+    def for_guild(self, guild_id: int) -> ShardHandle:
+        """The handle of the shard that owns ``guild_id`` (KeyError if not in this process)."""
+        return self.shard(shard_for_guild(guild_id, self.shard_count))
+
+    # ------------------------------------------------------------------ running
+
+    async def _plan(self) -> tuple[int, tuple[int, ...], str, IdentifyGate]:
+        info: Mapping[str, Any] = {}
+        if self._get_gateway_bot is not None:
+            info = await self._get_gateway_bot()
+        count_setting = self._shard_count_setting
+        count = int(info["shards"]) if count_setting == "auto" else count_setting
+        ids = (
+            tuple(range(count))
+            if self._shard_ids_setting == "auto"
+            else tuple(sorted(self._shard_ids_setting))
+        )
+        url = self._gateway_url or str(info["url"])
+        limit = info.get("session_start_limit") or {}
+        gate = IdentifyGate(
+            max_concurrency=int(limit.get("max_concurrency", 1)),
+            remaining=int(limit.get("remaining", 1000)),
+            total=int(limit.get("total", 1000)),
+            reset_after=float(limit.get("reset_after", 86_400_000)) / 1000.0,
+            floor=self._identify_floor,
+        )
+        gate.check_start(len(ids))
+        return count, ids, url, gate
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[ShardManager] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Plan, start every shard in id order, and run until cancelled.
+
+        ``task_status.started(self)`` fires once every shard exists (handles work; payloads
+        queue until their shard is READY).  Raises :class:`SessionStartLimitError` before
+        connecting and :class:`GatewayFatalError` (unwrapped) on a fatal close.
+        """
+        count, ids, url, gate = await self._plan()
+        self.shard_count = count
+        self.identify_gate = gate
+        for shard_id in ids:
+            self._shards[shard_id] = Shard(
+                shard_id=shard_id,
+                shard_count=count,
+                token=self._token,
+                gateway_url=url,
+                events=self._events,
+                identify_gate=gate,
+                compress=self._compress,
+                options=self._options,
+            )
+        log.info(
+            "gateway_shards_starting",
+            shard_count=count,
+            shard_ids=list(ids),
+            max_concurrency=gate.max_concurrency,
+            session_starts_remaining=gate.remaining,
+        )
+        try:
+            async with trio.open_nursery() as nursery:
+                task_status.started(self)
+                for shard_id in ids:
+                    await nursery.start(self._shards[shard_id].run)
+        except BaseExceptionGroup as group:
+            fatal = _first_fatal(group)
+            if fatal is not None:
+                raise fatal from None
+            raise
+
+
+def _first_fatal(group: BaseExceptionGroup[BaseException]) -> GatewayFatalError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, GatewayFatalError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_fatal(exc)
+            if found is not None:
+                return found
+    return None

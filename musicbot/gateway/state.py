@@ -1,0 +1,64 @@
+"""Shard connection state, options and the reasons a connection ends."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from typing import Final
+
+import attrs
+
+from musicbot.gateway.close_codes import CloseAction
+from musicbot.gateway.constants import DEFAULT_INTENTS, SEND_LIMIT, SEND_PERIOD
+
+
+class ShardState(enum.Enum):
+    DISCONNECTED = "disconnected"  # not started yet
+    WAITING_IDENTIFY = "waiting_identify"  # queued in the max_concurrency bucket
+    CONNECTING = "connecting"  # opening the WebSocket
+    IDENTIFYING = "identifying"  # HELLO seen, IDENTIFY sent, waiting for READY
+    RESUMING = "resuming"  # HELLO seen, RESUME sent, replay then RESUMED
+    READY = "ready"  # reader, heartbeat and writer tasks running
+    BACKING_OFF = "backing_off"  # closed; waiting before the next attempt
+    STOPPED = "stopped"  # fatal close or cancelled
+
+
+DEFAULT_PROPERTIES: Final = {"os": sys.platform, "browser": "musicbot", "device": "musicbot"}
+
+
+@attrs.frozen(kw_only=True)
+class ShardOptions:
+    intents: int = DEFAULT_INTENTS
+    handshake_timeout: float = 30.0  # HELLO → READY/RESUMED must finish within this
+    connect_timeout: float = 15.0
+    close_timeout: float = 2.0  # bound on the WebSocket closing handshake
+    backoff_base: float = 1.0  # reconnect delay = uniform(0, min(max, base * 2**attempt))
+    backoff_max: float = 60.0
+    healthy_after: float = 60.0  # a connection READY at least this long reconnects at once
+    invalid_session_delay: tuple[float, float] = (1.0, 5.0)  # op 9 d=false: wait, identify
+    outbox_size: int = 16  # payloads queued by handles (op 4) while disconnected
+    send_limit: int = SEND_LIMIT
+    send_period: float = SEND_PERIOD
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """Why one connection ended and what the shard does next."""
+
+    reason: str
+    action: CloseAction
+    code: int | None = None
+    immediate: bool = False  # reconnect without backoff (op 7, zombie)
+    delay: float | None = None  # a fixed delay instead of the backoff (op 9 d=false)
+    fix: str = ""
+
+
+class Finish(Exception):
+    """Raised inside the straight-line handshake to end the connection with an outcome."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+DEFAULT_OPTIONS: Final = ShardOptions()
