@@ -93,6 +93,8 @@ class LimitsConfig:
     max_playlist_import: int = 200
     user_commands: int = 5  # per user, within user_commands_period seconds
     user_commands_period: float = 10.0
+    max_playlists_per_scope: int = 25  # saved playlists per guild, and per user
+    max_playlist_tracks: int = 500
 
 
 @attrs.frozen(kw_only=True)
@@ -235,6 +237,8 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("limits", "max_playlist_import"): _positive,
     ("limits", "user_commands"): _positive,
     ("limits", "user_commands_period"): _positive,
+    ("limits", "max_playlists_per_scope"): _positive,
+    ("limits", "max_playlist_tracks"): _positive,
     ("voice", "idle_timeout"): _positive,
     ("voice", "alone_timeout"): _positive,
     ("extractor", "workers"): _between(1, 64),
