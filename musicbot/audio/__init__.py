@@ -1,0 +1,1 @@
+"""Audio: ffmpeg sources, the Ogg Opus demuxer and the paced player."""

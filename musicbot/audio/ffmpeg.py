@@ -1,0 +1,181 @@
+"""ffmpeg: find the binary, build its argv, and read its stderr into typed errors.
+
+Everything here is pure (no processes) so it is cheap to test; :mod:`musicbot.audio.source`
+runs the process.
+
+Theory of the command line.  Output is always Ogg Opus on stdout: 48 kHz, stereo, 20 ms frames
+(Discord plays 20 ms frames and the player paces one per 20 ms).  When the source is already
+Opus and nothing has to change the samples (volume 100 %), the packets are copied as they are
+(``-c:a copy``): no decode, no re-encode, no generation loss, and almost no CPU.  A seek is an
+input option (``-ss`` before ``-i``), which both modes honour: the demuxer seeks, and in copy
+mode the first packet is the one at or just before the offset.  Anything else is decoded and
+encoded with libopus.
+
+Untrusted input (every URL a user can cause us to open) is HTTP(S) only: ``-protocol_whitelist``
+stops a crafted playlist or redirect from reading ``file:`` or anything else local.  Trusted
+local files (bench, tests, demo tracks) are an explicit opt-in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from typing import Final, Literal
+
+import imageio_ffmpeg
+
+from musicbot.audio.errors import (
+    FfmpegNotFoundError,
+    SourceCrashedError,
+    SourceDecodeError,
+    SourceError,
+    SourceOpenError,
+)
+from musicbot.models.track import Track
+
+BUNDLED: Final = "bundled"
+NETWORK_PROTOCOLS: Final = "http,https,tcp,tls,crypto"
+LOCAL_PROTOCOLS: Final = "file"
+RW_TIMEOUT_US: Final = 15_000_000  # ffmpeg gives up on a silent socket after 15 s (in µs)
+SAMPLE_RATE: Final = 48000  # Discord's Opus clock
+CHANNELS: Final = 2
+FRAME_DURATION_MS: Final = 20  # one Discord voice frame
+PAGE_DURATION_US: Final = 200_000  # Ogg pages of ~0.2 s: small bursts, quick first page
+
+Mode = Literal["copy", "transcode"]
+
+
+def resolve_ffmpeg(configured: str) -> str:
+    """Turn ``[audio] ffmpeg`` into an executable path or raise FfmpegNotFoundError.
+
+    ``"bundled"`` is imageio-ffmpeg's binary; a value with a slash is a path; anything else is
+    looked up on PATH.  Call this at startup so a missing binary stops the bot early.
+    """
+    if configured == BUNDLED:
+        try:
+            path = str(imageio_ffmpeg.get_ffmpeg_exe())
+        except RuntimeError as exc:
+            raise FfmpegNotFoundError(configured, f"imageio-ffmpeg has no binary: {exc}") from None
+    elif os.sep in configured or (os.altsep and os.altsep in configured):
+        path = configured
+    else:
+        found = shutil.which(configured)
+        if found is None:
+            raise FfmpegNotFoundError(configured, "not found on PATH")
+        path = found
+    if not os.path.isfile(path):
+        raise FfmpegNotFoundError(configured, f"no such file: {path}")
+    if not os.access(path, os.X_OK):
+        raise FfmpegNotFoundError(configured, f"not executable: {path}")
+    return path
+
+
+def choose_mode(track: Track, *, volume: int) -> Mode:
+    """Copy Opus as it is when nothing has to touch the samples; otherwise transcode."""
+    if (track.codec or "").lower() == "opus" and volume == 100:
+        return "copy"
+    return "transcode"
+
+
+def _headers_arg(headers: dict[str, str]) -> str:
+    # A CR or LF inside a header would let a value inject extra headers: drop such entries.
+    safe = [
+        f"{k}: {v}"
+        for k, v in headers.items()
+        if k and not any(c in k + v for c in "\r\n") and ":" not in k
+    ]
+    return "".join(line + "\r\n" for line in safe)
+
+
+def build_argv(
+    ffmpeg: str,
+    track: Track,
+    *,
+    offset: float = 0.0,
+    volume: int = 100,
+    bitrate_kbps: int = 128,
+    trusted_local: bool = False,
+    mode: Mode | None = None,
+) -> list[str]:
+    """The full argv for one source.  Raises SourceOpenError for a URL we will not open."""
+    url = track.stream_url
+    is_http = url.startswith(("http://", "https://"))
+    if not is_http and not trusted_local:
+        raise SourceOpenError("not_allowed")
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
+    if is_http:
+        argv += ["-protocol_whitelist", NETWORK_PROTOCOLS]
+        argv += ["-reconnect", "1", "-reconnect_streamed", "1", "-reconnect_delay_max", "5"]
+        argv += ["-rw_timeout", str(RW_TIMEOUT_US)]
+        headers = _headers_arg(track.http_headers)
+        if headers:
+            argv += ["-headers", headers]
+    else:
+        argv += ["-protocol_whitelist", LOCAL_PROTOCOLS]
+    if offset > 0:
+        argv += ["-ss", f"{offset:.3f}"]
+    argv += ["-i", url, "-map", "0:a:0", "-vn", "-sn", "-dn"]
+    mode = mode or choose_mode(track, volume=volume)
+    if mode == "copy":
+        argv += ["-c:a", "copy"]
+    else:
+        if volume != 100:
+            argv += ["-af", f"volume={volume / 100:.2f}"]
+        argv += ["-c:a", "libopus", "-b:a", f"{bitrate_kbps}k", "-vbr", "on"]
+        argv += ["-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS)]
+        argv += ["-frame_duration", str(FRAME_DURATION_MS), "-application", "audio"]
+    argv += ["-f", "opus", "-page_duration", str(PAGE_DURATION_US), "-flush_packets", "1"]
+    argv += ["pipe:1"]
+    return argv
+
+
+_HTTP_STATUS = re.compile(r"(?:HTTP error|Server returned) (\d{3})")
+_HTTP_4XX = re.compile(r"Server returned 4XX")
+_OPEN_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
+    ("not on whitelist", "not_allowed"),
+    ("No such file or directory", "not_found"),
+    ("Connection refused", "network"),
+    ("Failed to resolve hostname", "network"),
+    ("Connection timed out", "network"),
+    ("Network is unreachable", "network"),
+    ("Connection reset", "network"),
+    ("Protocol not found", "not_allowed"),
+    ("matches no streams", "no_audio"),
+    ("does not contain any stream", "no_audio"),
+)
+_DECODE_PATTERNS: Final[tuple[str, ...]] = (
+    "Invalid data found when processing input",
+    "Error while decoding",
+    "could not find codec parameters",
+    "Could not find codec parameters",
+    "Error during demuxing",
+    "moov atom not found",
+)
+
+
+def classify_failure(returncode: int, stderr: Sequence[str], *, started: bool) -> SourceError:
+    """Map ffmpeg's exit status and stderr to a typed error.
+
+    ``started`` says whether any audio came out: a signal or unexplained exit after that is a
+    crash; an HTTP status is a cannot-open (also mid-track: a reconnect after the URL expired).
+    """
+    tail = tuple(stderr)
+    text = "\n".join(tail)
+    if returncode < 0:
+        return SourceCrashedError(returncode, tail)
+    m = _HTTP_STATUS.search(text)
+    if m:
+        return SourceOpenError("http_status", int(m.group(1)), tail)
+    if _HTTP_4XX.search(text):
+        return SourceOpenError("http_status", None, tail)
+    for needle, reason in _OPEN_PATTERNS:
+        if needle in text:
+            return SourceOpenError(reason, None, tail)
+    for needle in _DECODE_PATTERNS:
+        if needle in text:
+            return SourceDecodeError(needle, tail)
+    if not started and not text:
+        return SourceOpenError("network", None, tail)
+    return SourceCrashedError(returncode, tail)
