@@ -1,0 +1,161 @@
+"""Session snapshots (``<data_dir>/sessions/<guild_id>.json``) and the debounced writer.
+
+Each guild actor writes only its own guild's file; ``load_all`` runs once at start-up, before
+guild actors exist.  The :class:`SnapshotWriter` lets an actor call ``mark_dirty()`` on every
+change (cheap, sync) while a task writes the latest state at most once per ``period`` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Final, Generic, TypeVar
+
+import attrs
+import structlog
+import trio
+
+from musicbot.storage import files
+from musicbot.storage.errors import CorruptFile, StorageError
+from musicbot.storage.io import FileIO
+from musicbot.storage.models import SESSION_CODEC, SessionSnapshot
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+_GUILD_FILE: Final = re.compile(r"^([0-9]{1,20})\.json$")
+RETRY_MIN_DELAY: Final = 1.0  # seconds between attempts after a failed snapshot write
+
+
+@attrs.frozen(kw_only=True)
+class SessionRestore:
+    """What ``load_all`` found: good snapshots, and files that could not be read (kept)."""
+
+    snapshots: tuple[SessionSnapshot, ...]
+    unreadable: tuple[CorruptFile, ...] = ()
+
+
+@attrs.define
+class SessionStore:
+    directory: Path
+    io: FileIO
+
+    def path_for(self, guild_id: int) -> Path:
+        if guild_id < 0:
+            raise ValueError("a guild id is never negative")
+        return self.directory / f"{int(guild_id)}.json"
+
+    async def save(self, snapshot: SessionSnapshot) -> None:
+        path = self.path_for(snapshot.guild_id)
+        await self.io.run(lambda: files.write_document(path, snapshot, SESSION_CODEC))
+
+    async def load(self, guild_id: int) -> SessionSnapshot | None:
+        path = self.path_for(guild_id)
+        return await self.io.run(lambda: files.read_document(path, SESSION_CODEC))
+
+    async def delete(self, guild_id: int) -> None:
+        path = self.path_for(guild_id)
+        await self.io.run(lambda: files.delete_document(path, SESSION_CODEC))
+
+    def _load_all(self) -> SessionRestore:
+        good: list[SessionSnapshot] = []
+        bad: list[CorruptFile] = []
+        for name in files.document_names(self.directory):
+            m = _GUILD_FILE.match(name)
+            if m is None:
+                continue
+            try:
+                snap = files.read_document(self.directory / name, SESSION_CODEC)
+            except CorruptFile as exc:
+                bad.append(exc)
+                log.warning("session_snapshot_skipped", path=str(exc.path), reason=exc.reason)
+                continue
+            if snap is not None and snap.guild_id == int(m.group(1)):
+                good.append(snap)
+            elif snap is not None:
+                log.warning("session_snapshot_misplaced", path=name, guild_id=snap.guild_id)
+        log.info("session_snapshots_loaded", count=len(good), unreadable=len(bad))
+        return SessionRestore(snapshots=tuple(good), unreadable=tuple(bad))
+
+    async def load_all(self) -> SessionRestore:
+        """Every readable snapshot, for restoring sessions at start-up; unreadable ones reported."""
+        return await self.io.run(self._load_all)
+
+
+class SnapshotWriter(Generic[T]):
+    """Debounced persistence of an actor's state.
+
+    Theory: the owner calls :meth:`mark_dirty` after each change.  :meth:`run` (a task in the
+    owner's nursery) writes as soon as something is dirty, then at most once per ``period``
+    seconds (measured on the Trio clock, so ``MockClock`` drives it in tests).  A write captures
+    the state by calling ``capture()`` right before writing, so it always persists the *latest*
+    state and a burst of changes costs one write.  ``capture`` must be a plain sync function of
+    the owner's state (no awaits), so it sees a consistent state.  :meth:`flush` writes now if
+    anything is unwritten; call it on shutdown.  Writes never overlap (one at a time).
+
+    A failed write (disk full ...) is logged, counted in ``failures`` and retried after
+    ``period``; the state stays dirty.  ``flush`` raises the error instead, so shutdown knows.
+    """
+
+    def __init__(
+        self,
+        *,
+        capture: Callable[[], T],
+        write: Callable[[T], Awaitable[None]],
+        period: float,
+        name: str = "snapshot",
+    ) -> None:
+        if not period >= 0 or math.isinf(period):
+            raise ValueError("period must be a finite number >= 0")
+        self._capture = capture
+        self._write = write
+        self.period = period
+        self.name = name
+        self._generation = 0  # bumped by mark_dirty
+        self._written = 0  # generation of the last successful write
+        self._wakeup = trio.Event()
+        self._writing = trio.Lock()  # serializes writes to the one file, not domain state
+        self._last_write_at = -math.inf
+        self.writes = 0
+        self.failures = 0
+
+    @property
+    def dirty(self) -> bool:
+        return self._generation != self._written
+
+    def mark_dirty(self) -> None:
+        self._generation += 1
+        self._wakeup.set()
+
+    async def _write_now(self) -> None:
+        async with self._writing:
+            if not self.dirty:
+                return
+            generation = self._generation
+            state = self._capture()
+            self._last_write_at = trio.current_time()
+            await self._write(state)
+            self._written = max(self._written, generation)
+            self.writes += 1
+
+    async def flush(self) -> None:
+        """Write the latest state now if it is not written yet (raises the write's error)."""
+        await self._write_now()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            if not self.dirty:
+                await self._wakeup.wait()
+            self._wakeup = trio.Event()
+            await trio.sleep_until(self._last_write_at + self.period)
+            try:
+                await self._write_now()
+            except StorageError as exc:
+                self.failures += 1
+                log.error("snapshot_write_failed", snapshot=self.name, error=str(exc))
+                # Wait before retrying (at least a second, so period 0 cannot spin).
+                await trio.sleep(max(self.period, RETRY_MIN_DELAY))
