@@ -1,0 +1,312 @@
+"""Generated demo media and a local HTTP server for it.
+
+Theory: the bot plays whatever yt-dlp can resolve, so the emulator (and the test suite) needs a
+media site that yt-dlp understands without the internet.  Three shapes cover the paths that
+matter:
+
+* ``/media/<name>.<ext>`` — a direct audio file (Opus in WebM, Opus in Ogg, MP3).  yt-dlp's
+  generic extractor recognises it by its ``Content-Type``.
+* ``/page/<name>.html`` — an HTML page with an ``<audio>`` element, a ``<title>`` and JSON-LD
+  metadata (``duration`` in ISO 8601), which the generic extractor parses.
+* ``/feed.xml`` — an RSS podcast feed whose items carry ``<enclosure>`` and ``itunes:duration``:
+  yt-dlp treats it as a playlist.
+
+Files are sine tones made by the bundled ffmpeg and cached in a directory (made once, reused).
+The server is hypercorn on trio bound to ``127.0.0.1:0`` with a small ASGI app that supports
+``HEAD`` and single ``Range`` requests (yt-dlp and ffmpeg use both) and has test controls:
+per-path hit counts, a ``/slow/…`` prefix that delays any path, ``/missing/…`` that always 404s,
+and a per-path 403 toggle.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import attrs
+import imageio_ffmpeg
+import structlog
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+log = structlog.get_logger(__name__)
+
+Format = Literal["webm", "ogg", "mp3"]
+
+# ffmpeg arguments per container: codec and muxer.
+_ENCODE: Final[dict[str, tuple[str, ...]]] = {
+    "webm": ("-c:a", "libopus", "-b:a", "48k", "-f", "webm"),
+    "ogg": ("-c:a", "libopus", "-b:a", "48k", "-f", "ogg"),
+    "mp3": ("-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3"),
+}
+CONTENT_TYPES: Final[dict[str, str]] = {
+    "webm": "audio/webm",
+    "ogg": "audio/ogg",
+    "mp3": "audio/mpeg",
+    "html": "text/html; charset=utf-8",
+    "xml": "application/rss+xml; charset=utf-8",
+}
+SLOW_PREFIX: Final = "/slow"
+MISSING_PREFIX: Final = "/missing"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@attrs.frozen(kw_only=True)
+class Tone:
+    """One generated track: a sine tone of ``frequency`` Hz lasting ``duration`` seconds."""
+
+    name: str
+    title: str
+    frequency: float
+    duration: float
+    format: Format
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.{self.format}"
+
+
+DEFAULT_TONES: Final[tuple[Tone, ...]] = (
+    Tone(name="a440", title="Demo tone A440", frequency=440.0, duration=3.0, format="webm"),
+    Tone(name="e330", title="Demo tone E330", frequency=329.6, duration=4.0, format="ogg"),
+    Tone(name="c523", title="Demo tone C523", frequency=523.3, duration=5.0, format="mp3"),
+    Tone(name="g392", title="Bài hát thử Sol 392", frequency=392.0, duration=2.0, format="webm"),
+)
+
+
+async def generate(
+    directory: Path, tones: Iterable[Tone] = DEFAULT_TONES, *, ffmpeg: str | None = None
+) -> dict[str, Path]:
+    """Make each tone's file in ``directory`` unless it is already there; name → path."""
+    exe = ffmpeg or imageio_ffmpeg.get_ffmpeg_exe()
+    await trio.Path(directory).mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+    for tone in tones:
+        path = directory / tone.filename
+        if not await trio.Path(path).exists():
+            tmp = path.with_suffix(path.suffix + ".part")
+            argv = [
+                exe, "-hide_banner", "-loglevel", "error", "-y",
+                "-f", "lavfi", "-i", f"sine=frequency={tone.frequency}:duration={tone.duration}",
+                "-ac", "2", "-ar", "48000", "-metadata", f"title={tone.title}",
+                *_ENCODE[tone.format], str(tmp),
+            ]  # fmt: skip
+            await trio.run_process(argv, capture_stdout=True, capture_stderr=True)
+            await trio.Path(tmp).rename(path)
+        out[tone.name] = path
+    return out
+
+
+def _iso_duration(seconds: float) -> str:
+    return f"PT{seconds:g}S"
+
+
+def _clock(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def page_html(tone: Tone, base_url: str) -> str:
+    """An HTML page with one ``<audio>`` element and JSON-LD describing it."""
+    src = f"{base_url}/media/{tone.filename}"
+    meta = {
+        "@context": "https://schema.org",
+        "@type": "AudioObject",
+        "name": tone.title,
+        "contentUrl": src,
+        "duration": _iso_duration(tone.duration),
+        "encodingFormat": CONTENT_TYPES[tone.format],
+    }
+    title = html.escape(tone.title)
+    return (
+        "<!doctype html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{title}</title>"
+        f'<meta property="og:title" content="{title}">'
+        f'<script type="application/ld+json">{json.dumps(meta, ensure_ascii=False)}</script>'
+        f"</head><body><h1>{title}</h1>"
+        f'<audio controls src="{html.escape(src)}" type="{CONTENT_TYPES[tone.format]}"></audio>'
+        "</body></html>\n"
+    )
+
+
+def feed_rss(tones: Iterable[Tone], base_url: str, *, title: str = "Demo tones") -> str:
+    """An RSS 2.0 podcast feed with one item per tone."""
+    items = []
+    for tone in tones:
+        src = html.escape(f"{base_url}/media/{tone.filename}")
+        items.append(
+            "<item>"
+            f"<title>{html.escape(tone.title)}</title>"
+            f"<guid>{src}</guid>"
+            f'<enclosure url="{src}" type="{CONTENT_TYPES[tone.format]}" length="0"/>'
+            f"<itunes:duration>{_clock(tone.duration)}</itunes:duration>"
+            "</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
+        f"<channel><title>{html.escape(title)}</title><link>{base_url}/</link>"
+        f"<description>Generated sine tones</description>{''.join(items)}</channel></rss>\n"
+    )
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """``Range: bytes=a-b`` → inclusive (start, end); None when unsatisfiable or multi-range."""
+    m = _RANGE.match(header.strip())
+    if m is None or size == 0:
+        return None
+    first, last = m.group(1), m.group(2)
+    if first == "" and last == "":
+        return None
+    if first == "":  # suffix range: the last N bytes
+        n = int(last)
+        return (max(0, size - n), size - 1) if n > 0 else None
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    return (start, end) if start <= end and start < size else None
+
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@attrs.define(eq=False)
+class MediaServer:
+    """State of a running media server; tests read and change it from the trio thread."""
+
+    tones: dict[str, Tone]
+    files: dict[str, bytes]  # "/media/<filename>" → content
+    base_url: str = ""
+    slow_delay: float = 5.0
+    hits: Counter[str] = attrs.field(factory=Counter)
+    forbidden: set[str] = attrs.field(factory=set)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def media_url(self, name: str) -> str:
+        return self.url(f"/media/{self.tones[name].filename}")
+
+    def page_url(self, name: str) -> str:
+        return self.url(f"/page/{name}.html")
+
+    @property
+    def feed_url(self) -> str:
+        return self.url("/feed.xml")
+
+    def forbid(self, path: str, on: bool = True) -> None:
+        """Answer 403 for ``path`` (as a stream host refusing an expired URL would)."""
+        (self.forbidden.add if on else self.forbidden.discard)(path)
+
+    def _content(self, path: str) -> tuple[bytes, str] | None:
+        if path in self.files:
+            return self.files[path], CONTENT_TYPES[path.rsplit(".", 1)[-1]]
+        if path.startswith("/page/") and path.endswith(".html"):
+            tone = self.tones.get(path[len("/page/") : -len(".html")])
+            if tone is not None:
+                return page_html(tone, self.base_url).encode(), CONTENT_TYPES["html"]
+        if path == "/feed.xml":
+            body = feed_rss(self.tones.values(), self.base_url)
+            return body.encode(), CONTENT_TYPES["xml"]
+        return None
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                event = await receive()
+                if event["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif event["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        self.hits[path] += 1
+        if path.startswith(SLOW_PREFIX + "/"):
+            await trio.sleep(self.slow_delay)
+            path = path[len(SLOW_PREFIX) :]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        found = None if path.startswith(MISSING_PREFIX + "/") else self._content(path)
+        if path in self.forbidden or scope["path"] in self.forbidden:
+            await _respond(send, 403, b"forbidden\n", "text/plain", head=False)
+        elif found is None:
+            await _respond(send, 404, b"not found\n", "text/plain", head=False)
+        elif scope["method"] not in ("GET", "HEAD"):
+            await _respond(send, 405, b"", "text/plain", head=False)
+        else:
+            body, ctype = found
+            await _respond_content(send, body, ctype, headers.get("range"), scope["method"])
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    ctype: str,
+    *,
+    head: bool,
+    extra: Mapping[str, str] | None = None,
+    length: int | None = None,
+) -> None:
+    hdrs = {"content-type": ctype, "content-length": str(len(body) if length is None else length)}
+    hdrs.update(extra or {})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.encode(), v.encode()) for k, v in hdrs.items()],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def _respond_content(
+    send: Send, body: bytes, ctype: str, range_header: str | None, method: str
+) -> None:
+    head = method == "HEAD"
+    extra = {"accept-ranges": "bytes"}
+    if range_header is None:
+        await _respond(send, 200, body, ctype, head=head, extra=extra)
+        return
+    span = parse_range(range_header, len(body))
+    if span is None:
+        extra["content-range"] = f"bytes */{len(body)}"
+        await _respond(send, 416, b"", ctype, head=head, extra=extra)
+        return
+    start, end = span
+    extra["content-range"] = f"bytes {start}-{end}/{len(body)}"
+    await _respond(send, 206, body[start : end + 1], ctype, head=head, extra=extra)
+
+
+@asynccontextmanager
+async def open_media_server(
+    directory: Path, tones: Iterable[Tone] = DEFAULT_TONES, *, host: str = "127.0.0.1"
+) -> AsyncIterator[MediaServer]:
+    """Generate (or reuse) the media in ``directory`` and serve it on ``host``, a free port."""
+    tone_list = list(tones)
+    paths = await generate(directory, tone_list)
+    files = {}
+    for tone in tone_list:
+        files[f"/media/{tone.filename}"] = await trio.Path(paths[tone.name]).read_bytes()
+    server = MediaServer(tones={t.name: t for t in tone_list}, files=files)
+    config = HypercornConfig()
+    config.bind = [f"{host}:0"]
+    config.accesslog = None
+    config.errorlog = None
+    config.graceful_timeout = 0.0
+    async with trio.open_nursery() as nursery:
+        binds: list[str] = await nursery.start(serve, server, config)
+        server.base_url = binds[0]
+        log.info("media_server_started", url=server.base_url, tracks=len(tone_list))
+        try:
+            yield server
+        finally:
+            nursery.cancel_scope.cancel()
