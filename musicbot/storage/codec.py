@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 import cattrs
+from cattrs.v import format_exception
 
 T = TypeVar("T")
 
@@ -123,8 +124,15 @@ class Codec(Generic[T]):
             raise DecodeProblem(f"invalid {self.kind}: {_describe(exc)}") from None
 
 
+def _format_leaf(exc: BaseException, tp: type | None) -> str:
+    # attrs validators raise ValueError("'field' must be <= 200: 300"): that text is the reason.
+    if type(exc) is ValueError and str(exc):
+        return str(exc)
+    return format_exception(exc, tp)
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, cattrs.BaseValidationError):
-        notes = cattrs.transform_error(exc)
+        notes = cattrs.transform_error(exc, format_exception=_format_leaf)
         return "; ".join(notes[:3]) if notes else str(exc)
     return str(exc) or type(exc).__name__

@@ -5,7 +5,8 @@ whitespace collapsed to one space) and then must be 1-64 characters of letters (
 Vietnamese "Nhạc Trịnh" is fine), combining marks, digits, spaces and ``- _ . , ' ! & ( ) + # @``.
 It may not start with a dot, and may not be a Windows device name (CON, NUL, COM1 ...).
 
-The file name is ``<slug>-<hash>.json``: ``slug`` is an ASCII transliteration for humans
+The file name is ``<slug>-<hash>.json``, a function of the casefolded name only: ``slug`` is an
+ASCII transliteration for humans
 (lowercase letters, digits and ``-``, at most 40 characters, never empty) and ``hash`` is the
 first 16 hex digits of SHA-256 over the *casefolded* name.  So the same name in any case maps to
 the same file (a case-insensitive duplicate is detected by the file existing), distinct names
@@ -89,5 +90,7 @@ def slug(name: str) -> str:
 def file_name(name: str) -> str:
     """``<slug>-<hash>.json`` for a valid name (validates it first)."""
     clean = validate(name)
-    digest = hashlib.sha256(key(clean).encode("utf-8")).hexdigest()[:HASH_HEX_DIGITS]
-    return f"{slug(clean)}-{digest}.json"
+    ident = key(clean)
+    # Both parts come from the casefolded key, so every case variant maps to the same file.
+    digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:HASH_HEX_DIGITS]
+    return f"{slug(ident)}-{digest}.json"
