@@ -56,11 +56,13 @@ def _outcome(response: httpx.Response, body: JSON) -> Outcome:
     retry_after = 0.0
     is_global = h.get("x-ratelimit-global", "").lower() == "true"
     if response.status_code == 429:
-        candidates = [_float(h.get("retry-after")) or 0.0]
+        # The body's float is precise; the header (whole seconds) is the fallback, e.g. for a
+        # 429 from the edge proxy that has no JSON body.
+        from_body = None
         if isinstance(body, dict):
-            candidates.append(_float(str(body.get("retry_after", 0))) or 0.0)
+            from_body = _float(str(body.get("retry_after")))
             is_global = is_global or bool(body.get("global", False))
-        retry_after = max(candidates)
+        retry_after = from_body if from_body is not None else _float(h.get("retry-after")) or 1.0
     return Outcome(
         status=response.status_code,
         bucket=h.get("x-ratelimit-bucket"),

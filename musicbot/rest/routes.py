@@ -3,7 +3,8 @@
 Theory: Discord rate-limits per *bucket*.  Which bucket a route belongs to is only learned from
 the ``X-RateLimit-Bucket`` header of a response, and a bucket is shared per *major parameter*:
 ``channel_id``, ``guild_id``, or a webhook's ``id`` + ``token`` (an interaction's follow-ups use
-the interaction token as webhook token).  So a route knows
+the interaction token as webhook token; a callback's bucket is its interaction's).  So a route
+knows
 
 * ``key``: method + template, e.g. ``POST /channels/{channel_id}/messages`` (which routes share a
   learned bucket hash),
@@ -20,7 +21,13 @@ from typing import Final
 
 import attrs
 
-MAJOR_PARAMETERS: Final = ("channel_id", "guild_id", "webhook_id", "webhook_token")
+MAJOR_PARAMETERS: Final = (
+    "channel_id",
+    "guild_id",
+    "webhook_id",
+    "webhook_token",
+    "interaction_id",
+)
 SECRET_PARAMETERS: Final = ("webhook_token", "interaction_token")
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 

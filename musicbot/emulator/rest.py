@@ -1,0 +1,489 @@
+"""The emulator's REST server: the part of Discord's HTTP API v10 that the bot uses.
+
+An ASGI application served by hypercorn on Trio (127.0.0.1, port chosen by the OS).  It keeps
+application commands, interaction responses and channel messages, and behaves like Discord where
+the bot could get it wrong:
+
+* **Rate limits.**  Every answer carries ``X-RateLimit-*`` headers of a per-route bucket
+  (per major parameter); a request past the bucket's limit, or past the global limit for
+  non-interaction routes, gets a real 429 (body ``{message, retry_after, global}`` plus
+  ``Retry-After``, ``X-RateLimit-Scope`` and, if global, ``X-RateLimit-Global``) and is recorded
+  in :attr:`EmulatorRest.rate_limit_violations`.  A forced 429 also closes the bucket for
+  ``retry_after``, so a client that retries early gets a genuine second 429.
+* **Interactions.**  One callback per interaction; a second one is rejected with 400 / 40060.
+  After a deferred (type 5) callback the first follow-up edits the original message.
+* **Validation.**  With a ``validator`` (see :mod:`musicbot.emulator.openapi`), every JSON body is
+  checked against Discord's OpenAPI description; a mismatch is answered with 400 / 50035 and
+  recorded in :attr:`EmulatorRest.validation_errors`.
+* ``GET …/commands`` without ``with_localizations=true`` leaves the localization maps out, and
+  stored commands carry Discord's extra fields and defaults, so command sync must compare
+  semantically.
+
+Tests steer it with :meth:`force_status` and :meth:`set_limit` and wait with the ``wait_for_*``
+methods (woken on every change, never polling).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import math
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+import attrs
+import trio
+
+from musicbot.emulator.openapi import BodyValidator
+from musicbot.emulator.rest_store import Store
+
+PREFIX: Final = "/api/v10"
+GLOBAL_LIMIT: Final = 50  # per second, as Discord
+INVALID_FORM_BODY: Final = 50035
+ALREADY_ACKNOWLEDGED: Final = 40060
+
+Json = Any
+Handler = Callable[["Request"], tuple[int, Json]]
+
+
+@attrs.frozen(kw_only=True)
+class RouteLimit:
+    limit: int
+    per: float  # seconds
+
+
+@attrs.frozen(kw_only=True)
+class RecordedRequest:
+    method: str
+    path: str  # without the /api/v10 prefix
+    route: str  # "METHOD /openapi/{template}"
+    params: Mapping[str, str]
+    query: Mapping[str, str]
+    json: Json
+    time: float  # trio clock
+    status: int
+    user_agent: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ValidationProblem:
+    method: str
+    path: str
+    problems: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class Request:
+    method: str
+    path: str
+    params: Mapping[str, str]
+    query: Mapping[str, str]
+    json: Json
+    headers: Mapping[str, str]
+
+
+@attrs.define
+class _Forced:
+    pattern: str
+    status: int
+    times: int
+    retry_after: float
+    is_global: bool
+    body: Json
+
+
+@attrs.define
+class _Window:
+    reset_at: float
+    used: int = 0
+
+
+@attrs.frozen
+class _Route:
+    method: str
+    template: str  # OpenAPI path
+    regex: re.Pattern[str]
+    handler: str  # name of a Store method
+    auth: bool  # needs "Authorization: Bot …"
+    exempt_global: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+def _route(method: str, template: str, handler: str) -> _Route:
+    pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    interaction = template.startswith(("/interactions/", "/webhooks/"))
+    return _Route(
+        method, template, re.compile(pattern + "$"), handler, not interaction, interaction
+    )
+
+
+_APP = "/applications/{application_id}"
+_HOOK = "/webhooks/{webhook_id}/{webhook_token}"
+ROUTES: Final = (
+    _route("GET", "/gateway/bot", "gateway_bot"),
+    _route("GET", "/applications/@me", "application"),
+    _route("GET", _APP + "/commands", "get_commands"),
+    _route("PUT", _APP + "/commands", "put_commands"),
+    _route("GET", _APP + "/guilds/{guild_id}/commands", "get_commands"),
+    _route("PUT", _APP + "/guilds/{guild_id}/commands", "put_commands"),
+    _route("POST", "/interactions/{interaction_id}/{interaction_token}/callback", "callback"),
+    _route("GET", _HOOK + "/messages/@original", "get_webhook_message"),
+    _route("PATCH", _HOOK + "/messages/@original", "edit_webhook_message"),
+    _route("DELETE", _HOOK + "/messages/@original", "delete_webhook_message"),
+    _route("POST", _HOOK, "followup"),
+    _route("GET", _HOOK + "/messages/{message_id}", "get_webhook_message"),
+    _route("PATCH", _HOOK + "/messages/{message_id}", "edit_webhook_message"),
+    _route("DELETE", _HOOK + "/messages/{message_id}", "delete_webhook_message"),
+    _route("POST", "/channels/{channel_id}/messages", "create_message"),
+    _route("PATCH", "/channels/{channel_id}/messages/{message_id}", "edit_message"),
+    _route("DELETE", "/channels/{channel_id}/messages/{message_id}", "delete_message"),
+)
+MAJOR: Final = ("channel_id", "guild_id", "webhook_id", "webhook_token", "interaction_id")
+DEFAULT_LIMIT: Final = RouteLimit(limit=5, per=5.0)
+DEFAULT_LIMITS: Final[Mapping[str, RouteLimit]] = {
+    "PUT /applications/{application_id}/commands": RouteLimit(limit=2, per=60.0),
+    "PUT /applications/{application_id}/guilds/{guild_id}/commands": RouteLimit(limit=2, per=60.0),
+    "POST /interactions/{interaction_id}/{interaction_token}/callback": RouteLimit(
+        limit=1, per=1.0
+    ),
+}
+
+
+def _bucket_hash(route_name: str) -> str:
+    return hashlib.sha256(route_name.encode()).hexdigest()[:16]
+
+
+class EmulatorRest:
+    """The REST server plus its state and test controls (see the module docstring)."""
+
+    def __init__(
+        self,
+        application_id: int,
+        gateway_url_provider: Callable[[], str],
+        validator: BodyValidator | None = None,
+        *,
+        token: str | None = None,
+        shards: int = 1,
+        session_start_limit: Mapping[str, int] | None = None,
+        limits: Mapping[str, RouteLimit] | None = None,
+        default_limit: RouteLimit = DEFAULT_LIMIT,
+        global_limit: int = GLOBAL_LIMIT,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.application_id = application_id
+        self.store = Store(application_id, gateway_url_provider)
+        self.store.shards = shards
+        if session_start_limit is not None:
+            self.store.session_start_limit = dict(session_start_limit)
+        self._validator = validator
+        self._token = token
+        self._limits: dict[str, RouteLimit] = dict(DEFAULT_LIMITS if limits is None else limits)
+        self._default_limit = default_limit
+        self._global_limit = global_limit
+        self._host = host
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self._global_recent: deque[float] = deque()
+        self._global_until = -math.inf
+        self._forced: list[_Forced] = []
+        self._changed = trio.Event()
+        self.base_url = ""
+        self.requests: list[RecordedRequest] = []
+        self.validation_errors: list[ValidationProblem] = []
+        self.rate_limit_violations: list[RecordedRequest] = []
+
+    # ---------------------------------------------------------------- test controls
+
+    def force_status(
+        self,
+        route_pattern: str,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: float = 1.0,
+        is_global: bool = False,
+        body: Json = None,
+    ) -> None:
+        """Answer the next ``times`` requests matching ``route_pattern`` with ``status``.
+
+        The pattern is matched (fnmatch) against ``"METHOD /path"`` without the ``/api/v10``
+        prefix, e.g. ``"GET /gateway/bot"`` or ``"POST /interactions/*"``.  A forced 429 closes
+        the route's bucket (or, with ``is_global``, every non-interaction route) for
+        ``retry_after`` seconds, so an early retry meets a genuine 429.
+        """
+        self._forced.append(_Forced(route_pattern, status, times, retry_after, is_global, body))
+
+    def set_limit(self, route_name: str, limit: int, per: float) -> None:
+        """Bucket size of a route, named ``"METHOD /openapi/{template}"``."""
+        self._limits[route_name] = RouteLimit(limit=limit, per=per)
+
+    @property
+    def messages(self) -> Mapping[int, list[dict[str, Any]]]:
+        """Messages per channel id, oldest first (deleted ones removed)."""
+        return self.store.messages
+
+    @property
+    def interactions(self) -> Mapping[int, Any]:
+        return self.store.interactions
+
+    def commands(self, guild_id: int | None = None) -> list[dict[str, Any]]:
+        return list(self.store.commands.get(guild_id, []))
+
+    def put_count(self, guild_id: int | None = None) -> int:
+        return self.store.put_counts.get(guild_id, 0)
+
+    def register_interaction(
+        self, interaction_id: int, token: str, *, channel_id: int = 0, type: int = 2
+    ) -> None:
+        """Tell the REST side about an interaction the gateway dispatched."""
+        self.store.register_interaction(interaction_id, token, channel_id, type)
+
+    async def _wait(self, check: Callable[[], Any]) -> Any:
+        while True:
+            changed = self._changed
+            found = check()
+            if found is not None:
+                return found
+            await changed.wait()
+
+    async def wait_for_request(
+        self, predicate: Callable[[RecordedRequest], bool]
+    ) -> RecordedRequest:
+        def check() -> RecordedRequest | None:
+            return next((r for r in self.requests if predicate(r)), None)
+
+        result: RecordedRequest = await self._wait(check)
+        return result
+
+    async def wait_for_interaction_response(self, interaction_id: int) -> Any:
+        """The interaction's record once its callback has been accepted."""
+        return await self._wait(
+            lambda: (
+                rec
+                if (rec := self.store.interactions.get(interaction_id)) and rec.callbacks
+                else None
+            )
+        )
+
+    async def wait_for_message(
+        self,
+        channel_id: int,
+        predicate: Callable[[dict[str, Any]], bool] = lambda m: True,
+    ) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            msgs = self.store.messages.get(channel_id, [])
+            return next((m for m in msgs if predicate(m)), None)
+
+        result: dict[str, Any] = await self._wait(check)
+        return result
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    # ---------------------------------------------------------------- serving
+
+    async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until cancelled; ``task_status.started`` gets :attr:`base_url`."""
+        from hypercorn.config import Config as HyperConfig
+        from hypercorn.trio import serve
+
+        config = HyperConfig()
+        config.bind = [f"{self._host}:0"]
+        config.keep_alive_timeout = 3600.0
+        config.accesslog = None
+        async with trio.open_nursery() as nursery:
+            binds: list[str] = await nursery.start(serve, self, config)
+            self.base_url = binds[0] + PREFIX
+            task_status.started(self.base_url)
+
+    async def __call__(
+        self,
+        scope: dict[str, Any],
+        receive: Callable[[], Any],
+        send: Callable[[dict[str, Any]], Any],
+    ) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                event = await receive()
+                if event["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif event["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        chunks = []
+        while True:
+            event = await receive()
+            chunks.append(event.get("body", b""))
+            if not event.get("more_body", False):
+                break
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = {k: v[-1] for k, v in parse_qs(scope["query_string"].decode()).items()}
+        status, body, extra = self._handle(scope["method"], scope["path"], query, headers, chunks)
+        payload = b"" if status == 204 else json.dumps(body).encode()
+        out = [(b"content-type", b"application/json")] if status != 204 else []
+        out += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": payload})
+
+    # ---------------------------------------------------------------- one request
+
+    def _handle(
+        self,
+        method: str,
+        full_path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        chunks: list[bytes],
+    ) -> tuple[int, Json, dict[str, str]]:
+        now = trio.current_time()
+        path = full_path[len(PREFIX) :] if full_path.startswith(PREFIX) else full_path
+        route, params = self._match(method, path) if full_path.startswith(PREFIX) else (None, {})
+        raw = b"".join(chunks)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = "<invalid json>"
+        status, result, extra = self._respond(route, params, method, path, query, headers, body)
+        rec = RecordedRequest(
+            method=method,
+            path=path,
+            route=route.name if route else f"{method} ?",
+            params=params,
+            query=dict(query),
+            json=body,
+            time=now,
+            status=status,
+            user_agent=headers.get("user-agent", ""),
+        )
+        self.requests.append(rec)
+        if status == 429 and "x-emulator-forced" not in extra:
+            self.rate_limit_violations.append(rec)
+        extra.pop("x-emulator-forced", None)
+        self._notify()
+        return status, result, extra
+
+    def _match(self, method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
+        for route in ROUTES:
+            if route.method == method and (m := route.regex.match(path)):
+                return route, m.groupdict()
+        return None, {}
+
+    def _respond(
+        self,
+        route: _Route | None,
+        params: dict[str, str],
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: Json,
+    ) -> tuple[int, Json, dict[str, str]]:
+        if route is None:
+            return 404, {"message": "404: Not Found", "code": 0}, {}
+        if route.auth and not self._authorized(headers.get("authorization", "")):
+            return 401, {"message": "401: Unauthorized", "code": 0}, {}
+        now = trio.current_time()
+        bucket_key = (route.name, ":".join(params[p] for p in MAJOR if p in params))
+        forced = self._take_forced(f"{method} {path}")
+        if forced is not None and forced.status != 429:
+            return forced.status, forced.body or {"message": "emulated failure", "code": 0}, {}
+        if not route.exempt_global:
+            while self._global_recent and self._global_recent[0] <= now - 1.0:
+                self._global_recent.popleft()
+            if now < self._global_until:
+                return self._too_many(self._global_until - now, is_global=True, headers={})
+            if len(self._global_recent) >= self._global_limit:
+                retry = self._global_recent[0] + 1.0 - now
+                return self._too_many(retry, is_global=True, headers={})
+        window = self._window(route, bucket_key, now)
+        if forced is not None:
+            if forced.is_global:
+                self._global_until = max(self._global_until, now + forced.retry_after)
+            else:
+                window.used = self._limit(route).limit
+                window.reset_at = max(window.reset_at, now + forced.retry_after)
+            status, result, extra = self._too_many(
+                forced.retry_after,
+                is_global=forced.is_global,
+                headers=self._rl_headers(route, window, now),
+            )
+            extra["x-emulator-forced"] = "1"
+            return status, forced.body or result, extra
+        if window.used >= self._limit(route).limit:
+            headers_now = self._rl_headers(route, window, now)
+            return self._too_many(window.reset_at - now, is_global=False, headers=headers_now)
+        window.used += 1
+        if not route.exempt_global:
+            self._global_recent.append(now)
+        rl = self._rl_headers(route, window, now)
+        if self._validator is not None and method in ("POST", "PUT", "PATCH"):
+            problems = self._validator(method.lower(), route.template, body)
+            if problems:
+                self.validation_errors.append(
+                    ValidationProblem(method=method, path=path, problems=tuple(problems))
+                )
+                errors = {"_errors": [{"code": "SCHEMA", "message": p} for p in problems]}
+                return 400, {"message": "Invalid Form Body", "code": 50035, "errors": errors}, rl
+        handler: Callable[..., tuple[int, Json]] = getattr(self.store, route.handler)
+        status, result = handler(params=params, query=query, body=body)
+        return status, result, rl
+
+    def _authorized(self, header: str) -> bool:
+        scheme, _, token = header.partition(" ")
+        if scheme != "Bot" or not token:
+            return False
+        return self._token is None or token == self._token
+
+    def _take_forced(self, target: str) -> _Forced | None:
+        for f in self._forced:
+            if f.times > 0 and fnmatch.fnmatchcase(target, f.pattern):
+                f.times -= 1
+                return f
+        return None
+
+    def _limit(self, route: _Route) -> RouteLimit:
+        return self._limits.get(route.name, self._default_limit)
+
+    def _window(self, route: _Route, key: tuple[str, str], now: float) -> _Window:
+        window = self._windows.get(key)
+        if window is None or now >= window.reset_at:
+            window = _Window(reset_at=now + self._limit(route).per)
+            self._windows[key] = window
+        return window
+
+    def _rl_headers(self, route: _Route, window: _Window, now: float) -> dict[str, str]:
+        limit = self._limit(route).limit
+        reset_after = max(0.0, window.reset_at - now)
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(0, limit - window.used)),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": _bucket_hash(route.name),
+        }
+
+    def _too_many(
+        self, retry_after: float, *, is_global: bool, headers: dict[str, str]
+    ) -> tuple[int, Json, dict[str, str]]:
+        retry_after = max(retry_after, 0.001)
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": round(retry_after, 3),
+            "global": is_global,
+        }
+        extra = dict(headers)
+        extra["Retry-After"] = str(math.ceil(retry_after))
+        extra["X-RateLimit-Scope"] = "global" if is_global else "user"
+        if is_global:
+            extra["X-RateLimit-Global"] = "true"
+        return 429, body, extra

@@ -1,0 +1,328 @@
+"""State and route handlers of the emulator's REST server (see :mod:`musicbot.emulator.rest`).
+
+Handlers take ``params`` (path parameters), ``query`` and the JSON ``body`` and return
+``(status, json)``.  The server wakes waiting tests after every request.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import itertools
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import attrs
+
+Json = Any
+Result = tuple[int, Json]
+
+FLAG_EPHEMERAL: Final = 1 << 6
+FLAG_LOADING: Final = 1 << 7  # a deferred response shows "Bot is thinking…"
+CALLBACK_MESSAGE: Final = 4
+CALLBACK_DEFERRED: Final = 5
+UNKNOWN_MESSAGE: Final = {"message": "Unknown Message", "code": 10008}
+UNKNOWN_WEBHOOK: Final = {"message": "Unknown Webhook", "code": 10015}
+EDITABLE: Final = ("content", "embeds", "components", "flags", "attachments", "poll")
+LOCALIZATIONS: Final = ("name_localizations", "description_localizations")
+
+
+@attrs.define
+class InteractionRecord:
+    id: int
+    token: str
+    channel_id: int
+    type: int
+    callbacks: list[Json] = attrs.field(factory=list)
+    original: dict[str, Any] | None = None
+    deferred: bool = False
+    followups: list[dict[str, Any]] = attrs.field(factory=list)
+
+
+def _now_iso() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+def _strip_localizations(obj: Json) -> Json:
+    if isinstance(obj, list):
+        return [_strip_localizations(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _strip_localizations(v) for k, v in obj.items() if k not in LOCALIZATIONS}
+    return obj
+
+
+def _store_option(option: Mapping[str, Any]) -> dict[str, Any]:
+    """As Discord echoes an option: false flags left out, nested options normalised."""
+    out = {k: v for k, v in option.items() if v is not None}
+    for flag in ("required", "autocomplete"):
+        if out.get(flag) is False:
+            del out[flag]
+    if "options" in out:
+        out["options"] = [_store_option(o) for o in out["options"]]
+    return out
+
+
+def _form_error(message: str) -> Result:
+    return 400, {
+        "message": "Invalid Form Body",
+        "code": 50035,
+        "errors": {"_errors": [{"code": "APPLICATION_COMMANDS_INVALID", "message": message}]},
+    }
+
+
+class Store:
+    def __init__(self, application_id: int, gateway_url: Callable[[], str]) -> None:
+        self.application_id = application_id
+        self._gateway_url = gateway_url
+        self._ids = itertools.count(1_200_000_000_000_000_000)
+        self.shards = 1
+        self.session_start_limit = {
+            "total": 1000,
+            "remaining": 1000,
+            "reset_after": 86_400_000,
+            "max_concurrency": 1,
+        }
+        self.commands: dict[int | None, list[dict[str, Any]]] = {}
+        self.put_counts: dict[int | None, int] = {}
+        self.interactions: dict[int, InteractionRecord] = {}
+        self._by_token: dict[str, InteractionRecord] = {}
+        self.messages: dict[int, list[dict[str, Any]]] = {}
+
+    def snowflake(self) -> str:
+        return str(next(self._ids))
+
+    def register_interaction(
+        self, interaction_id: int, token: str, channel_id: int, type: int
+    ) -> None:
+        rec = InteractionRecord(interaction_id, token, channel_id, type)
+        self.interactions[interaction_id] = rec
+        self._by_token[token] = rec
+
+    # ---------------------------------------------------------------- gateway / application
+
+    def gateway_bot(self, **_: Any) -> Result:
+        return 200, {
+            "url": self._gateway_url(),
+            "shards": self.shards,
+            "session_start_limit": dict(self.session_start_limit),
+        }
+
+    def application(self, **_: Any) -> Result:
+        return 200, {
+            "id": str(self.application_id),
+            "name": "Emulated Music Bot",
+            "description": "",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "flags": 0,
+            "verify_key": "0" * 64,
+            "bot": {"id": str(self.application_id), "username": "musicbot", "bot": True},
+        }
+
+    # ---------------------------------------------------------------- commands
+
+    def get_commands(
+        self, *, params: Mapping[str, str], query: Mapping[str, str], **_: Any
+    ) -> Result:
+        guild_id = int(params["guild_id"]) if "guild_id" in params else None
+        stored = copy.deepcopy(self.commands.get(guild_id, []))
+        if query.get("with_localizations", "").lower() != "true":
+            stored = _strip_localizations(stored)
+        return 200, stored
+
+    def put_commands(self, *, params: Mapping[str, str], body: Json, **_: Any) -> Result:
+        guild_id = int(params["guild_id"]) if "guild_id" in params else None
+        names = [(c.get("type") or 1, c["name"]) for c in body or []]
+        if len(set(names)) != len(names):
+            return _form_error("Application command names must be unique")
+        for cmd in body or []:
+            if cmd["name"] != cmd["name"].lower():
+                return _form_error(f"Command name {cmd['name']!r} must be lower case")
+        old = {(c["type"], c["name"]): c for c in self.commands.get(guild_id, [])}
+        stored = []
+        for cmd in body or []:
+            kind = cmd.get("type") or 1
+            prev = old.get((kind, cmd["name"]))
+            out: dict[str, Any] = {
+                "id": prev["id"] if prev else self.snowflake(),
+                "application_id": str(self.application_id),
+                "version": self.snowflake(),
+                "default_member_permissions": None,
+                "type": kind,
+                "name": cmd["name"],
+                "name_localizations": cmd.get("name_localizations"),
+                "description": cmd.get("description") or "",
+                "description_localizations": cmd.get("description_localizations"),
+                "dm_permission": True,
+                "contexts": cmd.get("contexts"),
+                "integration_types": cmd.get("integration_types") or [0],
+                "nsfw": bool(cmd.get("nsfw", False)),
+            }
+            if cmd.get("default_member_permissions") is not None:
+                out["default_member_permissions"] = str(cmd["default_member_permissions"])
+            if cmd.get("options"):
+                out["options"] = [_store_option(o) for o in cmd["options"]]
+            if guild_id is not None:
+                out["guild_id"] = str(guild_id)
+                del out["dm_permission"]
+            stored.append(out)
+        self.commands[guild_id] = stored
+        self.put_counts[guild_id] = self.put_counts.get(guild_id, 0) + 1
+        return 200, copy.deepcopy(stored)
+
+    # ---------------------------------------------------------------- messages
+
+    def _new_message(
+        self, channel_id: int, data: Mapping[str, Any], **extra: Any
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "id": self.snowflake(),
+            "channel_id": str(channel_id),
+            "type": 0,
+            "author": {"id": str(self.application_id), "username": "musicbot", "bot": True},
+            "content": "",
+            "embeds": [],
+            "components": [],
+            "attachments": [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "flags": 0,
+            "timestamp": _now_iso(),
+            "edited_timestamp": None,
+        }
+        message.update({k: data[k] for k in EDITABLE if k in data and data[k] is not None})
+        message.update(extra)
+        self.messages.setdefault(channel_id, []).append(message)
+        return message
+
+    def _find(self, channel_id: int, message_id: str) -> dict[str, Any] | None:
+        return next((m for m in self.messages.get(channel_id, []) if m["id"] == message_id), None)
+
+    @staticmethod
+    def _edit(message: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+        message.update({k: data[k] for k in EDITABLE if k in data and data[k] is not None})
+        message["flags"] = int(message.get("flags") or 0) & ~FLAG_LOADING
+        message["edited_timestamp"] = _now_iso()
+        return message
+
+    def _remove(self, message: dict[str, Any]) -> None:
+        channel = self.messages.get(int(message["channel_id"]), [])
+        if message in channel:
+            channel.remove(message)
+
+    def create_message(self, *, params: Mapping[str, str], body: Json, **_: Any) -> Result:
+        return 200, copy.deepcopy(self._new_message(int(params["channel_id"]), body or {}))
+
+    def edit_message(self, *, params: Mapping[str, str], body: Json, **_: Any) -> Result:
+        message = self._find(int(params["channel_id"]), params["message_id"])
+        if message is None:
+            return 404, UNKNOWN_MESSAGE
+        return 200, copy.deepcopy(self._edit(message, body or {}))
+
+    def delete_message(self, *, params: Mapping[str, str], **_: Any) -> Result:
+        message = self._find(int(params["channel_id"]), params["message_id"])
+        if message is None:
+            return 404, UNKNOWN_MESSAGE
+        self._remove(message)
+        return 204, None
+
+    # ---------------------------------------------------------------- interactions
+
+    def callback(
+        self, *, params: Mapping[str, str], query: Mapping[str, str], body: Json, **_: Any
+    ) -> Result:
+        iid, token = int(params["interaction_id"]), params["interaction_token"]
+        rec = self.interactions.get(iid)
+        if rec is None:
+            self.register_interaction(iid, token, 0, 2)
+            rec = self.interactions[iid]
+        elif rec.token != token:
+            return 401, {"message": "Invalid Webhook Token", "code": 50027}
+        if rec.callbacks:
+            return 400, {"message": "Interaction has already been acknowledged.", "code": 40060}
+        rec.callbacks.append(body)
+        kind = body.get("type")
+        data = body.get("data") or {}
+        message = None
+        if kind == CALLBACK_MESSAGE:
+            message = self._new_message(rec.channel_id, data, interaction_id=str(iid))
+        elif kind == CALLBACK_DEFERRED:
+            flags = (int(data.get("flags") or 0) & FLAG_EPHEMERAL) | FLAG_LOADING
+            message = self._new_message(rec.channel_id, {"flags": flags}, interaction_id=str(iid))
+            rec.deferred = True
+        rec.original = message
+        if query.get("with_response", "").lower() != "true":
+            return 204, None
+        flags = int(message["flags"]) if message else 0
+        response: dict[str, Any] = {
+            "interaction": {
+                "id": str(iid),
+                "type": rec.type,
+                "response_message_id": message["id"] if message else None,
+                "response_message_loading": bool(flags & FLAG_LOADING),
+                "response_message_ephemeral": bool(flags & FLAG_EPHEMERAL),
+            }
+        }
+        if message is not None:
+            response["resource"] = {"type": kind, "message": copy.deepcopy(message)}
+        return 200, response
+
+    def _webhook(self, params: Mapping[str, str]) -> InteractionRecord | None:
+        if params["webhook_id"] != str(self.application_id):
+            return None
+        return self._by_token.get(params["webhook_token"])
+
+    def _webhook_message(
+        self, rec: InteractionRecord, params: Mapping[str, str]
+    ) -> dict[str, Any] | None:
+        message_id = params.get("message_id")
+        if message_id is None:
+            return rec.original
+        if rec.original is not None and rec.original["id"] == message_id:
+            return rec.original
+        return next((m for m in rec.followups if m["id"] == message_id), None)
+
+    def get_webhook_message(self, *, params: Mapping[str, str], **_: Any) -> Result:
+        rec = self._webhook(params)
+        if rec is None:
+            return 404, UNKNOWN_WEBHOOK
+        message = self._webhook_message(rec, params)
+        return (200, copy.deepcopy(message)) if message else (404, UNKNOWN_MESSAGE)
+
+    def edit_webhook_message(self, *, params: Mapping[str, str], body: Json, **_: Any) -> Result:
+        rec = self._webhook(params)
+        if rec is None:
+            return 404, UNKNOWN_WEBHOOK
+        message = self._webhook_message(rec, params)
+        if message is None:
+            return 404, UNKNOWN_MESSAGE
+        return 200, copy.deepcopy(self._edit(message, body or {}))
+
+    def delete_webhook_message(self, *, params: Mapping[str, str], **_: Any) -> Result:
+        rec = self._webhook(params)
+        if rec is None:
+            return 404, UNKNOWN_WEBHOOK
+        message = self._webhook_message(rec, params)
+        if message is None:
+            return 404, UNKNOWN_MESSAGE
+        self._remove(message)
+        if message is rec.original:
+            rec.original = None
+        else:
+            rec.followups.remove(message)
+        return 204, None
+
+    def followup(self, *, params: Mapping[str, str], body: Json, **_: Any) -> Result:
+        rec = self._webhook(params)
+        if rec is None:
+            return 404, UNKNOWN_WEBHOOK
+        original = rec.original
+        if rec.deferred and original is not None and int(original["flags"]) & FLAG_LOADING:
+            # After a type-5 defer the first follow-up edits the "thinking…" message.
+            return 200, copy.deepcopy(self._edit(original, body or {}))
+        message = self._new_message(rec.channel_id, body or {}, webhook_id=str(self.application_id))
+        rec.followups.append(message)
+        return 200, copy.deepcopy(message)

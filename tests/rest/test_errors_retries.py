@@ -1,0 +1,122 @@
+"""Retries, typed errors and secrecy of the token."""
+
+from __future__ import annotations
+
+import traceback
+
+import pytest
+import trio
+
+from musicbot.config import Secret
+from musicbot.rest import (
+    BadRequest,
+    HTTPError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Unauthorized,
+    open_rest_client,
+)
+from tests.rest.helpers import TOKEN, client_for, running_emulator
+
+
+async def test_5xx_retried_on_get(autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(30):
+        async with running_emulator() as emu, client_for(emu) as rest:
+            emu.force_status("GET /gateway/bot", 503, times=2)
+            info = await rest.get_gateway_bot()
+    assert info["shards"] == 1
+    assert [r.status for r in emu.requests] == [503, 503, 200]
+
+
+async def test_5xx_gives_up_after_max_retries(autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(30):
+        async with running_emulator() as emu, client_for(emu, max_retries=2) as rest:
+            emu.force_status("GET /gateway/bot", 502, times=10)
+            with pytest.raises(ServerError) as info:
+                await rest.get_gateway_bot()
+    assert info.value.status == 502
+    assert len(emu.requests) == 3
+
+
+async def test_interaction_callback_is_never_sent_twice(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    body = {"type": 4, "data": {"content": "hi"}}
+    with trio.fail_after(30):
+        async with running_emulator() as emu, client_for(emu) as rest:
+            emu.force_status("POST /interactions/*", 503)
+            with pytest.raises(ServerError):
+                await rest.create_interaction_response(1, "tok-a", body)
+            emu.force_status("POST /interactions/*", 429, retry_after=0.2)
+            with pytest.raises(RateLimited) as limited:
+                await rest.create_interaction_response(2, "tok-b", body)
+    assert len(emu.requests) == 2
+    assert limited.value.retry_after == pytest.approx(0.2)
+    assert not emu.interactions  # neither callback reached the handler
+
+
+async def test_post_message_not_retried_on_503(autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(30):
+        async with running_emulator() as emu, client_for(emu) as rest:
+            emu.force_status("POST /channels/*", 503)
+            with pytest.raises(ServerError):
+                await rest.create_message(3, {"content": "once"})
+    assert len(emu.requests) == 1
+
+
+async def test_typed_errors_carry_discord_fields(autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(30):
+        async with running_emulator() as emu, client_for(emu) as rest:
+            with pytest.raises(NotFound) as missing:
+                await rest.edit_message(4, 999, {"content": "x"})
+            await rest.create_interaction_response(9, "tok", {"type": 5})
+            with pytest.raises(BadRequest) as twice:
+                await rest.create_interaction_response(9, "tok", {"type": 5})
+            with pytest.raises(BadRequest) as invalid:
+                await rest.create_message(4, {"content": 12})
+            emu.validation_errors.clear()  # that invalid body was on purpose
+    assert (missing.value.status, missing.value.code) == (404, 10008)
+    assert missing.value.message == "Unknown Message"
+    assert twice.value.code == 40060
+    assert invalid.value.code == 50035 and invalid.value.errors is not None
+    assert "content" in str(invalid.value.errors)
+    assert isinstance(invalid.value, HTTPError)
+    assert "/channels/4/messages" in str(invalid.value)
+
+
+async def test_token_never_in_errors_or_reprs(autojump_clock: trio.testing.MockClock) -> None:
+    interaction_token = "-".join(("interaction", "secret"))  # not literal in tracebacks
+    with trio.fail_after(30):
+        async with running_emulator(token="another-token") as emu, client_for(emu) as rest:
+            with pytest.raises(Unauthorized) as info:
+                await rest.get_gateway_bot()
+            emu.force_status("POST /interactions/*", 500)
+            with pytest.raises(ServerError) as cb:
+                await rest.create_interaction_response(5, interaction_token, {"type": 1})
+            client_repr = repr(rest)
+    texts = [client_repr]
+    for exc in (info.value, cb.value):
+        texts += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
+    assert info.value.status == 401
+    for text in texts:
+        assert TOKEN not in text
+        assert interaction_token not in text
+
+
+async def test_connection_errors_retried_then_typed(autojump_clock: trio.testing.MockClock) -> None:
+    listener = trio.socket.socket()
+    await listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now
+    with trio.fail_after(30):
+        async with open_rest_client(
+            api_base=f"http://127.0.0.1:{port}/api/v10", token=Secret(TOKEN), max_retries=2
+        ) as rest:
+            start = trio.current_time()
+            with pytest.raises(TransportError) as info:
+                await rest.get_gateway_bot()
+            waited = trio.current_time() - start
+    assert waited >= 0.5 + 1.0  # two backoffs: 0.5 s then 1 s (plus jitter)
+    assert TOKEN not in str(info.value) and TOKEN not in repr(info.value)
