@@ -9,12 +9,14 @@ import math
 import struct
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 
 import imageio_ffmpeg
 import trio
+
+from musicbot.audio.source import SourceRequest
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -235,3 +237,67 @@ class MemorySink:
 
     async def set_speaking(self, speaking: bool) -> None:
         self.speaking.append((trio.current_time(), speaking))
+
+
+class FakeSource:
+    def __init__(self, opener: FakeOpener, offset: float) -> None:
+        self.opener = opener
+        self.next = round(offset / 0.02)
+
+    async def receive_frames(self) -> Sequence[bytes]:
+        o = self.opener
+        if o.chunk_delay:
+            await trio.sleep(o.chunk_delay)
+        if o.fail_at is not None and self.next >= o.fail_at:
+            raise o.error
+        if self.next >= o.total:
+            return ()
+        end = min(o.total, self.next + o.chunk)
+        if o.fail_at is not None:
+            end = min(end, o.fail_at)
+        frames = [fake_frame(i) for i in range(self.next, end)]
+        self.next = end
+        return frames
+
+
+def fake_frame(i: int) -> bytes:
+    return b"\xfc" + struct.pack(">I", i)
+
+
+def frame_index(frame: bytes) -> int:
+    return int(struct.unpack(">I", frame[1:5])[0])
+
+
+class FakeOpener:
+    """A SourceOpener without ffmpeg: frame i of the track is ``fake_frame(i)``, so a test can
+    tell from the frames which part of the track was played."""
+
+    def __init__(
+        self,
+        *,
+        total: int = 500,
+        chunk: int = 10,
+        chunk_delay: float = 0.0,
+        open_delay: float = 0.0,
+        fail_at: int | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.total, self.chunk, self.chunk_delay = total, chunk, chunk_delay
+        self.open_delay, self.fail_at = open_delay, fail_at
+        self.error = error or RuntimeError("no error configured")
+        self.requests: list[tuple[float, int]] = []
+        self.open_now = 0
+
+    def __call__(self, request: SourceRequest) -> AbstractAsyncContextManager[FakeSource]:
+        return self._open(request)
+
+    @asynccontextmanager
+    async def _open(self, request: SourceRequest) -> AsyncIterator[FakeSource]:
+        self.requests.append((request.offset, request.volume))
+        self.open_now += 1
+        try:
+            if self.open_delay:
+                await trio.sleep(self.open_delay)
+            yield FakeSource(self, request.offset)
+        finally:
+            self.open_now -= 1

@@ -1,0 +1,106 @@
+"""Player commands (in) and events (out): frozen attrs messages with Union aliases."""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+import trio
+
+from musicbot.audio.errors import SourceError
+from musicbot.models.track import Track
+
+# ------------------------------------------------------------------ commands
+
+
+@attrs.frozen(kw_only=True)
+class Play:
+    """Play ``track`` from ``start_at`` seconds; a track already playing ends as REPLACED."""
+
+    track: Track
+    start_at: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class Pause:
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class Resume:
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class Stop:
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class Skip:
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class Seek:
+    position: float  # seconds from the start of the track
+
+
+@attrs.frozen(kw_only=True)
+class SetVolume:
+    percent: int  # 0..200; anything but 100 transcodes through a volume filter
+
+
+@attrs.frozen(kw_only=True)
+class PlayerStatus:
+    track: Track | None
+    position: float
+    paused: bool
+    volume: int
+
+
+@attrs.frozen(kw_only=True)
+class GetStatus:
+    reply: trio.MemorySendChannel[PlayerStatus]
+
+
+PlayerCommand = Play | Pause | Resume | Stop | Skip | Seek | SetVolume | GetStatus
+
+# ------------------------------------------------------------------ events
+
+
+class EndReason(enum.Enum):
+    FINISHED = "finished"  # the source reached its end
+    SKIPPED = "skipped"
+    STOPPED = "stopped"  # Stop, or the command channel closed
+    REPLACED = "replaced"  # a Play arrived while this track was playing
+    FAILED = "failed"  # the source failed; TrackEnded.error says why
+
+
+@attrs.frozen(kw_only=True)
+class TrackStarted:
+    """The first audio frame of ``track`` went to the sink (after a Play, not after a seek)."""
+
+    track: Track
+    position: float
+
+
+@attrs.frozen(kw_only=True)
+class TrackEnded:
+    """Every Play ends with exactly one of these, even one that never started."""
+
+    track: Track
+    reason: EndReason
+    position: float
+    error: SourceError | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PositionChanged:
+    """Sent every few seconds of playback, lossy (dropped if the receiver is behind)."""
+
+    track: Track
+    position: float
+
+
+PlayerEvent = TrackStarted | TrackEnded | PositionChanged
