@@ -35,7 +35,7 @@ class Inflater:
 
     def feed(self, frame: bytes) -> str | None:
         self._buffer.extend(frame)
-        if len(frame) < len(ZLIB_SUFFIX) or not self._buffer.endswith(ZLIB_SUFFIX):
+        if not self._buffer.endswith(ZLIB_SUFFIX):
             return None
         data = self._zlib.decompress(bytes(self._buffer))
         self._buffer.clear()

@@ -21,6 +21,7 @@ import structlog
 import trio
 
 from musicbot.config import DiscordConfig, Secret
+from musicbot.gateway.constants import IDENTIFY_WINDOW
 from musicbot.gateway.errors import GatewayFatalError
 from musicbot.gateway.events import GatewayDispatch
 from musicbot.gateway.handle import ShardHandle
@@ -53,6 +54,7 @@ class ShardManager:
         compress: bool = True,
         options: ShardOptions = DEFAULT_OPTIONS,
         identify_floor: int = 2,
+        identify_window: float = IDENTIFY_WINDOW,
     ) -> None:
         if get_gateway_bot is None and (shard_count == "auto" or not gateway_url):
             raise ValueError("without get_gateway_bot, shard_count and gateway_url must be set")
@@ -65,6 +67,7 @@ class ShardManager:
         self._compress = compress
         self._options = options
         self._identify_floor = identify_floor
+        self._identify_window = identify_window
         self._shards: dict[int, Shard] = {}
         self.shard_count = 0
         self.identify_gate: IdentifyGate | None = None
@@ -122,6 +125,7 @@ class ShardManager:
             total=int(limit.get("total", 1000)),
             reset_after=float(limit.get("reset_after", 86_400_000)) / 1000.0,
             floor=self._identify_floor,
+            window=self._identify_window,
         )
         gate.check_start(len(ids))
         return count, ids, url, gate

@@ -1,0 +1,512 @@
+"""The emulated Discord's state: the application, guilds, channels, members, voice states.
+
+Theory.  The world is plain synchronous state owned by the emulator's trio tasks (one thread,
+no locks).  Whatever changes it that Discord would announce is *emitted* as a gateway dispatch
+``(guild_id, t, d)`` to every subscriber; the gateway server routes it to the shard that owns
+the guild, ``(guild_id >> 22) % num_shards``.  Payload shapes follow Discord's (snowflakes as
+strings, ``member`` objects with ``user``/``roles``/``permissions``), so the bot's parsers meet
+the real thing.
+
+Voice: when the bot sends op 4, :meth:`World.update_voice_state` records its voice state with a
+fresh ``session_id``, emits VOICE_STATE_UPDATE, asks the pluggable :class:`VoiceBackend` for a
+``(token, endpoint)`` and emits VOICE_SERVER_UPDATE.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, Protocol
+
+import attrs
+
+DISCORD_EPOCH_MS: Final = 1_420_070_400_000  # 2015-01-01, the snowflake epoch
+
+CHANNEL_TEXT: Final = 0
+CHANNEL_VOICE: Final = 2
+
+INTERACTION_COMMAND: Final = 2
+INTERACTION_COMPONENT: Final = 3
+INTERACTION_AUTOCOMPLETE: Final = 4
+
+# Permission bits (developers/topics/permissions.mdx).
+PERM_ADMINISTRATOR: Final = 1 << 3
+PERM_VIEW_CHANNEL: Final = 1 << 10
+PERM_SEND_MESSAGES: Final = 1 << 11
+PERM_CONNECT: Final = 1 << 20
+PERM_SPEAK: Final = 1 << 21
+PERM_MOVE_MEMBERS: Final = 1 << 24
+PERM_USE_APPLICATION_COMMANDS: Final = 1 << 31
+DEFAULT_MEMBER_PERMISSIONS: Final = (
+    PERM_VIEW_CHANNEL
+    | PERM_SEND_MESSAGES
+    | PERM_CONNECT
+    | PERM_SPEAK
+    | PERM_USE_APPLICATION_COMMANDS
+)
+
+Listener = Callable[[int | None, str, dict[str, Any]], None]
+"""``(guild_id or None, event name, d)``: called for every dispatch the world emits."""
+
+
+class VoiceBackend(Protocol):
+    """Where the emulator's voice sessions live (the VOICE helper's voice server)."""
+
+    def create_session(
+        self, *, guild_id: int, channel_id: int, user_id: int, session_id: str
+    ) -> tuple[str, str]:
+        """Register a session; return ``(token, endpoint)`` for VOICE_SERVER_UPDATE.
+
+        The endpoint may carry an explicit scheme (``"ws://127.0.0.1:PORT"``)."""
+        ...
+
+    def end_session(self, *, guild_id: int, user_id: int) -> None:
+        """The user left voice in this guild; drop the session."""
+        ...
+
+
+class NullVoiceBackend:
+    """Hands out tokens but runs no voice server (gateway-only tests)."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[tuple[int, int], tuple[int, str, str]] = {}
+
+    def create_session(
+        self, *, guild_id: int, channel_id: int, user_id: int, session_id: str
+    ) -> tuple[str, str]:
+        token = secrets.token_hex(8)
+        self.sessions[(guild_id, user_id)] = (channel_id, session_id, token)
+        return token, "ws://127.0.0.1:9"
+
+    def end_session(self, *, guild_id: int, user_id: int) -> None:
+        self.sessions.pop((guild_id, user_id), None)
+
+
+@attrs.define
+class Channel:
+    id: int
+    guild_id: int
+    name: str
+    type: int
+
+
+@attrs.define
+class Member:
+    user_id: int
+    name: str
+    roles: list[int] = attrs.Factory(list)
+    permissions: int = DEFAULT_MEMBER_PERMISSIONS
+    locale: str = "en-US"
+    bot: bool = False
+
+    def user_payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.user_id),
+            "username": self.name,
+            "global_name": self.name,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": self.bot,
+        }
+
+    def member_payload(self) -> dict[str, Any]:
+        return {
+            "user": self.user_payload(),
+            "roles": [str(r) for r in self.roles],
+            "permissions": str(self.permissions),
+            "nick": None,
+            "joined_at": "2025-01-01T00:00:00.000000+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+        }
+
+
+@attrs.define
+class VoiceState:
+    user_id: int
+    channel_id: int
+    session_id: str
+    self_mute: bool = False
+    self_deaf: bool = False
+
+
+@attrs.define
+class Guild:
+    id: int
+    name: str
+    locale: str = "en-US"
+    channels: dict[int, Channel] = attrs.Factory(dict)
+    members: dict[int, Member] = attrs.Factory(dict)
+    voice_states: dict[int, VoiceState] = attrs.Factory(dict)
+
+    def channel_named(self, name: str) -> Channel:
+        for ch in self.channels.values():
+            if ch.name == name:
+                return ch
+        raise KeyError(name)
+
+    @property
+    def text_channel(self) -> Channel:
+        return next(c for c in self.channels.values() if c.type == CHANNEL_TEXT)
+
+    @property
+    def voice_channel(self) -> Channel:
+        return next(c for c in self.channels.values() if c.type == CHANNEL_VOICE)
+
+
+@attrs.frozen(kw_only=True)
+class InteractionRecord:
+    """An interaction the world created: the REST side checks callbacks against these."""
+
+    id: int
+    token: str = attrs.field(repr=False)
+    type: int
+    guild_id: int
+    channel_id: int
+    user_id: int
+    payload: dict[str, Any] = attrs.field(repr=False, eq=False)
+
+
+def shard_of(guild_id: int, num_shards: int) -> int:
+    return (guild_id >> 22) % num_shards
+
+
+class World:
+    def __init__(
+        self,
+        *,
+        token: str = "emulator-bot-token",
+        bot_name: str = "MusicBot",
+        voice_backend: VoiceBackend | None = None,
+    ) -> None:
+        self.token = token
+        self._ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        self._increment = 0
+        self.application_id = self.new_id()
+        self.bot_user = Member(user_id=self.new_id(), name=bot_name, bot=True)
+        self.guilds: dict[int, Guild] = {}
+        self.interactions: dict[int, InteractionRecord] = {}
+        self.command_ids: dict[str, int] = {}
+        self.voice_backend: VoiceBackend = voice_backend or NullVoiceBackend()
+        self._listeners: list[Listener] = []
+
+    # ------------------------------------------------------------------ ids, events
+
+    def new_id(self, *, shard: int | None = None, num_shards: int = 1) -> int:
+        """A fresh snowflake; with ``shard`` its timestamp is chosen to route to that shard."""
+        self._ms += 1
+        if shard is not None:
+            while self._ms % num_shards != shard:
+                self._ms += 1
+        self._increment = (self._increment + 1) % 4096
+        return (self._ms << 22) | self._increment
+
+    @property
+    def bot_user_id(self) -> int:
+        return self.bot_user.user_id
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` for every emitted dispatch; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def emit(self, guild_id: int | None, name: str, d: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            listener(guild_id, name, d)
+
+    # ------------------------------------------------------------------ guilds
+
+    def add_guild(
+        self,
+        name: str = "Test Guild",
+        *,
+        guild_id: int | None = None,
+        shard: int | None = None,
+        num_shards: int = 1,
+        text_channels: Sequence[str] = ("general",),
+        voice_channels: Sequence[str] = ("Music",),
+        locale: str = "en-US",
+    ) -> Guild:
+        """Add a guild (the bot is a member).  Emits GUILD_CREATE to a connected shard."""
+        gid = guild_id if guild_id is not None else self.new_id(shard=shard, num_shards=num_shards)
+        guild = Guild(id=gid, name=name, locale=locale)
+        for ch_name in text_channels:
+            ch = Channel(id=self.new_id(), guild_id=gid, name=ch_name, type=CHANNEL_TEXT)
+            guild.channels[ch.id] = ch
+        for ch_name in voice_channels:
+            ch = Channel(id=self.new_id(), guild_id=gid, name=ch_name, type=CHANNEL_VOICE)
+            guild.channels[ch.id] = ch
+        guild.members[self.bot_user_id] = self.bot_user
+        self.guilds[gid] = guild
+        self.emit(gid, "GUILD_CREATE", self.guild_create_payload(gid))
+        return guild
+
+    def remove_guild(self, guild_id: int) -> None:
+        """The bot was removed from the guild: GUILD_DELETE without ``unavailable``."""
+        guild = self.guilds.pop(guild_id)
+        for user_id in guild.voice_states:
+            self.voice_backend.end_session(guild_id=guild_id, user_id=user_id)
+        self.emit(guild_id, "GUILD_DELETE", {"id": str(guild_id)})
+
+    def delete_channel(self, guild_id: int, channel_id: int) -> None:
+        """Delete a channel; members in it (if voice) are disconnected first."""
+        guild = self.guilds[guild_id]
+        for vs in list(guild.voice_states.values()):
+            if vs.channel_id == channel_id:
+                self.update_voice_state(guild_id, vs.user_id, None)
+        ch = guild.channels.pop(channel_id)
+        self.emit(
+            guild_id,
+            "CHANNEL_DELETE",
+            {"id": str(ch.id), "guild_id": str(guild_id), "type": ch.type, "name": ch.name},
+        )
+
+    def guild_create_payload(self, guild_id: int) -> dict[str, Any]:
+        g = self.guilds[guild_id]
+        return {
+            "id": str(g.id),
+            "name": g.name,
+            "preferred_locale": g.locale,
+            "unavailable": False,
+            "member_count": len(g.members),
+            "large": False,
+            "joined_at": "2025-01-01T00:00:00.000000+00:00",
+            "roles": [{"id": str(g.id), "name": "@everyone", "permissions": "0"}],
+            "channels": [
+                {"id": str(c.id), "type": c.type, "name": c.name, "guild_id": str(g.id)}
+                for c in g.channels.values()
+            ],
+            "members": [m.member_payload() for m in g.members.values()],
+            "voice_states": [self._voice_state_payload(g, vs) for vs in g.voice_states.values()],
+            "threads": [],
+        }
+
+    def guilds_for_shard(self, shard_id: int, num_shards: int) -> list[int]:
+        return [gid for gid in self.guilds if shard_of(gid, num_shards) == shard_id]
+
+    # ------------------------------------------------------------------ members, voice
+
+    def add_member(
+        self,
+        guild_id: int,
+        name: str = "listener",
+        *,
+        user_id: int | None = None,
+        roles: Sequence[int] = (),
+        permissions: int = DEFAULT_MEMBER_PERMISSIONS,
+        locale: str = "en-US",
+    ) -> Member:
+        member = Member(
+            user_id=user_id if user_id is not None else self.new_id(),
+            name=name,
+            roles=list(roles),
+            permissions=permissions,
+            locale=locale,
+        )
+        self.guilds[guild_id].members[member.user_id] = member
+        return member
+
+    def _voice_state_payload(
+        self, guild: Guild, vs: VoiceState, *, left: bool = False
+    ) -> dict[str, Any]:
+        member = guild.members.get(vs.user_id)
+        return {
+            "guild_id": str(guild.id),
+            "channel_id": None if left else str(vs.channel_id),
+            "user_id": str(vs.user_id),
+            "session_id": vs.session_id,
+            "member": member.member_payload() if member else None,
+            "deaf": False,
+            "mute": False,
+            "self_deaf": vs.self_deaf,
+            "self_mute": vs.self_mute,
+            "self_video": False,
+            "suppress": False,
+            "request_to_speak_timestamp": None,
+        }
+
+    def voice_channel_of(self, guild_id: int, user_id: int) -> int | None:
+        vs = self.guilds[guild_id].voice_states.get(user_id)
+        return vs.channel_id if vs else None
+
+    def move_member(self, guild_id: int, user_id: int, channel_id: int | None) -> None:
+        """A (human) member joins, moves or (``None``) leaves voice: VOICE_STATE_UPDATE."""
+        self.update_voice_state(guild_id, user_id, channel_id)
+
+    def update_voice_state(
+        self,
+        guild_id: int,
+        user_id: int,
+        channel_id: int | None,
+        *,
+        self_mute: bool = False,
+        self_deaf: bool = False,
+    ) -> None:
+        """Apply a voice state change and emit what Discord would.
+
+        For the bot (its op 4) a join or move gets a fresh session id and a voice server
+        (VOICE_STATE_UPDATE, then VOICE_SERVER_UPDATE); a leave ends the voice session.
+        """
+        guild = self.guilds[guild_id]
+        old = guild.voice_states.get(user_id)
+        is_bot = user_id == self.bot_user_id
+        if channel_id is None:
+            if old is None:
+                return
+            del guild.voice_states[user_id]
+            if is_bot:
+                self.voice_backend.end_session(guild_id=guild_id, user_id=user_id)
+            self.emit(
+                guild_id, "VOICE_STATE_UPDATE", self._voice_state_payload(guild, old, left=True)
+            )
+            return
+        if channel_id not in guild.channels or guild.channels[channel_id].type != CHANNEL_VOICE:
+            raise KeyError(f"no voice channel {channel_id} in guild {guild_id}")
+        session_id = secrets.token_hex(16)
+        vs = VoiceState(user_id, channel_id, session_id, self_mute, self_deaf)
+        guild.voice_states[user_id] = vs
+        self.emit(guild_id, "VOICE_STATE_UPDATE", self._voice_state_payload(guild, vs))
+        if is_bot:
+            if old is not None:
+                self.voice_backend.end_session(guild_id=guild_id, user_id=user_id)
+            token, endpoint = self.voice_backend.create_session(
+                guild_id=guild_id, channel_id=channel_id, user_id=user_id, session_id=session_id
+            )
+            self.emit(
+                guild_id,
+                "VOICE_SERVER_UPDATE",
+                {"token": token, "guild_id": str(guild_id), "endpoint": endpoint},
+            )
+
+    # ------------------------------------------------------------------ interactions
+
+    def command_id(self, name: str) -> int:
+        if name not in self.command_ids:
+            self.command_ids[name] = self.new_id()
+        return self.command_ids[name]
+
+    def _interaction(
+        self,
+        *,
+        kind: int,
+        guild_id: int,
+        user_id: int,
+        channel_id: int | None,
+        data: dict[str, Any],
+        locale: str | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> InteractionRecord:
+        guild = self.guilds[guild_id]
+        member = guild.members[user_id]
+        channel = guild.channels[channel_id] if channel_id else guild.text_channel
+        iid = self.new_id()
+        token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
+        payload: dict[str, Any] = {
+            "id": str(iid),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "guild_id": str(guild_id),
+            "guild": {"id": str(guild_id), "locale": guild.locale, "features": []},
+            "channel_id": str(channel.id),
+            "channel": {"id": str(channel.id), "type": channel.type, "guild_id": str(guild_id)},
+            "member": member.member_payload(),
+            "locale": locale or member.locale,
+            "guild_locale": guild.locale,
+            "app_permissions": str(DEFAULT_MEMBER_PERMISSIONS),
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(guild_id)},
+            "context": 0,
+            "data": data,
+            **(extra or {}),
+        }
+        record = InteractionRecord(
+            id=iid,
+            token=token,
+            type=kind,
+            guild_id=guild_id,
+            channel_id=channel.id,
+            user_id=user_id,
+            payload=payload,
+        )
+        self.interactions[iid] = record
+        return record
+
+    def command_interaction(
+        self,
+        guild_id: int,
+        user_id: int,
+        name: str,
+        options: Sequence[Mapping[str, Any]] | Mapping[str, Any] = (),
+        *,
+        channel_id: int | None = None,
+        locale: str | None = None,
+        autocomplete: str | None = None,
+    ) -> InteractionRecord:
+        """A slash command (type 2), or autocomplete (type 4) focused on option ``autocomplete``.
+
+        ``options`` is Discord's list of option objects, or a ``{name: value}`` mapping whose
+        option types are inferred (str 3, int 4, bool 5, float 10).
+        """
+        opts = _options(options)
+        if autocomplete is not None:
+            for o in opts:
+                if o["name"] == autocomplete:
+                    o["focused"] = True
+        data = {"id": str(self.command_id(name)), "name": name, "type": 1, "options": opts}
+        return self._interaction(
+            kind=INTERACTION_AUTOCOMPLETE if autocomplete is not None else INTERACTION_COMMAND,
+            guild_id=guild_id,
+            user_id=user_id,
+            channel_id=channel_id,
+            data=data,
+            locale=locale,
+        )
+
+    def component_interaction(
+        self,
+        guild_id: int,
+        user_id: int,
+        custom_id: str,
+        *,
+        component_type: int = 2,
+        values: Sequence[str] = (),
+        message_id: int | None = None,
+        channel_id: int | None = None,
+        locale: str | None = None,
+    ) -> InteractionRecord:
+        """A button (component_type 2) or select menu (3, with ``values``) press: type 3."""
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": component_type}
+        if component_type != 2:
+            data["values"] = list(values)
+        msg_id = message_id if message_id is not None else self.new_id()
+        return self._interaction(
+            kind=INTERACTION_COMPONENT,
+            guild_id=guild_id,
+            user_id=user_id,
+            channel_id=channel_id,
+            data=data,
+            locale=locale,
+            extra={"message": {"id": str(msg_id), "components": [], "content": ""}},
+        )
+
+
+def _options(options: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(options, Mapping):
+        out: list[dict[str, Any]] = []
+        for name, value in options.items():
+            if isinstance(value, bool):
+                kind = 5
+            elif isinstance(value, int):
+                kind = 4
+            elif isinstance(value, float):
+                kind = 10
+            else:
+                kind, value = 3, str(value)
+            out.append({"name": name, "type": kind, "value": value})
+        return out
+    return [dict(o) for o in options]

@@ -1,0 +1,228 @@
+"""A real ShardManager against the emulator's gateway over real websockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from musicbot.emulator.world import World
+from musicbot.gateway import (
+    GatewayFatalError,
+    GuildCreate,
+    InteractionCreate,
+    PayloadTooLargeError,
+    Ready,
+    Resumed,
+    ShardState,
+    VoiceServerUpdate,
+    VoiceStateUpdate,
+)
+from tests.gateway.helpers import emulated_gateway, running_bot
+
+TIMEOUT = 10
+
+
+def _interaction_ids(col: object) -> list[int]:
+    return [e.id for e in col.of(InteractionCreate)]  # type: ignore[attr-defined]
+
+
+async def test_identify_ready_and_guild_creates_are_typed_events() -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        g1 = world.add_guild("One", voice_channels=("Music", "Chill"))
+        g2 = world.add_guild("Two")
+        member = world.add_member(g1.id, "alice")
+        world.move_member(g1.id, member.user_id, g1.voice_channel.id)
+        async with emulated_gateway(world) as gw, running_bot(gw) as (manager, col):
+            await col.wait_count(GuildCreate, 2)
+            (ready,) = col.of(Ready)
+            assert ready.user_id == world.bot_user_id
+            assert ready.application_id == world.application_id
+            assert set(ready.guild_ids) == {g1.id, g2.id}
+            guilds = {g.id: g for g in col.of(GuildCreate)}
+            assert guilds[g1.id].name == "One"
+            assert {c.name for c in guilds[g1.id].channels} == {"general", "Music", "Chill"}
+            (vs,) = guilds[g1.id].voice_states
+            assert (vs.user_id, vs.channel_id, vs.guild_id) == (
+                member.user_id,
+                g1.voice_channel.id,
+                g1.id,
+            )
+            (ident,) = gw.identifies
+            assert ident.intents == 129 and (ident.shard_id, ident.num_shards) == (0, 1)
+            assert manager.shard(0).state is ShardState.READY
+            assert [d.seq for d in col.items] == [1, 2, 3]
+            assert all(d.shard_id == 0 for d in col.items)
+
+
+async def test_interactions_arrive_typed_with_options_and_locales() -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        guild = world.add_guild(locale="en-US")
+        user = world.add_member(guild.id, "bob", roles=[42], locale="vi")
+        async with emulated_gateway(world) as gw, running_bot(gw) as (_, col):
+            await col.wait_count(GuildCreate, 1)
+            rec = world.command_interaction(guild.id, user.user_id, "play", {"query": "lofi"})
+            world.emit(guild.id, "INTERACTION_CREATE", rec.payload)
+            await col.wait_count(InteractionCreate, 1)
+            (ev,) = col.of(InteractionCreate)
+            assert (ev.id, ev.token, ev.type, ev.user_id) == (rec.id, rec.token, 2, user.user_id)
+            assert ev.locale == "vi" and ev.guild_locale == "en-US"
+            assert ev.member_roles == (42,)
+            assert ev.data is not None and ev.data.name == "play"
+            assert [(o.name, o.value) for o in ev.data.options] == [("query", "lofi")]
+            assert rec.token not in repr(ev)
+
+
+async def test_op7_reconnect_resumes_without_losing_or_duplicating_events() -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        guild = world.add_guild()
+        user = world.add_member(guild.id)
+        async with emulated_gateway(world) as gw, running_bot(gw) as (_, col):
+            await col.wait_count(GuildCreate, 1)
+            sent: list[int] = []
+
+            def inject() -> None:
+                rec = world.command_interaction(guild.id, user.user_id, "ping")
+                world.emit(guild.id, "INTERACTION_CREATE", rec.payload)
+                sent.append(rec.id)
+
+            inject()
+            await gw.send_reconnect(0)
+            for _ in range(5):  # while the bot is reconnecting
+                inject()
+            await gw.wait_for_resumes(1)
+            inject()
+            await col.wait_for(lambda _: len(_interaction_ids(col)) >= 7)
+            await col.wait_count(Resumed, 1)
+            assert _interaction_ids(col) == sent
+            seqs = [d.seq for d in col.items]
+            assert seqs == list(range(1, len(seqs) + 1))  # no gap, no repeat
+            assert len(gw.identifies) == 1 and len(gw.resumes) == 1
+            assert gw.connections[0].client_close_code not in (1000, 1001)
+
+
+async def test_zombie_connection_is_detected_and_resumed() -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        world.add_guild()
+        async with (
+            emulated_gateway(world, heartbeat_interval=0.1) as gw,
+            running_bot(gw) as (manager, col),
+        ):
+            await col.wait_count(GuildCreate, 1)
+            # A second beat is only sent once the first was ACKed.
+            await gw.wait_until(lambda: gw.connections[-1].heartbeats >= 2)
+            assert manager.shard(0).latency is not None
+            gw.pause_acks(0)
+            await gw.wait_for_resumes(1)
+            gw.resume_acks(0)
+            await col.wait_count(Resumed, 1)
+            assert len(gw.identifies) == 1
+            assert gw.connections[0].client_close_code == 4900
+
+
+async def test_invalid_session_not_resumable_reidentifies() -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        world.add_guild()
+        async with emulated_gateway(world) as gw, running_bot(gw) as (_, col):
+            await col.wait_count(Ready, 1)
+            await gw.invalidate_session(0, resumable=False)
+            await col.wait_count(Ready, 2)
+            assert len(gw.identifies) == 2 and gw.resumes == []
+
+
+async def test_invalid_session_resumable_resumes() -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        world.add_guild()
+        async with emulated_gateway(world) as gw, running_bot(gw) as (_, col):
+            await col.wait_count(GuildCreate, 1)
+            await gw.invalidate_session(0, resumable=True)
+            await col.wait_count(Resumed, 1)
+            assert len(gw.identifies) == 1 and len(gw.resumes) == 1
+
+
+@pytest.mark.parametrize(("code", "resumes", "identifies"), [(4000, 1, 1), (4009, 0, 2)])
+async def test_server_close_codes_resume_or_reidentify(
+    code: int, resumes: int, identifies: int
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        world.add_guild()
+        async with emulated_gateway(world) as gw, running_bot(gw) as (_, col):
+            await col.wait_count(GuildCreate, 1)
+            await gw.close(0, code)
+            await col.wait_for(lambda _: len(col.of(Ready)) + len(col.of(Resumed)) >= 2)
+            assert (len(gw.resumes), len(gw.identifies)) == (resumes, identifies)
+
+
+async def test_bad_token_stops_with_a_fatal_error_naming_the_fix() -> None:
+    with trio.fail_after(TIMEOUT):
+        async with emulated_gateway() as gw:
+            from tests.gateway.helpers import make_manager
+
+            send, _receive = trio.open_memory_channel[object](16)
+            manager = make_manager(gw, send, token="wrong-token-value")  # type: ignore[arg-type]
+            with pytest.raises(GatewayFatalError) as info:
+                await manager.run()
+            assert info.value.code == 4004
+            text = str(info.value)
+            assert "token is invalid" in text and "DISCORD_TOKEN" in text
+            assert "Developer Portal" in text and "wrong-token-value" not in text
+            assert len(gw.connections) == 1  # no retry loop
+
+
+@pytest.mark.parametrize(("compress", "split"), [(True, True), (True, False), (False, False)])
+async def test_transport_compression(compress: bool, split: bool) -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        for i in range(3):
+            world.add_guild(f"G{i}", text_channels=[f"chan-{j}" for j in range(30)])
+        async with (
+            emulated_gateway(world, split_frames=split) as gw,
+            running_bot(gw, compress=compress) as (_, col),
+        ):
+            await col.wait_count(GuildCreate, 3)
+            assert (gw.connections[0].compressor is not None) is compress
+            assert sorted(len(g.channels) for g in col.of(GuildCreate)) == [
+                31,
+                31,
+                31,
+            ]  # 30 text + 1 voice
+
+
+async def test_oversized_payload_is_refused_before_sending() -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        world.add_guild()
+        async with emulated_gateway(world) as gw, running_bot(gw) as (manager, col):
+            await col.wait_count(GuildCreate, 1)
+            before = len(gw.received)
+            with pytest.raises(PayloadTooLargeError) as info:
+                await manager.shard(0).send_payload(3, {"status": "x" * 5000})
+            assert info.value.size > 4096
+            assert all(op != 3 for _, op, _ in gw.received[before:])
+            assert manager.shard(0).state is ShardState.READY
+
+
+async def test_update_voice_state_gets_state_and_server_updates() -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        guild = world.add_guild()
+        async with emulated_gateway(world) as gw, running_bot(gw) as (manager, col):
+            await col.wait_count(GuildCreate, 1)
+            handle = manager.for_guild(guild.id)
+            await handle.update_voice_state(guild.id, guild.voice_channel.id)
+            await col.wait_count(VoiceServerUpdate, 1)
+            (vs,) = col.of(VoiceStateUpdate)
+            assert (vs.user_id, vs.channel_id) == (world.bot_user_id, guild.voice_channel.id)
+            assert vs.self_deaf is True
+            (server,) = col.of(VoiceServerUpdate)
+            assert server.guild_id == guild.id and server.endpoint == "ws://127.0.0.1:9"
+            await handle.update_voice_state(guild.id, None)
+            await col.wait_count(VoiceStateUpdate, 2)
+            assert col.of(VoiceStateUpdate)[1].channel_id is None
+            assert world.voice_channel_of(guild.id, world.bot_user_id) is None
