@@ -27,6 +27,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
+from musicbot.ops.errors import OpsListenError
 from musicbot.ops.health import HealthSource, Status, Thresholds, evaluate
 from musicbot.ops.metrics import Metrics
 
@@ -114,7 +115,7 @@ async def serve(
     """Serve the ops endpoint on ``listen`` ("host:port"; port 0 picks a free port).
 
     ``task_status.started(url)`` reports the bound base URL, e.g. ``http://127.0.0.1:9464``.
-    Runs until cancelled.
+    Runs until cancelled.  Raises :class:`OpsListenError` when the address cannot be bound.
     """
     config = HypercornConfig()
     config.bind = [listen]
@@ -122,8 +123,25 @@ async def serve(
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 0.0
     app = OpsApp(metrics=metrics, health=health, thresholds=thresholds)
-    async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(hypercorn_serve, app, config)
-        url = binds[0]
-        log.info("ops_server_started", url=url)
-        task_status.started(url)
+    started = False
+    try:
+        async with trio.open_nursery() as nursery:
+            binds: list[str] = await nursery.start(hypercorn_serve, app, config)
+            started = True
+            url = binds[0]
+            log.info("ops_server_started", url=url)
+            task_status.started(url)
+    except BaseExceptionGroup as group:
+        # Binding happens inside hypercorn's nurseries, so a busy port arrives as nested groups.
+        match, rest = group.split(OSError)
+        if started or match is None or rest is not None:
+            raise
+        first = _first_leaf(match)
+        raise OpsListenError(listen=listen, reason=first.strerror or str(first)) from None
+
+
+def _first_leaf(group: BaseExceptionGroup[OSError]) -> OSError:
+    exc: OSError | BaseExceptionGroup[OSError] = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc

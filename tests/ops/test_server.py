@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
+from musicbot.ops.errors import OpsListenError
 from musicbot.ops.health import HealthState, ShardStatus
 from musicbot.ops.metrics import Metrics
 from musicbot.ops.server import serve
@@ -88,3 +91,23 @@ async def test_cancellation_closes_the_port() -> None:
         async with httpx.AsyncClient(base_url=url) as client:
             with pytest.raises(httpx.ConnectError):
                 await client.get("/healthz")
+
+
+async def test_busy_port_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                with pytest.raises(OpsListenError) as info:
+                    await nursery.start(
+                        lambda task_status: serve(
+                            f"127.0.0.1:{port}",
+                            metrics=Metrics(process_collector=False),
+                            health=HealthState(),
+                            task_status=task_status,
+                        )
+                    )
+    assert info.value.listen == f"127.0.0.1:{port}"
+    assert "in use" in str(info.value) and "[ops] listen" in str(info.value)
