@@ -7,12 +7,24 @@ buffer 1; the caller waits for the answer under ``trio.fail_after``; the replier
 
 ``ask()`` turns the two ways an actor can fail to answer into typed errors instead of hangs:
 its inbox is closed (``ActorDeadError``), or it does not answer in time (``ActorTimeoutError``).
-An actor that stops while holding an unanswered request drops the reply channel; the caller
-sees ``EndOfChannel`` and gets ``ActorDeadError`` at once, not after the timeout.
+An actor that stops while holding an unanswered request must not leave the caller waiting for
+the timeout either.  Three signals say so, whichever comes first:
+
+* the actor closed the reply channel it was given (``EndOfChannel``);
+* the request was dropped: the reply channel handed to the actor has a ``weakref.finalize``
+  hook that cancels the wait when it is garbage-collected (immediate in CPython when the
+  actor's task ends and the message goes out of scope);
+* the actor's inbox has no open receive side any more (the house actor shape
+  ``async with inbox:`` closes it on every exit, crash included; a crash can keep the message
+  alive in a traceback, so the caller checks this every ``LIVENESS_POLL`` seconds).
+
+In each case a reply already in the buffer still wins.  Consequently an actor must not close
+its inbox early and still expect to answer requests it holds.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -25,6 +37,7 @@ M = TypeVar("M")
 R = TypeVar("R")
 
 DEFAULT_INBOX_SIZE = 16
+LIVENESS_POLL = 0.25  # seconds between checks that a silent actor's inbox is still open
 
 
 @attrs.frozen
@@ -57,7 +70,11 @@ async def ask(
     and ``ActorTimeoutError`` when no answer came within ``timeout`` seconds.
     """
     reply_send, reply_receive = trio.open_memory_channel[R](1)
-    msg = make(reply_send)
+    dropped = trio.CancelScope()
+    given = reply_send.clone()
+    weakref.finalize(given, dropped.cancel)
+    msg = make(given)
+    del given
     request = type(msg).__name__
     try:
         with trio.fail_after(timeout):
@@ -65,16 +82,36 @@ async def ask(
                 await inbox.send(msg)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 raise ActorDeadError(actor) from None
-            # The actor holds the only other clone; ours must go so that an actor dying with
+            finally:
+                del msg  # the actor holds the request now; our reference would keep it alive
+            # The actor holds the only other clone; ours must go so that an actor closing
             # the request unanswered closes the channel and wakes us.
             await reply_send.aclose()
             async with reply_receive:
-                try:
-                    return await reply_receive.receive()
-                except trio.EndOfChannel:
-                    raise ActorDeadError(actor) from None
+                return await _wait_reply(inbox, reply_receive, dropped, actor)
     except trio.TooSlowError:
         raise ActorTimeoutError(actor, request, timeout) from None
+
+
+async def _wait_reply(
+    inbox: trio.MemorySendChannel[Any],
+    replies: trio.MemoryReceiveChannel[R],
+    dropped: trio.CancelScope,
+    actor: str,
+) -> R:
+    with dropped:
+        while True:
+            with trio.move_on_after(LIVENESS_POLL):
+                try:
+                    return await replies.receive()
+                except trio.EndOfChannel:
+                    raise ActorDeadError(actor) from None
+            if inbox.statistics().open_receive_channels == 0:
+                break
+    try:
+        return replies.receive_nowait()
+    except (trio.WouldBlock, trio.EndOfChannel):
+        raise ActorDeadError(actor) from None
 
 
 def reply(channel: trio.MemorySendChannel[R], value: R) -> bool:
