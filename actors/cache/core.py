@@ -78,10 +78,11 @@ class Store(Generic[V]):
         return entry.value, entry.negative
 
     def put(self, key: str, value: V, now: float, ttl: float, *, negative: bool = False) -> None:
-        if ttl <= 0:
+        deadline = now + ttl
+        if deadline <= now:  # ttl <= 0, or too small to move a large clock value
             self._entries.pop(key, None)
             return
-        self._entries[key] = _Entry(value, now + ttl, negative)
+        self._entries[key] = _Entry(value, deadline, negative)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
