@@ -152,6 +152,8 @@ _DECODE_PATTERNS: Final[tuple[str, ...]] = (
     "Could not find codec parameters",
     "Error during demuxing",
     "moov atom not found",
+    "misdetection possible",
+    "Error opening input: End of file",
 )
 
 

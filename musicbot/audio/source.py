@@ -19,6 +19,7 @@ ring (so a chatty ffmpeg never blocks on a full pipe) and logged when the source
 from __future__ import annotations
 
 import collections
+import re
 import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -126,6 +127,14 @@ class FfmpegSource:
         return ()
 
 
+_URL = re.compile(rb"[a-z]+://\S+")
+
+
+def _clean(line: bytes) -> str:
+    """One stderr line for logs: URLs (signed, long, user-specific) become ``<url>``."""
+    return _URL.sub(b"<url>", line).decode("utf-8", "replace").rstrip()
+
+
 async def _drain_stderr(
     stream: trio.abc.ReceiveStream, ring: collections.deque[str], done: trio.Event
 ) -> None:
@@ -134,10 +143,10 @@ async def _drain_stderr(
         while chunk := await stream.receive_some(8192):
             pending += chunk
             *lines, pending = pending.split(b"\n")
-            ring.extend(line.decode("utf-8", "replace").rstrip() for line in lines if line)
+            ring.extend(_clean(line) for line in lines if line)
             pending = pending[-4096:]  # a line without a newline cannot grow forever
         if pending:
-            ring.append(pending.decode("utf-8", "replace").rstrip())
+            ring.append(_clean(pending))
     except (trio.ClosedResourceError, trio.BrokenResourceError):
         pass
     finally:
