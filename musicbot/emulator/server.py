@@ -1,0 +1,163 @@
+"""Composition of the local Discord: world + gateway + REST (+ an optional voice backend).
+
+``async with open_emulator() as emu:`` starts everything on 127.0.0.1 with ports chosen by the
+OS and stops it on exit.  ``emu.bot_config()`` is a bot :class:`~musicbot.config.Config`
+pointed at it (``api_base``, ``gateway_url``, token).  Test controls live on ``emu.gateway``
+(op 7, op 9, closes, ACK pausing, waits) and ``emu.rest``; users act through ``emu.world``
+(add guilds and members, move members in voice) and ``emu.command`` / ``emu.component``
+(inject interactions as INTERACTION_CREATE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+import trio
+
+from musicbot import config as config_mod
+from musicbot.config import Config
+from musicbot.emulator.gateway import GatewayServer
+from musicbot.emulator.rest import EmulatorRest
+from musicbot.emulator.world import InteractionRecord, VoiceBackend, World
+
+
+@runtime_checkable
+class ServedVoiceBackend(Protocol):
+    """A voice backend that runs a server (the emulator's voice gateway + UDP)."""
+
+    def create_session(
+        self, *, guild_id: int, channel_id: int, user_id: int, session_id: str
+    ) -> tuple[str, str]: ...
+
+    def end_session(self, *, guild_id: int, user_id: int) -> None: ...
+
+    async def serve(self, *, task_status: trio.TaskStatus[Any] = ...) -> None: ...
+
+
+@attrs.define(eq=False)
+class Emulator:
+    world: World
+    gateway: GatewayServer
+    rest: EmulatorRest | None
+    voice: VoiceBackend
+
+    @property
+    def gateway_url(self) -> str:
+        return self.gateway.url
+
+    @property
+    def api_base(self) -> str:
+        if self.rest is None:
+            raise LookupError("this emulator runs without its REST server")
+        return self.rest.base_url
+
+    def bot_config(self, extra: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+        """A bot Config pointed at this emulator (more sections/keys via ``extra``)."""
+        data: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (extra or {}).items()}
+        discord = data.setdefault("discord", {})
+        discord.setdefault("gateway_url", self.gateway_url)
+        if self.rest is not None:
+            discord.setdefault("api_base", self.api_base)
+        discord.setdefault("token", self.world.token)
+        return config_mod.build(data, environ={})
+
+    def inject(self, record: InteractionRecord) -> InteractionRecord:
+        """Make the REST side expect the interaction, then dispatch INTERACTION_CREATE."""
+        if self.rest is not None:
+            self.rest.register_interaction(
+                record.id, record.token, channel_id=record.channel_id, type=record.type
+            )
+        self.world.emit(record.guild_id, "INTERACTION_CREATE", record.payload)
+        return record
+
+    def command(
+        self,
+        guild_id: int,
+        user_id: int,
+        name: str,
+        options: Sequence[Mapping[str, Any]] | Mapping[str, Any] = (),
+        *,
+        channel_id: int | None = None,
+        locale: str | None = None,
+        autocomplete: str | None = None,
+    ) -> InteractionRecord:
+        """A user runs ``/name`` (type 2; type 4 with ``autocomplete=option``)."""
+        return self.inject(
+            self.world.command_interaction(
+                guild_id,
+                user_id,
+                name,
+                options,
+                channel_id=channel_id,
+                locale=locale,
+                autocomplete=autocomplete,
+            )
+        )
+
+    def component(
+        self,
+        guild_id: int,
+        user_id: int,
+        custom_id: str,
+        *,
+        component_type: int = 2,
+        values: Sequence[str] = (),
+        message_id: int | None = None,
+        channel_id: int | None = None,
+        locale: str | None = None,
+    ) -> InteractionRecord:
+        """A user presses a button or picks from a select menu (type 3)."""
+        return self.inject(
+            self.world.component_interaction(
+                guild_id,
+                user_id,
+                custom_id,
+                component_type=component_type,
+                values=values,
+                message_id=message_id,
+                channel_id=channel_id,
+                locale=locale,
+            )
+        )
+
+
+@asynccontextmanager
+async def open_emulator(
+    *,
+    world: World | None = None,
+    heartbeat_interval: float = 41.25,
+    shards: int = 1,
+    rest: bool = True,
+    rest_options: Mapping[str, Any] | None = None,
+    voice_backend: VoiceBackend | None = None,
+    split_frames: bool = False,
+) -> AsyncIterator[Emulator]:
+    """Start the emulator; yields an :class:`Emulator`; everything stops on exit.
+
+    ``shards`` is what ``GET /gateway/bot`` recommends.  ``rest_options`` go to
+    :class:`EmulatorRest` (e.g. ``validator``, ``session_start_limit``).  A ``voice_backend``
+    with an async ``serve(task_status=...)`` method is started too.
+    """
+    world = world or World()
+    if voice_backend is not None:
+        world.voice_backend = voice_backend
+    gateway = GatewayServer(world, heartbeat_interval=heartbeat_interval, split_frames=split_frames)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(gateway.serve)
+        rest_server: EmulatorRest | None = None
+        if rest:
+            rest_server = EmulatorRest(
+                world.application_id,
+                lambda: gateway.url,
+                token=world.token,
+                shards=shards,
+                **dict(rest_options or {}),
+            )
+            await nursery.start(rest_server.serve)
+        if isinstance(world.voice_backend, ServedVoiceBackend):
+            await nursery.start(world.voice_backend.serve)
+        yield Emulator(world=world, gateway=gateway, rest=rest_server, voice=world.voice_backend)
+        nursery.cancel_scope.cancel()
