@@ -127,7 +127,7 @@ class PermissionDenied(StorageError):
     operation: str
 
     def __str__(self) -> str:
-        return f"permission denied ({self.operation}) for {self.path}; nothing was changed"
+        return f"permission denied ({self.operation}) for {self.path}; the file is unchanged"
 
 
 @attrs.define(auto_exc=True, eq=False)
@@ -195,8 +195,8 @@ register(
             "please tell the bot owner."
         ),
         "storage.permission_denied": (
-            "The bot is not allowed to write its data files, so nothing was saved. "
-            "Your previous data is unchanged; please tell the bot owner."
+            "The bot is not allowed to read or write its data files, so nothing was changed. "
+            "Your previous data is safe; please tell the bot owner."
         ),
         "storage.corrupt_file": (
             "This saved data is damaged and could not be read. It has been kept untouched for "
@@ -231,8 +231,8 @@ register(
             "hãy báo cho chủ bot."
         ),
         "storage.permission_denied": (
-            "Bot không có quyền ghi tệp dữ liệu nên không có gì được lưu. Dữ liệu cũ của bạn vẫn "
-            "nguyên vẹn; hãy báo cho chủ bot."
+            "Bot không có quyền đọc hoặc ghi tệp dữ liệu nên không có gì bị thay đổi. Dữ liệu cũ "
+            "của bạn vẫn an toàn; hãy báo cho chủ bot."
         ),
         "storage.corrupt_file": (
             "Dữ liệu đã lưu này bị hỏng và không đọc được. Nó được giữ nguyên để chủ bot khôi "
