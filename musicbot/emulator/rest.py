@@ -151,9 +151,6 @@ DEFAULT_LIMIT: Final = RouteLimit(limit=5, per=5.0)
 DEFAULT_LIMITS: Final[Mapping[str, RouteLimit]] = {
     "PUT /applications/{application_id}/commands": RouteLimit(limit=2, per=60.0),
     "PUT /applications/{application_id}/guilds/{guild_id}/commands": RouteLimit(limit=2, per=60.0),
-    "POST /interactions/{interaction_id}/{interaction_token}/callback": RouteLimit(
-        limit=1, per=1.0
-    ),
 }
 
 
