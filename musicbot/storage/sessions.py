@@ -94,7 +94,8 @@ class SnapshotWriter(Generic[T]):
     the state by calling ``capture()`` right before writing, so it always persists the *latest*
     state and a burst of changes costs one write.  ``capture`` must be a plain sync function of
     the owner's state (no awaits), so it sees a consistent state.  :meth:`flush` writes now if
-    anything is unwritten; call it on shutdown.  Writes never overlap (one at a time).
+    anything is unwritten; call it on shutdown.  :meth:`discard` drops unwritten changes (call it
+    before deleting the snapshot when a session ends).  Writes never overlap (one at a time).
 
     A failed write (disk full ...) is logged, counted in ``failures`` and retried after
     ``period``; the state stays dirty.  ``flush`` raises the error instead, so shutdown knows.
@@ -144,6 +145,16 @@ class SnapshotWriter(Generic[T]):
     async def flush(self) -> None:
         """Write the latest state now if it is not written yet (raises the write's error)."""
         await self._write_now()
+
+    async def discard(self) -> None:
+        """Forget unwritten changes, after any write in progress has finished.
+
+        Call before deleting the file (the session ended), so that neither a pending nor an
+        in-flight write can bring the deleted snapshot back.  Later ``mark_dirty`` calls
+        start writing again.
+        """
+        async with self._writing:
+            self._written = self._generation
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()

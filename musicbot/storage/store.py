@@ -23,8 +23,9 @@ import attrs
 
 from musicbot.config import Config
 from musicbot.storage.io import FileIO
+from musicbot.storage.models import SessionSnapshot
 from musicbot.storage.playlists import DEFAULT_MAX_PLAYLISTS, DEFAULT_MAX_TRACKS, PlaylistRepository
-from musicbot.storage.sessions import SessionStore
+from musicbot.storage.sessions import SessionStore, SnapshotWriter
 from musicbot.storage.settings import GuildSettingsStore
 
 
@@ -85,3 +86,18 @@ class Storage:
     def sessions(self) -> SessionStore:
         """``load_all`` at start-up; afterwards each guild actor saves/deletes its own file."""
         return SessionStore(self.root / "sessions", self.io)
+
+    def session_writer(
+        self, capture: Callable[[], SessionSnapshot]
+    ) -> SnapshotWriter[SessionSnapshot]:
+        """A debounced writer of one guild's snapshot (period ``[storage] snapshot_debounce``).
+
+        The guild actor starts ``writer.run`` in its nursery, calls ``mark_dirty()`` on every
+        change, ``flush()`` on shutdown, and ``discard()`` before ``sessions().delete(id)``.
+        """
+        return SnapshotWriter(
+            capture=capture,
+            write=self.sessions().save,
+            period=self.snapshot_debounce,
+            name="session",
+        )

@@ -91,3 +91,30 @@ def test_case_variants_share_one_file(name: str) -> None:
         return
     if names.key(name.lower()) == names.key(name.upper()):
         assert lower == upper
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=70), min_size=1, max_size=4))
+def test_real_files_for_arbitrary_names_stay_in_the_folder(names_: list[str]) -> None:
+    import tempfile
+
+    from musicbot.storage import files
+    from musicbot.storage.models import PLAYLIST_CODEC, Playlist
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        folder = root / "users" / "1" / "playlists"
+        written: dict[str, str] = {}
+        for name in names_:
+            try:
+                target = folder / names.file_name(name)
+            except InvalidName:
+                continue
+            p = Playlist(name=names.validate(name), owner_id=1, created_at=0, updated_at=0)
+            files.write_document(target, p, PLAYLIST_CODEC)
+            written[names.key(name)] = p.name
+        found = {p for p in root.rglob("*") if p.is_file()}
+        assert all(p.parent == folder for p in found)
+        for k, display in written.items():
+            loaded = files.read_document(folder / names.file_name(display), PLAYLIST_CODEC)
+            assert loaded is not None and names.key(loaded.name) == k

@@ -233,3 +233,63 @@ def test_writer_rejects_bad_period() -> None:
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError):
             SnapshotWriter(capture=lambda: 0, write=Recorder().write, period=bad)
+
+
+async def test_writer_discard_drops_pending_and_waits_for_in_flight(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    rec = Recorder()
+    gate = trio.Event()
+
+    async def slow_write(value: int) -> None:
+        await gate.wait()
+        await rec.write(value)
+
+    writer = SnapshotWriter(capture=rec.capture, write=slow_write, period=2.0)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(writer.run)
+            rec.state = 1
+            writer.mark_dirty()
+            await trio.sleep(0.5)  # the write of state 1 is in flight, held by the gate
+            rec.state = 2
+            writer.mark_dirty()  # pending behind it
+            discarded = trio.Event()
+
+            async def discard() -> None:
+                await writer.discard()
+                discarded.set()
+
+            nursery.start_soon(discard)
+            await trio.sleep(1)
+            assert not discarded.is_set()  # waits for the in-flight write
+            gate.set()
+            await discarded.wait()
+            await trio.sleep(30)
+            assert [v for _, v in rec.written] == [1]  # state 2 never written
+            assert not writer.dirty
+            rec.state = 3
+            writer.mark_dirty()  # a new session writes again
+            await trio.sleep(3)
+            assert [v for _, v in rec.written] == [1, 3]
+            nursery.cancel_scope.cancel()
+
+
+async def test_session_writer_then_end_of_session(storage: Storage) -> None:
+    state = {"position": 1.0}
+    writer = storage.session_writer(lambda: snap(9, position=state["position"]))
+    assert writer.period == storage.snapshot_debounce
+    sessions = storage.sessions()
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(writer.run)
+            writer.mark_dirty()
+            await writer.flush()
+            assert await sessions.load(9) == snap(9, position=1.0)
+            state["position"] = 2.0
+            writer.mark_dirty()
+            await writer.discard()  # the session ends
+            await sessions.delete(9)
+            nursery.cancel_scope.cancel()
+    assert await sessions.load(9) is None
+    assert list(sessions.directory.iterdir()) == []
