@@ -82,3 +82,25 @@ async def test_global_429_pauses_every_bucket(autojump_clock: trio.testing.MockC
             await rest.create_message(2, {"content": "other channel"})
     assert emu.requests[0].status == 429
     assert all(r.time - t429 >= 2.0 for r in emu.requests[1:])
+
+
+async def test_interaction_response_flow(autojump_clock: trio.testing.MockClock) -> None:
+    app = APPLICATION_ID
+    with trio.fail_after(30):
+        async with running_emulator() as emu, client_for(emu) as rest:
+            emu.register_interaction(41, "itok", channel_id=300)
+            callback = await rest.create_interaction_response(
+                41, "itok", {"type": 5}, with_response=True
+            )
+            original = await rest.create_followup(app, "itok", {"content": "Now playing"})
+            extra = await rest.create_followup(app, "itok", {"content": "Queued 3 tracks"})
+            await rest.edit_followup(app, "itok", int(extra["id"]), {"content": "Queued 4"})
+            await rest.edit_original_response(app, "itok", {"content": "Now playing: x"})
+            await rest.delete_followup(app, "itok", int(extra["id"]))
+            posted = await rest.create_message(300, {"content": "Track ended"})
+            await rest.edit_message(300, int(posted["id"]), {"content": "Queue ended"})
+            await rest.delete_original_response(app, "itok")
+    assert callback is not None and callback["interaction"]["response_message_loading"]
+    assert original["id"] == callback["resource"]["message"]["id"]
+    assert [m["content"] for m in emu.messages[300]] == ["Queue ended"]
+    assert [r.status for r in emu.requests] == [200, 200, 200, 200, 200, 204, 200, 200, 204]
