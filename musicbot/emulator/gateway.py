@@ -91,6 +91,7 @@ class Connection:
     client_close_code: int | None = None  # the code the bot closed with
     server_close_code: int | None = None  # the code the emulator closed with
     heartbeats: int = 0
+    heartbeat_seqs: list[int | None] = attrs.Factory(list)  # the `d` of each op 1 received
     sent_times: list[float] = attrs.Factory(list)
 
 
@@ -200,6 +201,10 @@ class GatewayServer:
     async def send_reconnect(self, shard_id: int = 0) -> None:
         """Op 7: ask the bot to reconnect and resume."""
         await self._send(self._require(shard_id), {"op": OP_RECONNECT, "d": None})
+
+    async def request_heartbeat(self, shard_id: int = 0) -> None:
+        """Server op 1: the bot must heartbeat at once."""
+        await self._send(self._require(shard_id), {"op": OP_HEARTBEAT, "d": None})
 
     async def invalidate_session(self, shard_id: int = 0, *, resumable: bool) -> None:
         """Op 9 with ``d=resumable``; ``False`` also forgets the session."""
@@ -346,6 +351,7 @@ class GatewayServer:
                 return
             if op == OP_HEARTBEAT:
                 conn.heartbeats += 1
+                conn.heartbeat_seqs.append(payload.get("d"))
                 shard = conn.session.shard_id if conn.session else -1
                 if shard not in self.acks_paused:
                     await self._send(conn, {"op": OP_HEARTBEAT_ACK})

@@ -104,6 +104,11 @@ class ShardManager:
         """The handle of the shard that owns ``guild_id`` (KeyError if not in this process)."""
         return self.shard(shard_for_guild(guild_id, self.shard_count))
 
+    async def wait_ready(self) -> None:
+        """Wait until every shard of this process is READY (or RESUMED) at least once now."""
+        for shard in list(self._shards.values()):
+            await shard.wait_ready()
+
     # ------------------------------------------------------------------ running
 
     async def _plan(self) -> tuple[int, tuple[int, ...], str, IdentifyGate]:

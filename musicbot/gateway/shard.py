@@ -51,6 +51,7 @@ from musicbot.gateway.state import (
     Outcome,
     ShardOptions,
     ShardState,
+    reconnect_delay,
 )
 
 log = structlog.get_logger(__name__)
@@ -129,6 +130,7 @@ class Shard:
         self.seq: int | None = None
         self._session: _Session | None = None
         self._outbox_send, self._outbox_receive = trio.open_memory_channel[str](options.outbox_size)
+        self._pending: str | None = None  # taken from the outbox, not yet sent
         self._ready = trio.Event()
         self.identifies = 0
         self.resumes = 0
@@ -168,7 +170,7 @@ class Shard:
                     task_status.started()
                 opened_at = trio.current_time()
                 outcome = await self._connect_once()
-                ready_for = self._ready_since(opened_at)
+                lived = self._ready_since(opened_at)
                 self._ready = trio.Event()
                 log.info(
                     "gateway_disconnected",
@@ -184,18 +186,9 @@ class Shard:
                 if outcome.action is CloseAction.REIDENTIFY:
                     self._session = None
                     self.seq = None
-                if outcome.delay is not None:
-                    delay = outcome.delay
-                elif outcome.immediate or (
-                    ready_for is not None and ready_for >= self.options.healthy_after
-                ):
-                    attempt, delay = 0, 0.0
-                else:
-                    attempt += 1
-                    cap = min(self.options.backoff_max, self.options.backoff_base * 2**attempt)
-                    delay = random.uniform(0, cap)
-                if ready_for is not None and delay == 0:
-                    attempt = 0
+                attempt, delay = reconnect_delay(
+                    outcome, attempt=attempt, lived=lived, options=self.options
+                )
                 self._set_state(ShardState.BACKING_OFF)
                 await trio.sleep(delay)
         finally:
@@ -279,7 +272,10 @@ class Shard:
             raise Finish(_resume("server asked to reconnect before HELLO", immediate=True))
         if hello["op"] != c.OP_HELLO:
             raise GatewayHandshakeError(self.shard_id, f"expected HELLO, got op {hello['op']}")
-        interval = float(hello["d"]["heartbeat_interval"]) / 1000.0
+        try:
+            interval = float(hello["d"]["heartbeat_interval"]) / 1000.0
+        except (KeyError, TypeError, ValueError):
+            raise GatewayHandshakeError(self.shard_id, "HELLO without heartbeat_interval") from None
         conn.limiter = SendLimiter(
             limit=self.options.send_limit,
             period=self.options.send_period,
@@ -367,13 +363,16 @@ class Shard:
 
     async def _writer(self, conn: _Conn) -> None:
         while True:
-            text = await self._outbox_receive.receive()
+            if self._pending is None:
+                self._pending = await self._outbox_receive.receive()
             await conn.limiter.acquire()
             try:
-                await conn.ws.send_message(text)
+                await conn.ws.send_message(self._pending)
             except trio_websocket.ConnectionClosed as closed:
+                # Kept in _pending: the next connection sends it again.
                 conn.finish(self._closed(closed))
                 return
+            self._pending = None
 
     # ------------------------------------------------------------------ helpers
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+import random
 import sys
+from collections.abc import Callable
 from typing import Final
 
 import attrs
@@ -51,6 +53,32 @@ class Outcome:
     immediate: bool = False  # reconnect without backoff (op 7, zombie)
     delay: float | None = None  # a fixed delay instead of the backoff (op 9 d=false)
     fix: str = ""
+
+
+def reconnect_delay(
+    outcome: Outcome,
+    *,
+    attempt: int,
+    lived: float | None,
+    options: ShardOptions,
+    rand: Callable[[float, float], float] = random.uniform,
+) -> tuple[int, float]:
+    """``(next attempt number, seconds to wait)`` before reconnecting.
+
+    ``lived`` is how long the connection lasted if it reached READY/RESUMED, else ``None``.
+    A connection that got through the handshake resets the attempt count; one that stayed up
+    ``healthy_after`` seconds, an op 7 and a zombie reconnect at once; op 9 ``d=false`` waits its
+    own 1–5 s; anything else backs off exponentially with full jitter.
+    """
+    if lived is not None:
+        attempt = 0
+    if outcome.delay is not None:
+        return attempt, outcome.delay
+    if outcome.immediate or (lived is not None and lived >= options.healthy_after):
+        return 0, 0.0
+    attempt += 1
+    cap = min(options.backoff_max, options.backoff_base * 2**attempt)
+    return attempt, rand(0.0, cap)
 
 
 class Finish(Exception):

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import itertools
 import json
 import zlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from musicbot.gateway.codec import Inflater, decode_message, encode_payload
 from musicbot.gateway.errors import PayloadTooLargeError
@@ -48,3 +51,15 @@ def test_encode_refuses_payloads_over_4096_bytes() -> None:
     with pytest.raises(PayloadTooLargeError) as info:
         encode_payload(3, {"s": "é" * 2100})  # 2 bytes each in UTF-8: bytes count, not chars
     assert info.value.size > 4096 and info.value.limit == 4096 and info.value.op == 3
+
+
+@given(st.lists(st.integers(0, 10_000), max_size=6), st.integers(1, 5))
+def test_any_frame_split_decodes_the_same_messages(cuts: list[int], count: int) -> None:
+    msgs = [{"op": 0, "s": i, "d": {"x": "y" * (i * 37)}} for i in range(count)]
+    stream = b"".join(_stream(msgs))
+    ends = {len(b"".join(_stream(msgs[: i + 1]))) for i in range(count)}
+    points = sorted({c % (len(stream) + 1) for c in cuts} | ends | {0})
+    frames = [stream[a:b] for a, b in itertools.pairwise(points) if b > a]
+    inflater = Inflater()
+    out = [m for f in frames if (m := decode_message(f, inflater)) is not None]
+    assert out == msgs

@@ -226,3 +226,31 @@ async def test_update_voice_state_gets_state_and_server_updates() -> None:
             await col.wait_count(VoiceStateUpdate, 2)
             assert col.of(VoiceStateUpdate)[1].channel_id is None
             assert world.voice_channel_of(guild.id, world.bot_user_id) is None
+
+
+async def test_server_heartbeat_request_is_answered_at_once_with_the_last_seq() -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        world.add_guild()
+        # A long interval: scheduled beats (first one jittered in [0, 60 s)) stay out of the way.
+        async with (
+            emulated_gateway(world, heartbeat_interval=60.0) as gw,
+            running_bot(gw) as (_, col),
+        ):
+            await col.wait_count(GuildCreate, 1)
+            await gw.wait_until(lambda: gw.connections[0].cursor == 2)
+            conn = gw.connections[0]
+            before = conn.heartbeats
+            with trio.fail_after(2):  # far less than the interval
+                await gw.request_heartbeat(0)
+                await gw.wait_until(lambda: conn.heartbeats > before)
+            assert conn.heartbeat_seqs[-1] == 2
+
+
+async def test_manager_wait_ready_and_handles_report_state() -> None:
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        async with emulated_gateway(world) as gw, running_bot(gw, shards=2) as (manager, _):
+            await manager.wait_ready()
+            assert [h.state for h in manager.shards()] == [ShardState.READY] * 2
+            assert all(h.session_id and h.generation == 1 for h in manager.shards())
