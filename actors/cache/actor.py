@@ -48,7 +48,7 @@ class CacheHandle:
 
     async def get(self, key: str) -> Lookup:
         return await ask(
-            self.inbox, lambda r: Get(key=key, reply=r.clone()), actor=NAME, timeout=ASK_TIMEOUT
+            self.inbox, lambda r: Get(key=key, reply=r), actor=NAME, timeout=ASK_TIMEOUT
         )
 
     async def put(self, key: str, value: Extraction, ttl: float) -> None:
@@ -66,15 +66,13 @@ class CacheHandle:
     async def suggest(self, prefix: str, limit: int = 10) -> tuple[Suggestion, ...]:
         return await ask(
             self.inbox,
-            lambda r: Suggest(prefix=prefix, limit=limit, reply=r.clone()),
+            lambda r: Suggest(prefix=prefix, limit=limit, reply=r),
             actor=NAME,
             timeout=ASK_TIMEOUT,
         )
 
     async def stats(self) -> CacheStats:
-        return await ask(
-            self.inbox, lambda r: Stats(reply=r.clone()), actor=NAME, timeout=ASK_TIMEOUT
-        )
+        return await ask(self.inbox, lambda r: Stats(reply=r), actor=NAME, timeout=ASK_TIMEOUT)
 
 
 async def _sweeper(store: Store[Extraction | ExtractionError], interval: float) -> None:

@@ -17,6 +17,8 @@ Theory.
   fresh DNS lookup, and the stream URL yt-dlp returns is checked again (addresses only: it lives
   on a CDN the allow-list cannot name).  Playlist entries and ``Resolve`` requests are checked by
   address only: their domain was vouched for by the playlist the user linked.
+* A single track whose site gave no duration (a bare file, an ``<audio>`` element) is probed
+  with ffmpeg (``musicbot.extract.probe``) so the queue shows it and the length limit holds.
 * Playlists are extracted flat (one request for the whole list, capped at
   ``[limits] max_playlist_import``) and delivered in batches; each entry is resolved just before
   it plays.  A stream URL refused with 403 is re-extracted by ``resolve(track, force=True)``.
@@ -59,6 +61,7 @@ from musicbot.extract.info import (
     track_from_info,
 )
 from musicbot.extract.options import Mode, YtdlLogger, build_options, search_query
+from musicbot.extract.probe import ffmpeg_path, probe_duration
 from musicbot.extract.ytdlp import extract_info
 from musicbot.models.track import Track
 from musicbot.safety import Refusal, check_url, guard_url, looks_like_url, sanitize_query
@@ -68,6 +71,8 @@ log = structlog.get_logger(__name__)
 NAME: Final = "extractor"
 # A cached stream URL is used only if it stays valid this long: enough to start playing.
 STREAM_MARGIN: Final = 60.0
+# ffmpeg asked for the length of a stream the site gave none for; short, it only reads a header.
+PROBE_TIMEOUT: Final = 10.0
 
 Result = Extraction | Failure
 Waiter = Extract | Resolve | Search
@@ -83,6 +88,7 @@ class _State:
     wall_clock: Callable[[], float]
     nursery: trio.Nursery
     limiter: trio.CapacityLimiter
+    ffmpeg: str
     flights: dict[str, list[Waiter]] = attrs.field(factory=dict)
     extractions: int = 0  # yt-dlp calls made (a test and a metric read it)
 
@@ -149,6 +155,12 @@ async def _extract_url(st: _State, url: str, *, check_domain: bool) -> Extractio
         info, now=st.wall_clock(), stream_ttl=st.config.cache.stream_ttl, requested_url=url
     )
     await guard_url(track.stream_url, st.config.extractor, check_domain=False)
+    if track.duration is None and not track.is_live:
+        async with st.limiter:
+            seconds = await probe_duration(
+                track.stream_url, track.http_headers, ffmpeg=st.ffmpeg, timeout=PROBE_TIMEOUT
+            )
+        track = attrs.evolve(track, duration=seconds)
     return TrackInfo(track=track)
 
 
@@ -247,7 +259,7 @@ async def _deliver(st: _State, waiter: Waiter, result: Result) -> None:
                 resolved = attrs.evolve(
                     fresh,
                     title=original.title or fresh.title,
-                    duration=fresh.duration or original.duration,
+                    duration=original.duration or fresh.duration,
                     thumbnail=fresh.thumbnail or original.thumbnail,
                     uploader=fresh.uploader or original.uploader,
                     requester_id=original.requester_id,
@@ -329,6 +341,7 @@ async def run(
             wall_clock=wall_clock,
             nursery=nursery,
             limiter=trio.CapacityLimiter(config.extractor.workers),
+            ffmpeg=ffmpeg_path(config.audio.ffmpeg),
         )
         task_status.started()
         async with inbox:
@@ -362,7 +375,7 @@ class ExtractorHandle:
         """A link to a track or a playlist, or search words (then a ``SearchResult``)."""
         answer: ExtractOutcome | Failure = await ask(
             self.inbox,
-            lambda r: Extract(query=query, requester_id=requester_id, reply=r.clone()),
+            lambda r: Extract(query=query, requester_id=requester_id, reply=r),
             actor=NAME,
             timeout=self.timeout,
         )
@@ -374,7 +387,7 @@ class ExtractorHandle:
         """``track`` with a fresh stream URL; ``force`` after the old one was refused (403)."""
         answer: Track | Failure = await ask(
             self.inbox,
-            lambda r: Resolve(track=track, force=force, reply=r.clone()),
+            lambda r: Resolve(track=track, force=force, reply=r),
             actor=NAME,
             timeout=self.timeout,
         )
@@ -385,7 +398,7 @@ class ExtractorHandle:
     async def search(self, text: str, requester_id: int | None = None) -> SearchResult:
         answer: SearchResult | Failure = await ask(
             self.inbox,
-            lambda r: Search(text=text, requester_id=requester_id, reply=r.clone()),
+            lambda r: Search(text=text, requester_id=requester_id, reply=r),
             actor=NAME,
             timeout=self.timeout,
         )

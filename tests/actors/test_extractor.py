@@ -52,6 +52,7 @@ async def test_direct_file_resolves(media: MediaServer) -> None:
     assert track.webpage_url == media.media_url("c523")
     assert track.stream_url == media.media_url("c523")
     assert track.codec == "mp3" and track.container == "mp3"
+    assert track.duration == pytest.approx(5.0, abs=0.1)  # probed with ffmpeg
     assert track.requester_id == 42 and not track.is_live
     assert track.stream_expires_at is not None
     assert before + cfg.cache.stream_ttl <= track.stream_expires_at <= time.time() + 1800
@@ -66,6 +67,7 @@ async def test_html_page_resolves_to_its_audio_element(media: MediaServer) -> No
     assert track.webpage_url == media.page_url("e330")
     assert track.stream_url == media.media_url("e330")
     assert track.container == "ogg"
+    assert track.duration == pytest.approx(4.0, abs=0.1)
     assert track.http_headers.get("Referer") == media.page_url("e330")
 
 
@@ -118,8 +120,8 @@ async def test_ten_concurrent_requests_make_one_extraction(media: MediaServer) -
     with trio.fail_after(TIMEOUT):
         # No cache: single-flight alone must merge the requests.
         async with running(local_config(), with_cache=False) as (x, _):
-            await single(x, media.media_url("c523"))
-            one_extraction = media.hits["/media/c523.mp3"]
+            await single(x, media.media_url("g392"))  # also Opus in WebM, like a440
+            one_extraction = media.hits["/media/g392.webm"]
             results: list[Track] = []
 
             async def ask(who: int) -> None:
@@ -139,14 +141,15 @@ async def test_cache_answers_repeat_requests(media: MediaServer) -> None:
     with trio.fail_after(TIMEOUT):
         async with running(local_config()) as (x, cache):
             assert cache is not None
-            first = await single(x, media.media_url("a440"), who=1)
-            second = await single(x, media.media_url("a440"), who=2)
+            first = await single(x, media.page_url("a440"), who=1)
+            second = await single(x, media.page_url("a440"), who=2)
             stats = await cache.stats()
-            suggestions = await cache.suggest("a44")
-    assert media.hits["/media/a440.webm"] == 1
+            suggestions = await cache.suggest("tone a44")
+    assert media.hits["/page/a440.html"] == 1
     assert first.stream_url == second.stream_url and second.requester_id == 2
     assert stats.hits == 1 and stats.size == 1
-    assert [s.url for s in suggestions] == [media.media_url("a440")]
+    assert [s.url for s in suggestions] == [media.page_url("a440")]
+    assert suggestions[0].title == "Demo tone A440"
     assert suggestions[0].count == 2
 
 
@@ -199,13 +202,13 @@ async def test_expired_entry_is_reextracted(
     with trio.fail_after(TIMEOUT + 601.0):  # the jump below moves this deadline's clock too
         async with running(cfg) as (x, cache):
             assert cache is not None
-            await single(x, media.media_url("a440"))
-            await single(x, media.media_url("a440"))
-            assert media.hits["/media/a440.webm"] == 1
+            await single(x, media.page_url("a440"))
+            await single(x, media.page_url("a440"))
+            assert media.hits["/page/a440.html"] == 1
             jumpable_clock.jump(601.0)
-            await single(x, media.media_url("a440"))
+            await single(x, media.page_url("a440"))
             stats = await cache.stats()
-    assert media.hits["/media/a440.webm"] == 2
+    assert media.hits["/page/a440.html"] == 2
     assert stats.expirations == 1
 
 
@@ -215,21 +218,21 @@ async def test_stale_stream_url_is_not_served_from_cache(media: MediaServer) -> 
     cfg = local_config()
     with trio.fail_after(TIMEOUT):
         async with running(cfg, wall_clock=lambda: now[0]) as (x, _):
-            first = await single(x, media.media_url("a440"))
+            first = await single(x, media.page_url("a440"))
             assert first.stream_expires_at == pytest.approx(now[0] + cfg.cache.stream_ttl)
             now[0] += cfg.cache.stream_ttl - 30  # within the safety margin
-            await single(x, media.media_url("a440"))
-    assert media.hits["/media/a440.webm"] == 2
+            await single(x, media.page_url("a440"))
+    assert media.hits["/page/a440.html"] == 2
 
 
 async def test_forced_resolve_reextracts(media: MediaServer) -> None:
     with trio.fail_after(TIMEOUT):
         async with running(local_config()) as (x, _):
-            track = await single(x, media.media_url("a440"))
+            track = await single(x, media.page_url("a440"))
             again = await x.resolve(track)
-            assert media.hits["/media/a440.webm"] == 1
+            assert media.hits["/page/a440.html"] == 1
             fresh = await x.resolve(track, force=True)
-    assert media.hits["/media/a440.webm"] == 2
+    assert media.hits["/page/a440.html"] == 2
     assert again.stream_url == fresh.stream_url == media.media_url("a440")
 
 
@@ -244,8 +247,11 @@ async def test_track_longer_than_the_limit_is_refused(media: MediaServer) -> Non
             ok = await x.resolve(tracks[1])  # 4 s
             with pytest.raises(ExtractionError) as info:
                 await x.resolve(tracks[2])  # 5 s
+            with pytest.raises(ExtractionError) as direct:
+                await x.extract(media.media_url("c523"))  # 5 s, known only by probing
     assert ok.duration == 4.0
     assert info.value.reason is Reason.TOO_LONG
+    assert direct.value.reason is Reason.TOO_LONG
 
 
 async def test_loopback_link_refused_by_default(media: MediaServer) -> None:

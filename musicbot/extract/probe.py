@@ -1,0 +1,59 @@
+"""Ask ffmpeg how long a stream is when the site did not say.
+
+A bare audio file or an ``<audio>`` element carries no duration in yt-dlp's answer, yet the queue
+shows durations and ``[limits] max_track_seconds`` must hold for such links too.  ffmpeg reads
+the container header (and for MP3 estimates from the bitrate and ``Content-Length``) and prints
+``Duration: HH:MM:SS.xx``; asking it to open the input without any output makes it stop there.
+
+ffmpeg runs as an argv list (no shell) limited to network protocols, so a stream URL cannot
+make it open local files; the URL has already passed the address guard.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Mapping
+from typing import Final
+
+import imageio_ffmpeg
+import structlog
+import trio
+
+log = structlog.get_logger(__name__)
+
+_DURATION = re.compile(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+PROTOCOLS: Final = "http,https,tcp,tls,crypto"  # nothing that reads local files
+RW_TIMEOUT_US: Final = 5_000_000  # ffmpeg's network I/O timeout, in microseconds
+
+
+def ffmpeg_path(setting: str) -> str:
+    """``[audio] ffmpeg``: "bundled" (imageio-ffmpeg's binary), a path, or a name on PATH."""
+    if setting == "bundled":
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    return shutil.which(setting) or setting
+
+
+def parse_duration(output: bytes) -> float | None:
+    m = _DURATION.search(output)
+    if m is None:
+        return None
+    seconds = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+    return seconds if seconds > 0 else None
+
+
+async def probe_duration(
+    url: str, headers: Mapping[str, str], *, ffmpeg: str, timeout: float
+) -> float | None:
+    """Seconds of audio at ``url``, or None when ffmpeg cannot tell (live, error, timeout)."""
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-protocol_whitelist", PROTOCOLS]
+    argv += ["-rw_timeout", str(RW_TIMEOUT_US)]
+    if headers:
+        argv += ["-headers", "".join(f"{k}: {v}\r\n" for k, v in headers.items())]
+    argv += ["-i", url]
+    with trio.move_on_after(timeout):
+        # Without an output ffmpeg exits with status 1 after printing the input's header.
+        done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
+        return parse_duration(done.stderr)
+    log.debug("probe_timed_out", timeout=timeout)
+    return None
