@@ -1,0 +1,553 @@
+"""The emulator's voice server: voice gateway v8 over trio-websocket plus UDP on 127.0.0.1.
+
+It implements :class:`musicbot.emulator.world.VoiceBackend`: ``create_session`` registers a
+session and returns ``(token, "ws://127.0.0.1:PORT")``.  A client identifies (op 0; refused
+with 4017 without DAVE), gets Ready (op 2) with its SSRC and the UDP port, does IP discovery,
+selects a mode (op 1) and gets the session key (op 4).  Then the channel's :class:`Call` drives
+DAVE, and RTP datagrams are decrypted (its own AEAD code, independent of the bot's) and handed
+to every listener, which DAVE-decrypts them with libdave and records them.
+
+Theory of the socket side: every sequenced server message (JSON with ``"seq"``, binary with a
+u16 prefix) is appended to the *session's* log, whether or not a socket is attached; a pump
+task per socket sends the log from its cursor.  Resume (op 7) moves the cursor to the client's
+``seq_ack``, so missed messages replay in order after op 9.  Hello, Ready, Resumed and
+heartbeat ACKs are not sequenced.  Sockets are served from a raw TCP listener wrapped by
+trio-websocket, so a test can drop one without a close frame.
+
+Faults for tests: ``close_client`` (any close code), ``drop_client`` (TCP reset: the client
+resumes), ``lose_packets`` / ``reorder_next_packet`` (UDP), listeners joining and leaving
+(epoch changes), ``downgrade`` (DAVE 0), ``send_bad_commit`` (the client answers op 31).
+``wait_until(predicate)`` waits on a trio event renewed on every change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import secrets
+import socket as stdlib_socket
+import struct
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import structlog
+import trio
+import trio_websocket
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
+from nacl.exceptions import CryptoError
+
+from musicbot.emulator.dave_sender import split_commit_welcome
+from musicbot.emulator.voice_call import Call, Listener, ReceivedFrame
+
+log = structlog.get_logger(__name__)
+
+MODE_AES: Final = "aead_aes256_gcm_rtpsize"
+MODE_XCHACHA: Final = "aead_xchacha20_poly1305_rtpsize"
+
+OP_IDENTIFY: Final = 0
+OP_SELECT_PROTOCOL: Final = 1
+OP_READY: Final = 2
+OP_HEARTBEAT: Final = 3
+OP_SESSION_DESCRIPTION: Final = 4
+OP_SPEAKING: Final = 5
+OP_HEARTBEAT_ACK: Final = 6
+OP_RESUME: Final = 7
+OP_HELLO: Final = 8
+OP_RESUMED: Final = 9
+OP_TRANSITION_READY: Final = 23
+OP_KEY_PACKAGE: Final = 26
+OP_COMMIT_WELCOME: Final = 28
+OP_INVALID_COMMIT_WELCOME: Final = 31
+
+CLOSE_DECODE_ERROR: Final = 4002
+CLOSE_NOT_AUTHENTICATED: Final = 4003
+CLOSE_AUTH_FAILED: Final = 4004
+CLOSE_SESSION_INVALID: Final = 4006
+CLOSE_UNKNOWN_PROTOCOL: Final = 4012
+CLOSE_DISCONNECTED: Final = 4014
+CLOSE_UNKNOWN_MODE: Final = 4016
+CLOSE_DAVE_REQUIRED: Final = 4017
+
+LOG_SIZE: Final = 1024  # sequenced messages kept for buffered resume
+MIN_GATEWAY_VERSION: Final = 4
+
+
+@attrs.define(eq=False, kw_only=True)
+class ServerSession:
+    """One voice session (one token); outlives its sockets so it can be resumed."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    session_id: str
+    token: str = attrs.field(repr=False)
+    ssrc: int
+    mode: str | None = None
+    key: bytes | None = attrs.field(default=None, repr=False)
+    seq: int = 0
+    log: deque[tuple[int, str | bytes]] = attrs.Factory(lambda: deque(maxlen=LOG_SIZE))
+    identified: bool = False
+    socket: _Socket | None = None
+    received: list[int] = attrs.Factory(list)  # every client opcode, in order
+    speaking: list[int] = attrs.Factory(list)  # op 5 flags
+    heartbeat_seq_acks: list[int] = attrs.Factory(list)
+    udp_address: tuple[str, int] | None = None
+    packets: int = 0
+    auth_failures: int = 0
+    changed: Callable[[], None] = lambda: None
+
+    def queue_json(self, op: int, d: Any) -> None:
+        self.seq += 1
+        self._append(json.dumps({"op": op, "d": d, "seq": self.seq}))
+
+    def queue_binary(self, op: int, body: bytes) -> None:
+        self.seq += 1
+        self._append(struct.pack(">HB", self.seq & 0xFFFF, op) + body)
+
+    def _append(self, message: str | bytes) -> None:
+        self.log.append((self.seq, message))
+        self.changed()
+
+
+@attrs.define(eq=False)
+class _Socket:
+    id: int
+    ws: trio_websocket.WebSocketConnection
+    stream: trio.abc.Stream
+    cursor: int = 0
+
+
+class VoiceServer:
+    """The emulator's voice gateway and media server."""
+
+    def __init__(
+        self,
+        *,
+        modes: Iterable[str] = (MODE_AES, MODE_XCHACHA),
+        heartbeat_interval_ms: float = 13_750.0,
+        require_dave: bool = True,
+    ) -> None:
+        self.modes = tuple(modes)
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.require_dave = require_dave
+        self.ws_port = 0
+        self.udp_port = 0
+        self.sessions: dict[tuple[int, int], ServerSession] = {}  # (guild, user) -> session
+        self.calls: dict[tuple[int, int], Call] = {}
+        self.identifies: list[dict[str, Any]] = []  # Identify payloads, token removed
+        self.resumes: list[dict[str, Any]] = []
+        self.refused: list[int] = []  # close codes sent on purpose
+        self.lost_packets = 0
+        self._lose_next = 0
+        self._reorder_next = False
+        self._held: tuple[ServerSession, bytes] | None = None
+        self._ids = itertools.count(1)
+        self._udp: trio.socket.SocketType | None = None
+        self._nursery: trio.Nursery | None = None
+        self._changed = trio.Event()
+
+    @property
+    def endpoint(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}"
+
+    # -- serving -------------------------------------------------------------------------------
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[VoiceServer] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        udp = trio.socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM)
+        with udp:
+            await udp.bind(("127.0.0.1", 0))
+            self.udp_port = udp.getsockname()[1]
+            self._udp = udp
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                listeners = await nursery.start(trio.serve_tcp, self._on_tcp, 0)
+                self.ws_port = listeners[0].socket.getsockname()[1]
+                nursery.start_soon(self._udp_loop, udp)
+                log.info("emulator_voice_listening", endpoint=self.endpoint, udp=self.udp_port)
+                task_status.started(self)
+
+    # -- VoiceBackend --------------------------------------------------------------------------
+
+    def create_session(
+        self, *, guild_id: int, channel_id: int, user_id: int, session_id: str
+    ) -> tuple[str, str]:
+        self.end_session(guild_id=guild_id, user_id=user_id, close_code=CLOSE_SESSION_INVALID)
+        session = ServerSession(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            session_id=session_id,
+            token=secrets.token_hex(16),
+            ssrc=self._new_ssrc(),
+            changed=self._notify,
+        )
+        self.sessions[(guild_id, user_id)] = session
+        self._notify()
+        return session.token, self.endpoint
+
+    def end_session(
+        self, *, guild_id: int, user_id: int, close_code: int = CLOSE_DISCONNECTED
+    ) -> None:
+        session = self.sessions.pop((guild_id, user_id), None)
+        if session is None:
+            return
+        call = self.calls.get((guild_id, session.channel_id))
+        if call is not None:
+            call.bot_left(session)
+        if session.socket is not None and self._nursery is not None:
+            self._nursery.start_soon(_close_quietly, session.socket.ws, close_code)
+        self._notify()
+
+    # -- controls ------------------------------------------------------------------------------
+
+    def call(self, guild_id: int, channel_id: int) -> Call:
+        key = (guild_id, channel_id)
+        if key not in self.calls:
+            self.calls[key] = Call(guild_id=guild_id, channel_id=channel_id, on_change=self._notify)
+        return self.calls[key]
+
+    def add_listener(self, *, guild_id: int, channel_id: int, user_id: int) -> Listener:
+        """A libdave member joins the channel (an epoch change once the bot commits it)."""
+        return self.call(guild_id, channel_id).add_listener(user_id)
+
+    def remove_listener(self, *, guild_id: int, channel_id: int, user_id: int) -> None:
+        self.call(guild_id, channel_id).remove_listener(user_id)
+
+    def session_of(self, guild_id: int, user_id: int) -> ServerSession:
+        return self.sessions[(guild_id, user_id)]
+
+    async def close_client(self, guild_id: int, user_id: int, code: int) -> None:
+        """Close the session's live socket with ``code`` (the session itself stays)."""
+        socket = self.sessions[(guild_id, user_id)].socket
+        if socket is not None:
+            self.refused.append(code)
+            await _close_quietly(socket.ws, code)
+
+    async def drop_client(self, guild_id: int, user_id: int) -> None:
+        """End the TCP connection without a close frame (the client should resume)."""
+        socket = self.sessions[(guild_id, user_id)].socket
+        if socket is not None:
+            await socket.stream.aclose()
+
+    def lose_packets(self, count: int) -> None:
+        """Drop the next ``count`` RTP datagrams before any listener sees them."""
+        self._lose_next += count
+
+    def reorder_next_packet(self) -> None:
+        """Hold the next RTP datagram and deliver it after the one that follows it."""
+        self._reorder_next = True
+
+    def downgrade(self, guild_id: int, channel_id: int) -> int:
+        return self.call(guild_id, channel_id).downgrade()
+
+    def send_bad_commit(self, guild_id: int, channel_id: int) -> int:
+        return self.call(guild_id, channel_id).announce_bad_commit()
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        while not predicate():
+            await self._changed.wait()
+
+    async def wait_for_frames(self, listener: Listener, count: int) -> list[ReceivedFrame]:
+        await self.wait_until(lambda: len(listener.frames) >= count)
+        return listener.frames
+
+    async def wait_for_op(self, guild_id: int, user_id: int, op: int, count: int = 1) -> None:
+        def seen() -> bool:
+            session = self.sessions.get((guild_id, user_id))
+            return session is not None and session.received.count(op) >= count
+
+        await self.wait_until(seen)
+
+    async def wait_for_epoch(self, guild_id: int, channel_id: int, epoch: int) -> None:
+        """Until the group reached ``epoch`` and no change is in flight."""
+        call = self.call(guild_id, channel_id)
+        await self.wait_until(lambda: call.epoch >= epoch and call.idle)
+
+    # -- WebSocket side ------------------------------------------------------------------------
+
+    async def _on_tcp(self, stream: trio.SocketStream) -> None:
+        async with trio.open_nursery() as nursery:
+            request = await trio_websocket.wrap_server_stream(nursery, stream)
+            query = parse_qs(urlsplit(request.path).query)
+            ws = await request.accept()
+            socket = _Socket(next(self._ids), ws, stream)
+            try:
+                version = int(query.get("v", ["0"])[0])
+                if version < MIN_GATEWAY_VERSION:
+                    await self._refuse(ws, CLOSE_UNKNOWN_PROTOCOL)
+                else:
+                    await self._serve_socket(socket)
+            except trio_websocket.ConnectionClosed:
+                pass
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # dropped on purpose
+            finally:
+                nursery.cancel_scope.cancel()
+
+    async def _refuse(self, ws: trio_websocket.WebSocketConnection, code: int) -> None:
+        self.refused.append(code)
+        self._notify()
+        await _close_quietly(ws, code)
+
+    async def _serve_socket(self, socket: _Socket) -> None:
+        ws = socket.ws
+        await _send(ws, OP_HELLO, {"heartbeat_interval": self.heartbeat_interval_ms, "v": 8})
+        first = json.loads(await ws.get_message())
+        op, d = int(first["op"]), first.get("d") or {}
+        if op == OP_IDENTIFY:
+            session = await self._identify(socket, d)
+        elif op == OP_RESUME:
+            session = await self._resume(socket, d)
+        else:
+            await self._refuse(ws, CLOSE_NOT_AUTHENTICATED)
+            return
+        if session is None:
+            return
+        if session.socket is not None and session.socket is not socket:
+            await _close_quietly(session.socket.ws, CLOSE_SESSION_INVALID)
+        session.socket = socket
+        self._notify()
+        try:
+            async with trio.open_nursery() as nursery:
+
+                async def until_closed(fn: Callable[[], Awaitable[None]]) -> None:
+                    with contextlib.suppress(
+                        trio_websocket.ConnectionClosed,
+                        trio.BrokenResourceError,
+                        trio.ClosedResourceError,
+                    ):
+                        await fn()
+                    nursery.cancel_scope.cancel()
+
+                async def pump() -> None:
+                    await self._pump(session, socket)
+
+                async def read() -> None:
+                    while True:
+                        await self._on_message(session, socket, await ws.get_message())
+
+                nursery.start_soon(until_closed, pump)
+                nursery.start_soon(until_closed, read)
+        finally:
+            if session.socket is socket:
+                session.socket = None
+            self._notify()
+
+    async def _identify(self, socket: _Socket, d: dict[str, Any]) -> ServerSession | None:
+        public = {k: v for k, v in d.items() if k != "token"}
+        self.identifies.append(public)
+        if not d.get("max_dave_protocol_version") and self.require_dave:
+            await self._refuse(socket.ws, CLOSE_DAVE_REQUIRED)
+            return None
+        session = self._find(d)
+        if session is None or str(d.get("user_id")) != str(session.user_id):
+            await self._refuse(socket.ws, CLOSE_AUTH_FAILED)
+            return None
+        session.identified = True
+        session.received.append(OP_IDENTIFY)
+        socket.cursor = session.seq  # a fresh socket starts at the end of the log
+        ready = {
+            "ssrc": session.ssrc,
+            "ip": "127.0.0.1",
+            "port": self.udp_port,
+            "modes": list(self.modes),
+            "heartbeat_interval": 1,  # bogus, as on Discord
+        }
+        await _send(socket.ws, OP_READY, ready)
+        return session
+
+    async def _resume(self, socket: _Socket, d: dict[str, Any]) -> ServerSession | None:
+        self.resumes.append({k: v for k, v in d.items() if k != "token"})
+        session = self._find(d)
+        if session is None or not session.identified:
+            await self._refuse(socket.ws, CLOSE_SESSION_INVALID)
+            return None
+        seq_ack = int(d.get("seq_ack", -1))
+        oldest = session.log[0][0] if session.log else session.seq + 1
+        cursor = _unwrap(seq_ack, session.seq)
+        if cursor < oldest - 1:
+            await self._refuse(socket.ws, CLOSE_SESSION_INVALID)  # the log lost what they missed
+            return None
+        session.received.append(OP_RESUME)
+        socket.cursor = cursor
+        await _send(socket.ws, OP_RESUMED, None)
+        return session
+
+    def _find(self, d: dict[str, Any]) -> ServerSession | None:
+        for session in self.sessions.values():
+            if (
+                secrets.compare_digest(session.token, str(d.get("token", "")))
+                and str(d.get("server_id")) == str(session.guild_id)
+                and d.get("session_id") == session.session_id
+            ):
+                return session
+        return None
+
+    async def _pump(self, session: ServerSession, socket: _Socket) -> None:
+        while True:
+            changed = self._changed  # taken first: a change while sending wakes us again
+            for seq, message in list(session.log):
+                if seq > socket.cursor:
+                    await socket.ws.send_message(message)
+                    socket.cursor = seq
+            await changed.wait()
+
+    async def _on_message(self, session: ServerSession, socket: _Socket, raw: str | bytes) -> None:
+        call = self.call(session.guild_id, session.channel_id)
+        if isinstance(raw, bytes):
+            op, body = raw[0], raw[1:]
+            session.received.append(op)
+            self._notify()
+            if op == OP_KEY_PACKAGE:
+                call.on_key_package()
+            elif op == OP_COMMIT_WELCOME:
+                commit, welcome = split_commit_welcome(body)
+                call.on_commit_welcome(commit, welcome)
+            return
+        msg = json.loads(raw)
+        op, d = int(msg["op"]), msg.get("d")
+        session.received.append(op)
+        self._notify()
+        match op:
+            case 3:  # OP_HEARTBEAT
+                session.heartbeat_seq_acks.append(int(d.get("seq_ack", -1)))
+                await _send(socket.ws, OP_HEARTBEAT_ACK, {"t": d.get("t")})
+            case 1:  # OP_SELECT_PROTOCOL
+                mode = d["data"]["mode"]
+                if mode not in self.modes:
+                    await self._refuse(socket.ws, CLOSE_UNKNOWN_MODE)
+                    return
+                session.mode = mode
+                session.key = os.urandom(32)
+                description = {
+                    "mode": mode,
+                    "secret_key": list(session.key),
+                    "dave_protocol_version": call.version,
+                }
+                session.queue_json(OP_SESSION_DESCRIPTION, description)
+                call.bot_session_started(session)
+            case 5:  # OP_SPEAKING
+                session.speaking.append(int(d["speaking"]))
+            case 23:  # OP_TRANSITION_READY
+                call.on_transition_ready(int(d["transition_id"]))
+            case 31:  # OP_INVALID_COMMIT_WELCOME
+                call.on_invalid_commit_welcome()
+            case _:
+                pass
+
+    # -- UDP side ------------------------------------------------------------------------------
+
+    async def _udp_loop(self, udp: trio.socket.SocketType) -> None:
+        while True:
+            packet, address = await udp.recvfrom(4096)
+            if len(packet) == 74 and packet[:2] == b"\x00\x01":
+                await self._ip_discovery(udp, packet, address)
+                continue
+            if len(packet) < 12 + 16 + 4:
+                continue
+            (ssrc,) = struct.unpack_from(">I", packet, 8)
+            session = next((s for s in self.sessions.values() if s.ssrc == ssrc), None)
+            if session is None or session.key is None or session.mode is None:
+                continue
+            if self._lose_next > 0:
+                self._lose_next -= 1
+                self.lost_packets += 1
+                continue
+            if self._reorder_next:
+                self._reorder_next = False
+                self._held = (session, packet)
+                continue
+            self._deliver(session, packet)
+            if self._held is not None:
+                held, self._held = self._held, None
+                self._deliver(*held)
+
+    async def _ip_discovery(
+        self, udp: trio.socket.SocketType, packet: bytes, address: tuple[str, int]
+    ) -> None:
+        (ssrc,) = struct.unpack_from(">I", packet, 4)
+        for session in self.sessions.values():
+            if session.ssrc == ssrc:
+                session.udp_address = address
+        reply = struct.pack(">HHI", 2, 70, ssrc) + address[0].encode().ljust(64, b"\x00")
+        await udp.sendto(reply + struct.pack(">H", address[1]), address)
+
+    def _deliver(self, session: ServerSession, packet: bytes) -> None:
+        assert session.key is not None and session.mode is not None
+        try:
+            payload = _open_rtp(session.mode, session.key, packet)
+        except (InvalidTag, CryptoError, ValueError):
+            session.auth_failures += 1
+            self._notify()
+            return
+        session.packets += 1
+        seq, timestamp, ssrc = struct.unpack_from(">HII", packet, 2)
+        call = self.call(session.guild_id, session.channel_id)
+        now = trio.current_time()
+        for listener in call.listeners.values():
+            listener.receive(
+                sender_id=session.user_id,
+                ssrc=ssrc,
+                seq=seq,
+                timestamp=timestamp,
+                payload=payload,
+                now=now,
+            )
+        self._notify()
+
+    def _new_ssrc(self) -> int:
+        taken = {s.ssrc for s in self.sessions.values()}
+        while True:
+            ssrc = secrets.randbits(32) or 1
+            if ssrc not in taken:
+                return ssrc
+
+
+def _open_rtp(mode: str, key: bytes, packet: bytes) -> bytes:
+    """Decrypt one "rtpsize" datagram (the emulator's own code, not the bot's)."""
+    csrc = packet[0] & 0x0F
+    extended = bool(packet[0] & 0x10)
+    header_end = 12 + 4 * csrc + (4 if extended else 0)
+    aad, body, counter = packet[:header_end], packet[header_end:-4], packet[-4:]
+    if mode == MODE_AES:
+        plain = AESGCM(key).decrypt(counter + bytes(8), body, aad)
+    else:
+        plain = crypto_aead_xchacha20poly1305_ietf_decrypt(body, aad, counter + bytes(20), key)
+    if extended:
+        (words,) = struct.unpack_from(">H", packet, header_end - 2)
+        plain = plain[4 * words :]
+    return bytes(plain)
+
+
+def _unwrap(seq_ack: int, newest: int) -> int:
+    """The full seq a client's ``seq_ack`` means (binary messages carry only 16 bits)."""
+    if seq_ack < 0:
+        return 0
+    if seq_ack > 0xFFFF:
+        return seq_ack
+    candidate = (newest & ~0xFFFF) | seq_ack
+    return candidate if candidate <= newest else candidate - 0x10000
+
+
+async def _send(ws: trio_websocket.WebSocketConnection, op: int, d: Any) -> None:
+    await ws.send_message(json.dumps({"op": op, "d": d}))
+
+
+async def _close_quietly(ws: trio_websocket.WebSocketConnection, code: int) -> None:
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        await ws.aclose(code)

@@ -1,0 +1,87 @@
+"""Voice gateway close codes and what the connection does about each one.
+
+The table is Discord's (protocol.md §2, "Voice close codes").  Every code maps to exactly one
+``CloseAction``; ``classify`` is the single place that decides, so the policy is testable.
+A socket that drops without a close frame (no code, or 1006 from the library) is treated like
+4015: the server still has our session, so a buffered resume (op 7) is the cheapest recovery.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+
+class CloseAction(enum.Enum):
+    RESUME = "resume"  # op 7 on a new socket, same session
+    REJOIN = "rejoin"  # new op 4 on the main gateway, wait for both events, fresh session
+    STOP = "stop"  # do not reconnect; tell the owner why
+    BACKOFF_REJOIN = "backoff_rejoin"  # unknown trouble: wait a little, then a full rejoin
+
+
+class StopReason(enum.Enum):
+    """Why a voice connection ended for good (the owner decides what to tell users)."""
+
+    KICKED = "kicked"  # 4014: kicked, moved away or channel deleted
+    RATE_LIMITED = "rate_limited"  # 4021
+    CALL_TERMINATED = "call_terminated"  # 4022
+    LEFT = "left"  # we asked to leave
+    FAILED = "failed"  # could not (re)connect within the retry budget
+    PROTOCOL_ERROR = "protocol_error"  # the server says we sent something wrong: a bug
+    SERVER_GONE = "server_gone"  # endpoint null and no new server came in time
+
+
+class VoiceCloseCode(enum.IntEnum):
+    UNKNOWN_OPCODE = 4001
+    DECODE_ERROR = 4002
+    NOT_AUTHENTICATED = 4003
+    AUTHENTICATION_FAILED = 4004
+    ALREADY_AUTHENTICATED = 4005
+    SESSION_INVALID = 4006
+    SESSION_TIMEOUT = 4009
+    SERVER_NOT_FOUND = 4011
+    UNKNOWN_PROTOCOL = 4012
+    DISCONNECTED = 4014
+    SERVER_CRASHED = 4015
+    UNKNOWN_ENCRYPTION_MODE = 4016
+    DAVE_REQUIRED = 4017
+    BAD_REQUEST = 4020
+    RATE_LIMITED = 4021
+    CALL_TERMINATED = 4022
+
+
+# A close frame never arrived: the TCP stream just ended (RFC 6455 reserves 1006 for this).
+ABNORMAL_CLOSURE: Final = 1006
+
+_BUGS: Final = frozenset(
+    {
+        VoiceCloseCode.UNKNOWN_OPCODE,
+        VoiceCloseCode.DECODE_ERROR,
+        VoiceCloseCode.ALREADY_AUTHENTICATED,
+        VoiceCloseCode.UNKNOWN_ENCRYPTION_MODE,
+        VoiceCloseCode.DAVE_REQUIRED,
+        VoiceCloseCode.BAD_REQUEST,
+    }
+)
+
+_STOPS: Final = {
+    VoiceCloseCode.DISCONNECTED: StopReason.KICKED,
+    VoiceCloseCode.RATE_LIMITED: StopReason.RATE_LIMITED,
+    VoiceCloseCode.CALL_TERMINATED: StopReason.CALL_TERMINATED,
+}
+
+
+def classify(code: int | None) -> tuple[CloseAction, StopReason | None]:
+    """What to do after the voice socket closed with ``code`` (None: no close frame)."""
+    if code is None or code == ABNORMAL_CLOSURE or code == VoiceCloseCode.SERVER_CRASHED:
+        return CloseAction.RESUME, None
+    if code in (VoiceCloseCode.SESSION_INVALID, VoiceCloseCode.SESSION_TIMEOUT):
+        return CloseAction.REJOIN, None
+    if code in _STOPS:
+        return CloseAction.STOP, _STOPS[VoiceCloseCode(code)]
+    if code in _BUGS:
+        # The server says our payload was wrong.  Retrying would send the same thing again.
+        return CloseAction.STOP, StopReason.PROTOCOL_ERROR
+    # 4003/4004 (a token that went stale while we connected), 4011/4012 (the table has no
+    # advice) and anything unknown: back off, then a full rejoin with a fresh token.
+    return CloseAction.BACKOFF_REJOIN, None

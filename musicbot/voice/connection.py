@@ -1,0 +1,501 @@
+"""The voice connection of one guild: an explicit state machine plus the player's frame sink.
+
+Theory.  Joining needs two main-gateway events after our op 4: VOICE_STATE_UPDATE (our
+``session_id``) and VOICE_SERVER_UPDATE (``token`` + ``endpoint``).  The owner (the guild actor)
+feeds both in; this object sends op 4 through the ``update_voice_state`` callable it was given.
+Every decision is made by one task, ``run``, reading one inbox: the owner's requests, the
+gateway events and the outcomes of socket tasks.  Each socket task carries the *generation* it
+was started in; anything it reports after the generation moved on (a move, a new server, a
+leave) is a no-op.  After a socket ends, ``closecodes.classify`` picks one of: buffered resume
+(op 7, same session), full rejoin (new op 4), stop (tell the owner why), or back off and rejoin.
+A new token or a channel move always makes a new session; an old one is never reused.
+
+The frame sink side (``send_frame``/``set_speaking``) is called by the player task.  It never
+waits for a reconnect: while not connected, or before the DAVE group exists, frames are dropped
+and counted, and the RTP timestamp still advances so receivers see the gap in time.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Awaitable, Callable
+from typing import Final, assert_never
+
+import attrs
+import structlog
+import trio
+
+from musicbot.models.media import SILENCE_FRAME, SILENCE_FRAMES_ON_STOP
+from musicbot.voice import opcodes as op
+from musicbot.voice.closecodes import CloseAction, StopReason, classify
+from musicbot.voice.events import (
+    Connected,
+    Disconnected,
+    Reconnecting,
+    VoiceEvent,
+    VoiceState,
+    VoiceStats,
+)
+from musicbot.voice.gateway import ConnectionLost
+from musicbot.voice.rtp import RtpPacketizer
+from musicbot.voice.session import (
+    Credentials,
+    VoiceHandshakeError,
+    VoiceSession,
+    speaking_payload,
+)
+
+log = structlog.get_logger(__name__)
+
+UpdateVoiceState = Callable[[int, int | None, bool, bool], Awaitable[None]]
+INBOX_SIZE: Final = 32
+
+
+@attrs.frozen(kw_only=True)
+class VoiceSettings:
+    join_timeout: float = 10.0  # op 4 -> both events
+    handshake_timeout: float = 10.0  # socket open -> Ready/Resumed (+ IP discovery)
+    max_attempts: int = 5  # failed joins/backoffs in a row before giving up
+    max_resumes: int = 3  # resumes in a row without success before a full rejoin
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    self_mute: bool = False
+    self_deaf: bool = True
+
+
+# -- the inbox ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class _Join:
+    channel_id: int
+
+
+@attrs.frozen(kw_only=True)
+class _Leave:
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class _StateUpdate:
+    session_id: str
+    channel_id: int | None
+
+
+@attrs.frozen(kw_only=True)
+class _ServerUpdate:
+    token: str = attrs.field(repr=False)
+    endpoint: str | None
+
+
+@attrs.frozen(kw_only=True)
+class _SocketConnected:
+    generation: int
+    resumed: bool
+
+
+@attrs.frozen(kw_only=True)
+class _SocketEnded:
+    generation: int
+    code: int | None
+    error: str
+
+
+_Msg = _Join | _Leave | _StateUpdate | _ServerUpdate | _SocketConnected | _SocketEnded
+
+
+class VoiceConnection:
+    """One guild's voice connection.  Start ``run`` in the owner's nursery, then ``join``."""
+
+    def __init__(
+        self,
+        *,
+        guild_id: int,
+        user_id: int,
+        update_voice_state: UpdateVoiceState,
+        events: trio.MemorySendChannel[VoiceEvent],
+        settings: VoiceSettings = VoiceSettings(),
+    ) -> None:
+        self.guild_id = guild_id
+        self.user_id = user_id
+        self.settings = settings
+        self.stats = VoiceStats()
+        self.state = VoiceState.IDLE
+        self.generation = 0
+        self.channel_id: int | None = None
+        self._update_voice_state = update_voice_state
+        self._events = events
+        self._send, self._inbox = trio.open_memory_channel[_Msg](INBOX_SIZE)
+        self._session_id: str | None = None
+        self._token: str | None = None
+        self._endpoint: str | None = None
+        self._server_gone = False
+        self._session: VoiceSession | None = None
+        self._scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+        self._deadline = math.inf
+        self._attempts = 0
+        self._resumes_in_row = 0
+        self._want_speaking = False
+        self._speaking_announced = False
+        self._packetizer = RtpPacketizer(
+            seq=random.getrandbits(16), timestamp=random.getrandbits(32)
+        )
+
+    # -- owner API (non-blocking; the run task acts on them in order) -------------------------
+
+    def join(self, channel_id: int) -> None:
+        """Join (or move to) ``channel_id``: sends op 4 and connects when both events came."""
+        self._post(_Join(channel_id=channel_id))
+
+    def leave(self) -> None:
+        """Leave voice: closes the session and sends op 4 with ``channel_id: null``."""
+        self._post(_Leave())
+
+    def on_voice_state_update(self, *, session_id: str, channel_id: int | None) -> None:
+        """Feed the bot's own VOICE_STATE_UPDATE for this guild."""
+        self._post(_StateUpdate(session_id=session_id, channel_id=channel_id))
+
+    def on_voice_server_update(self, *, token: str, endpoint: str | None) -> None:
+        """Feed VOICE_SERVER_UPDATE for this guild (``endpoint`` None: the server went away)."""
+        self._post(_ServerUpdate(token=token, endpoint=endpoint))
+
+    def close(self) -> None:
+        """Stop ``run`` (without sending op 4; call ``leave`` first for a polite exit)."""
+        self._send.close()
+
+    @property
+    def dave_epoch(self) -> int | None:
+        return None if self._session is None else self._session.dave.epoch
+
+    @property
+    def dave_protocol_version(self) -> int:
+        return 0 if self._session is None else self._session.dave.protocol_version
+
+    def _post(self, msg: _Msg) -> None:
+        try:
+            self._send.send_nowait(msg)
+        except trio.WouldBlock:
+            log.error("voice_inbox_full", guild_id=self.guild_id, message=type(msg).__name__)
+        except trio.ClosedResourceError:
+            pass  # closed: nothing left to act on it
+
+    # -- the run task ------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            async with self._inbox:
+                while True:
+                    with trio.move_on_at(self._deadline) as timer:
+                        try:
+                            msg = await self._inbox.receive()
+                        except trio.EndOfChannel:
+                            break
+                    if timer.cancelled_caught:
+                        await self._on_deadline()
+                    else:
+                        await self._handle(msg)
+            self._new_generation()
+            self._drop_session()
+            nursery.cancel_scope.cancel()
+
+    async def _handle(self, msg: _Msg) -> None:
+        match msg:
+            case _Join(channel_id=channel_id):
+                self.channel_id = channel_id
+                self._attempts = 0
+                self._server_gone = False
+                await self._start_join()
+            case _Leave():
+                if self.state in (VoiceState.IDLE, VoiceState.DISCONNECTED):
+                    return
+                self._new_generation()
+                self._drop_session()
+                self._finish(StopReason.LEFT, None)
+                await self._update_voice_state(self.guild_id, None, False, False)
+            case _StateUpdate(session_id=session_id, channel_id=channel_id):
+                await self._on_state_update(session_id, channel_id)
+            case _ServerUpdate(token=token, endpoint=endpoint):
+                await self._on_server_update(token, endpoint)
+            case _SocketConnected(generation=generation, resumed=resumed):
+                if generation != self.generation or self._session is None:
+                    return
+                self.state = VoiceState.CONNECTED
+                self._attempts = 0
+                self._resumes_in_row = 0
+                session = self._session
+                log.info("voice_connected", guild_id=self.guild_id, resumed=resumed)
+                self._emit(
+                    Connected(
+                        guild_id=self.guild_id,
+                        channel_id=session.creds.channel_id,
+                        mode=session.mode.value if session.mode else "",
+                        dave_protocol_version=session.dave.protocol_version,
+                        resumed=resumed,
+                    )
+                )
+            case _SocketEnded(generation=generation, code=code, error=error):
+                if generation == self.generation:
+                    await self._on_socket_ended(code, error)
+            case _:
+                assert_never(msg)
+
+    async def _on_state_update(self, session_id: str, channel_id: int | None) -> None:
+        if self.state in (VoiceState.IDLE, VoiceState.DISCONNECTED):
+            return
+        if channel_id is None:
+            # Someone (a moderator, or Discord) took us out of voice.
+            self._new_generation()
+            self._drop_session()
+            self._finish(StopReason.KICKED, None)
+            return
+        moved = channel_id != self.channel_id
+        self._session_id = session_id
+        self.channel_id = channel_id
+        if self.state is VoiceState.JOINING:
+            self._maybe_start()
+        elif moved:
+            log.info("voice_moved", guild_id=self.guild_id, channel_id=channel_id)
+            self._wait_for_server()
+
+    async def _on_server_update(self, token: str, endpoint: str | None) -> None:
+        if self.state in (VoiceState.IDLE, VoiceState.DISCONNECTED):
+            return
+        if endpoint is None:
+            log.info("voice_server_gone", guild_id=self.guild_id)
+            self._server_gone = True
+            self._wait_for_server()
+            return
+        self._token, self._endpoint = token, endpoint
+        if self.state is not VoiceState.JOINING:
+            self._new_generation()
+            self._drop_session()
+            self.state = VoiceState.JOINING
+        self._maybe_start()
+
+    def _wait_for_server(self) -> None:
+        """Tear the session down and wait (under the join timeout) for a new server."""
+        self._new_generation()
+        self._drop_session()
+        self._token = self._endpoint = None
+        self.state = VoiceState.JOINING
+        self._deadline = trio.current_time() + self.settings.join_timeout
+
+    async def _on_socket_ended(self, code: int | None, error: str) -> None:
+        session = self._session
+        action, reason = classify(code)
+        resumable = session is not None and session.described
+        if action is CloseAction.RESUME and (
+            not resumable or self._resumes_in_row >= self.settings.max_resumes
+        ):
+            action = CloseAction.BACKOFF_REJOIN
+        log.info(
+            "voice_socket_ended",
+            guild_id=self.guild_id,
+            close_code=code,
+            error=error,
+            action=action.value,
+        )
+        match action:
+            case CloseAction.RESUME:
+                assert session is not None
+                self._resumes_in_row += 1
+                self.stats.resumes += 1
+                self._emit(Reconnecting(guild_id=self.guild_id, action=action, close_code=code))
+                self._start_socket(session, resume=True)
+            case CloseAction.REJOIN:
+                self.stats.rejoins += 1
+                self._emit(Reconnecting(guild_id=self.guild_id, action=action, close_code=code))
+                await self._start_join()
+            case CloseAction.STOP:
+                assert reason is not None
+                self._new_generation()
+                self._drop_session()
+                self._finish(reason, code)
+                if reason is not StopReason.KICKED:
+                    await self._update_voice_state(self.guild_id, None, False, False)
+            case CloseAction.BACKOFF_REJOIN:
+                await self._backoff(code)
+            case _:
+                assert_never(action)
+
+    async def _backoff(self, code: int | None) -> None:
+        self._new_generation()
+        self._drop_session()
+        self._attempts += 1
+        if self._attempts > self.settings.max_attempts:
+            self._finish(StopReason.FAILED, code)
+            await self._update_voice_state(self.guild_id, None, False, False)
+            return
+        self.stats.rejoins += 1
+        delay = min(
+            self.settings.backoff_max, self.settings.backoff_base * 2 ** (self._attempts - 1)
+        )
+        self.state = VoiceState.BACKING_OFF
+        self._deadline = trio.current_time() + delay * (0.5 + random.random() / 2)
+        self._emit(
+            Reconnecting(guild_id=self.guild_id, action=CloseAction.BACKOFF_REJOIN, close_code=code)
+        )
+
+    async def _on_deadline(self) -> None:
+        self._deadline = math.inf
+        if self.state is VoiceState.BACKING_OFF:
+            await self._start_join()
+        elif self.state is VoiceState.JOINING:
+            self._attempts += 1
+            if self._attempts > self.settings.max_attempts:
+                gone = StopReason.SERVER_GONE if self._server_gone else StopReason.FAILED
+                self._finish(gone, None)
+                await self._update_voice_state(self.guild_id, None, False, False)
+            else:
+                log.info("voice_join_timeout", guild_id=self.guild_id, attempt=self._attempts)
+                await self._start_join()
+
+    async def _start_join(self) -> None:
+        """A full (re)join: forget the session, send op 4, wait for both events."""
+        assert self.channel_id is not None
+        self._new_generation()
+        self._drop_session()
+        self._session_id = self._token = self._endpoint = None
+        self.state = VoiceState.JOINING
+        self._deadline = trio.current_time() + self.settings.join_timeout
+        s = self.settings
+        await self._update_voice_state(self.guild_id, self.channel_id, s.self_mute, s.self_deaf)
+
+    def _maybe_start(self) -> None:
+        if None in (self._session_id, self._token, self._endpoint, self.channel_id):
+            return
+        assert self._session_id and self._token and self._endpoint and self.channel_id
+        creds = Credentials(
+            guild_id=self.guild_id,
+            channel_id=self.channel_id,
+            user_id=self.user_id,
+            session_id=self._session_id,
+            token=self._token,
+            endpoint=self._endpoint,
+        )
+        self._drop_session()
+        self._session = VoiceSession(creds)
+        self._start_socket(self._session, resume=False)
+
+    def _start_socket(self, session: VoiceSession, *, resume: bool) -> None:
+        assert self._nursery is not None
+        self._new_generation()
+        self.state = VoiceState.RESUMING if resume else VoiceState.CONNECTING
+        self._deadline = math.inf
+        self._scope = trio.CancelScope()
+        self._nursery.start_soon(self._socket_task, self.generation, session, resume, self._scope)
+
+    async def _socket_task(
+        self, generation: int, session: VoiceSession, resume: bool, scope: trio.CancelScope
+    ) -> None:
+        code: int | None = None
+        error = ""
+        with scope:
+            try:
+
+                async def on_connected(resumed: bool) -> None:
+                    await self._on_socket_connected(generation, session, resumed)
+
+                await session.run_socket(
+                    resume=resume,
+                    timeout=self.settings.handshake_timeout,
+                    on_connected=on_connected,
+                )
+            except ConnectionLost as exc:
+                code, error = exc.code, exc.reason
+            except trio.TooSlowError:
+                error = "handshake_timeout"
+            except (VoiceHandshakeError, ValueError, KeyError, TypeError) as exc:
+                # A malformed or unusable server message: handled like a failed connection.
+                error = f"{type(exc).__name__}: {exc}"
+        if not scope.cancelled_caught:
+            self._post(_SocketEnded(generation=generation, code=code, error=error))
+
+    async def _on_socket_connected(
+        self, generation: int, session: VoiceSession, resumed: bool
+    ) -> None:
+        """In the socket task: announce speaking (before any audio), then tell ``run``."""
+        if generation != self.generation:
+            return
+        if session.socket is not None:
+            speaking = self._want_speaking
+            await session.socket.send_json(op.SPEAKING, speaking_payload(speaking, session.ssrc))
+            self._speaking_announced = speaking
+        self._post(_SocketConnected(generation=generation, resumed=resumed))
+
+    def _new_generation(self) -> None:
+        self.generation += 1
+        if self._scope is not None:
+            self._scope.cancel()
+            self._scope = None
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _finish(self, reason: StopReason, code: int | None) -> None:
+        self.state = VoiceState.DISCONNECTED
+        self._deadline = math.inf
+        log.info("voice_disconnected", guild_id=self.guild_id, reason=reason.value, code=code)
+        self._emit(Disconnected(guild_id=self.guild_id, reason=reason, close_code=code))
+
+    def _emit(self, event: VoiceEvent) -> None:
+        try:
+            self._events.send_nowait(event)
+        except trio.WouldBlock:
+            self.stats.events_dropped += 1
+            log.warning("voice_event_dropped", guild_id=self.guild_id, event=type(event).__name__)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the owner stopped listening
+
+    # -- FrameSink ---------------------------------------------------------------------------
+
+    async def send_frame(self, opus: bytes) -> None:
+        """Send one 20 ms Opus frame now, or drop it (and count it) if we cannot."""
+        session = self._session
+        transport = None if session is None else session.transport
+        if (
+            self.state is not VoiceState.CONNECTED
+            or session is None
+            or transport is None
+            or not session.dave.ready
+        ):
+            self.stats.frames_dropped += 1
+            self._packetizer.skip_frame()
+            return
+        if not self._speaking_announced:
+            await self.set_speaking(True)
+        packetizer = self._packetizer
+        packetizer.ssrc = transport.ssrc
+        try:
+            parts = packetizer.next_packet_parts(transport.cipher, session.dave.encrypt(opus))
+            await transport.udp.sendmsg(parts)
+        except (OSError, ValueError):
+            self.stats.frames_dropped += 1
+            return
+        self.stats.frames_sent += 1
+
+    async def set_speaking(self, speaking: bool) -> None:
+        """Op 5; remembered and re-announced after a reconnect."""
+        self._want_speaking = speaking
+        session = self._session
+        if session is None or session.socket is None or self.state is not VoiceState.CONNECTED:
+            self._speaking_announced = False
+            return
+        try:
+            await session.socket.send_json(op.SPEAKING, speaking_payload(speaking, session.ssrc))
+        except ConnectionLost:
+            self._speaking_announced = False
+            return
+        self._speaking_announced = speaking
+
+    async def send_silence(self) -> None:
+        """The polite stop: five silence frames, then speaking 0."""
+        for _ in range(SILENCE_FRAMES_ON_STOP):
+            await self.send_frame(SILENCE_FRAME)
+        await self.set_speaking(False)

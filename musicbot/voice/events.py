@@ -1,0 +1,57 @@
+"""What a voice connection tells its owner (the guild actor), through a bounded channel."""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from musicbot.voice.closecodes import CloseAction, StopReason
+
+
+class VoiceState(enum.Enum):
+    IDLE = "idle"  # never joined
+    JOINING = "joining"  # op 4 sent (or a move/new server announced); waiting for both events
+    CONNECTING = "connecting"  # voice WebSocket handshake under way
+    CONNECTED = "connected"  # media flows
+    RESUMING = "resuming"  # socket lost; buffered resume (op 7) under way
+    BACKING_OFF = "backing_off"  # waiting before a full rejoin
+    DISCONNECTED = "disconnected"  # ended; see the Disconnected event for why
+
+
+@attrs.frozen(kw_only=True)
+class Connected:
+    guild_id: int
+    channel_id: int
+    mode: str  # the transport encryption mode in use
+    dave_protocol_version: int
+    resumed: bool
+
+
+@attrs.frozen(kw_only=True)
+class Reconnecting:
+    guild_id: int
+    action: CloseAction  # RESUME, REJOIN or BACKOFF_REJOIN
+    close_code: int | None
+
+
+@attrs.frozen(kw_only=True)
+class Disconnected:
+    guild_id: int
+    reason: StopReason
+    close_code: int | None = None
+
+
+VoiceEvent = Connected | Reconnecting | Disconnected
+
+
+@attrs.define
+class VoiceStats:
+    """Counters for metrics.  ``frames_dropped`` counts frames not sent (reconnecting, DAVE
+    group not formed yet, socket error); ``frames_sent`` counts datagrams handed to the kernel."""
+
+    frames_sent: int = 0
+    frames_dropped: int = 0
+    resumes: int = 0
+    rejoins: int = 0
+    events_dropped: int = 0

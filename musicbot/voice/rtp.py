@@ -1,0 +1,176 @@
+"""RTP packetizing, transport encryption (the two "rtpsize" AEAD modes) and IP discovery.
+
+Theory (protocol.md §2).  Each 20 ms Opus frame becomes one UDP datagram::
+
+    header (12 B: 0x80 0x78 seq:u16 timestamp:u32 ssrc:u32) | AEAD(payload) + tag | nonce:u32
+
+The header is the AEAD's associated data, so a receiver authenticates it.  The AEAD nonce is a
+per-key u32 counter written big-endian into the *first* four bytes of an otherwise zero nonce
+(12 bytes for AES-GCM, 24 for XChaCha20); those four bytes travel after the ciphertext.  seq
+wraps at 2^16, timestamp and the nonce counter at 2^32; a wrapped nonce would repeat under the
+same key, but that takes 2^32 frames (~2.7 years of audio) on one session key.
+
+Hot path: one preallocated header buffer rewritten with ``pack_into``; the datagram goes out as
+a scatter/gather list, so the only per-packet allocations are the ones the AEAD libraries make.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from typing import Final
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nacl.bindings import (
+    crypto_aead_xchacha20poly1305_ietf_decrypt,
+    crypto_aead_xchacha20poly1305_ietf_encrypt,
+)
+
+from musicbot.models.media import SAMPLES_PER_FRAME
+
+RTP_VERSION_BYTE: Final = 0x80  # version 2, no padding, no extension, CSRC count 0
+RTP_PAYLOAD_TYPE_OPUS: Final = 0x78  # dynamic payload type 120, which Discord uses for Opus
+RTP_HEADER_SIZE: Final = 12
+SEQ_MODULO: Final = 1 << 16
+U32_MODULO: Final = 1 << 32
+TAG_SIZE: Final = 16  # Poly1305 and GCM tags are both 16 bytes
+NONCE_SUFFIX_SIZE: Final = 4  # the counter bytes appended after the ciphertext
+
+IP_DISCOVERY_REQUEST: Final = 1
+IP_DISCOVERY_RESPONSE: Final = 2
+IP_DISCOVERY_SIZE: Final = 74  # type u16, length u16, ssrc u32, address 64 B, port u16
+IP_DISCOVERY_LENGTH: Final = 70  # the length field counts everything after itself
+
+
+class EncryptionMode(enum.StrEnum):
+    AES256_GCM = "aead_aes256_gcm_rtpsize"  # preferred when offered
+    XCHACHA20 = "aead_xchacha20_poly1305_rtpsize"  # always offered, must be supported
+
+
+SUPPORTED_MODES: Final = (EncryptionMode.AES256_GCM, EncryptionMode.XCHACHA20)
+
+
+def choose_mode(offered: list[str] | tuple[str, ...]) -> EncryptionMode | None:
+    """AES-GCM when the server offers it, else XChaCha20; None if neither is offered."""
+    for mode in SUPPORTED_MODES:
+        if mode.value in offered:
+            return mode
+    return None
+
+
+class TransportCipher:
+    """AEAD for one session key.  ``seal`` and ``open`` are inverse; both modes share a shape."""
+
+    __slots__ = ("_aes", "_key", "_nonce", "mode")
+
+    def __init__(self, mode: EncryptionMode, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("a voice session key is 32 bytes")
+        self.mode = mode
+        self._key = bytes(key)
+        self._aes = AESGCM(self._key) if mode is EncryptionMode.AES256_GCM else None
+        size = 12 if mode is EncryptionMode.AES256_GCM else 24
+        self._nonce = bytearray(size)
+
+    def seal(self, header: bytes, payload: bytes, counter: int) -> bytes:
+        """Ciphertext + tag for ``payload``, with ``header`` as associated data."""
+        struct.pack_into(">I", self._nonce, 0, counter)
+        if self._aes is not None:
+            return self._aes.encrypt(self._nonce, payload, header)
+        # libsodium's binding insists on ``bytes`` for every argument.
+        return crypto_aead_xchacha20poly1305_ietf_encrypt(
+            payload, header, bytes(self._nonce), self._key
+        )
+
+    def open(self, aad: bytes, body: bytes, nonce4: bytes) -> bytes:
+        """Decrypt ``body`` (ciphertext + tag) sealed with counter bytes ``nonce4``."""
+        pad = 8 if self._aes is not None else 20
+        nonce = bytes(nonce4) + bytes(pad)
+        if self._aes is not None:
+            return self._aes.decrypt(nonce, body, aad)
+        return crypto_aead_xchacha20poly1305_ietf_decrypt(body, aad, nonce, self._key)
+
+
+def open_packet(cipher: TransportCipher, packet: bytes) -> tuple[int, int, int, bytes]:
+    """Receive side of "rtpsize": (seq, timestamp, ssrc, payload) of one datagram.
+
+    The associated data is the fixed header, the CSRCs and, when the X bit is set, the 4-byte
+    extension preamble; the extension body is encrypted and is dropped after decryption.
+    """
+    if len(packet) < RTP_HEADER_SIZE + TAG_SIZE + NONCE_SUFFIX_SIZE:
+        raise ValueError("datagram too short for an encrypted RTP packet")
+    first = packet[0]
+    csrc_count = first & 0x0F
+    has_extension = bool(first & 0x10)
+    aad_size = RTP_HEADER_SIZE + 4 * csrc_count + (4 if has_extension else 0)
+    seq, timestamp, ssrc = struct.unpack_from(">HII", packet, 2)
+    plain = cipher.open(packet[:aad_size], packet[aad_size:-NONCE_SUFFIX_SIZE], packet[-4:])
+    if has_extension:
+        (words,) = struct.unpack_from(">H", packet, aad_size - 2)
+        plain = plain[4 * words :]
+    return seq, timestamp, ssrc, plain
+
+
+class RtpPacketizer:
+    """Sequence, timestamp and nonce counters for one outgoing stream.
+
+    It outlives sockets: a resumed session continues the same seq/timestamp line, and the nonce
+    counter never goes back, so it cannot repeat under a key the server kept across a resume.
+    """
+
+    __slots__ = ("_header", "nonce", "seq", "ssrc", "timestamp")
+
+    def __init__(self, *, ssrc: int = 0, seq: int = 0, timestamp: int = 0, nonce: int = 0) -> None:
+        self.ssrc = ssrc
+        self.seq = seq % SEQ_MODULO
+        self.timestamp = timestamp % U32_MODULO
+        self.nonce = nonce % U32_MODULO
+        self._header = bytearray(RTP_HEADER_SIZE)
+        self._header[0] = RTP_VERSION_BYTE
+        self._header[1] = RTP_PAYLOAD_TYPE_OPUS
+
+    def next_packet_parts(
+        self, cipher: TransportCipher, payload: bytes
+    ) -> tuple[bytes, bytes, bytes]:
+        """Header, sealed payload and nonce suffix of the next packet; advances all counters."""
+        header = self._header
+        struct.pack_into(">HII", header, 2, self.seq, self.timestamp, self.ssrc)
+        frozen = bytes(header)
+        sealed = cipher.seal(frozen, payload, self.nonce)
+        suffix = self.nonce.to_bytes(4, "big")
+        self.seq = (self.seq + 1) % SEQ_MODULO
+        self.timestamp = (self.timestamp + SAMPLES_PER_FRAME) % U32_MODULO
+        self.nonce = (self.nonce + 1) % U32_MODULO
+        return frozen, sealed, suffix
+
+    def skip_frame(self) -> None:
+        """A frame was dropped: time moves on (timestamp) but no packet was sent (seq)."""
+        self.timestamp = (self.timestamp + SAMPLES_PER_FRAME) % U32_MODULO
+
+
+def ip_discovery_request(ssrc: int) -> bytes:
+    return struct.pack(">HHI", IP_DISCOVERY_REQUEST, IP_DISCOVERY_LENGTH, ssrc) + bytes(66)
+
+
+def ip_discovery_response(ssrc: int, address: str, port: int) -> bytes:
+    raw = address.encode("ascii")
+    if len(raw) > 63:
+        raise ValueError("address too long for IP discovery")
+    return (
+        struct.pack(">HHI", IP_DISCOVERY_RESPONSE, IP_DISCOVERY_LENGTH, ssrc)
+        + raw.ljust(64, b"\x00")
+        + struct.pack(">H", port)
+    )
+
+
+def parse_ip_discovery(packet: bytes) -> tuple[int, int, str, int]:
+    """(type, ssrc, address, port) of a 74-byte IP discovery packet."""
+    if len(packet) != IP_DISCOVERY_SIZE:
+        raise ValueError(f"IP discovery packet has {len(packet)} bytes, want {IP_DISCOVERY_SIZE}")
+    kind, length, ssrc = struct.unpack_from(">HHI", packet, 0)
+    if length != IP_DISCOVERY_LENGTH:
+        raise ValueError("IP discovery length field is wrong")
+    end = packet.find(b"\x00", 8, 72)
+    address = packet[8 : 72 if end < 0 else end].decode("ascii")
+    (port,) = struct.unpack_from(">H", packet, 72)
+    return kind, ssrc, address, port

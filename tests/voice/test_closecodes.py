@@ -1,0 +1,45 @@
+"""The close-code policy against the table in docs/protocol.md §2."""
+
+from __future__ import annotations
+
+import pytest
+
+from musicbot.voice.closecodes import CloseAction, StopReason, VoiceCloseCode, classify
+
+# (code, action, reason) straight from the "Voice close codes" table.
+TABLE = [
+    (4001, CloseAction.STOP, StopReason.PROTOCOL_ERROR),  # bug: unknown opcode
+    (4002, CloseAction.STOP, StopReason.PROTOCOL_ERROR),  # bug: decode failed
+    (4005, CloseAction.STOP, StopReason.PROTOCOL_ERROR),  # bug: already authenticated
+    (4006, CloseAction.REJOIN, None),  # session no longer valid: new op 4
+    (4009, CloseAction.REJOIN, None),  # session timeout: full rejoin
+    (4014, CloseAction.STOP, StopReason.KICKED),  # kicked/moved/deleted: don't reconnect
+    (4015, CloseAction.RESUME, None),  # voice server crashed: op 7
+    (4016, CloseAction.STOP, StopReason.PROTOCOL_ERROR),  # bug: unknown encryption mode
+    (4017, CloseAction.STOP, StopReason.PROTOCOL_ERROR),  # DAVE required: we sent 0
+    (4020, CloseAction.STOP, StopReason.PROTOCOL_ERROR),  # bug: bad request
+    (4021, CloseAction.STOP, StopReason.RATE_LIMITED),  # don't reconnect
+    (4022, CloseAction.STOP, StopReason.CALL_TERMINATED),  # don't reconnect
+    # "any other code → backoff + full reconnect" (and the table's 4011/4012 "–"):
+    (4003, CloseAction.BACKOFF_REJOIN, None),
+    (4004, CloseAction.BACKOFF_REJOIN, None),
+    (4011, CloseAction.BACKOFF_REJOIN, None),
+    (4012, CloseAction.BACKOFF_REJOIN, None),
+    (4000, CloseAction.BACKOFF_REJOIN, None),
+    (1000, CloseAction.BACKOFF_REJOIN, None),
+    (4999, CloseAction.BACKOFF_REJOIN, None),
+    # A socket that dropped without a close frame is resumed.
+    (None, CloseAction.RESUME, None),
+    (1006, CloseAction.RESUME, None),
+]
+
+
+@pytest.mark.parametrize(("code", "action", "reason"), TABLE)
+def test_policy_matches_table(
+    code: int | None, action: CloseAction, reason: StopReason | None
+) -> None:
+    assert classify(code) == (action, reason)
+
+
+def test_every_named_code_is_in_the_table() -> None:
+    assert {c.value for c in VoiceCloseCode} <= {code for code, _, _ in TABLE}
