@@ -281,6 +281,10 @@ class EmulatorRest:
         result: dict[str, Any] = await self._wait(check)
         return result
 
+    async def wait_for_change(self) -> None:
+        """Return after the next request has been handled (e.g. for a console to redraw)."""
+        await self._changed.wait()
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed = trio.Event()

@@ -331,6 +331,7 @@ async def open_rest_client(
     global_limit: int = ratelimit.GLOBAL_LIMIT,
     invalid_limit: int = ratelimit.INVALID_LIMIT,
     max_retries: int = 3,
+    max_429_retries: int = 5,
     retry_base_delay: float = 0.5,
 ) -> AsyncIterator[RestClient]:
     """Start the rate-limiter actor and the HTTP client; both stop when the block exits."""
@@ -352,5 +353,6 @@ async def open_rest_client(
                 http=http,
                 limiter=RateLimiter(send),
                 max_retries=max_retries,
+                max_429_retries=max_429_retries,
                 retry_base_delay=retry_base_delay,
             )

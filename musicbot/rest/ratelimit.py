@@ -188,8 +188,9 @@ class _State:
                     w.reply.send_nowait(Permit(ticket=w.ticket))
                 except (trio.BrokenResourceError, trio.ClosedResourceError, trio.WouldBlock):
                     self.done(Done(ticket=w.ticket, outcome=None), now, route_keys)
-            idle = not bucket.waiters and bucket.busy is None and bucket.limit is None
-            if idle and bid[0].startswith("?") and bucket.ready_at() <= now:
+            # An idle bucket whose window has passed knows nothing useful any more: forget it,
+            # so per-channel and per-interaction buckets do not pile up.
+            if not bucket.waiters and bucket.busy is None and bucket.reset_at <= now:
                 del self.buckets[bid]
         return wake
 

@@ -120,3 +120,15 @@ async def test_connection_errors_retried_then_typed(autojump_clock: trio.testing
             waited = trio.current_time() - start
     assert waited >= 0.5 + 1.0  # two backoffs: 0.5 s then 1 s (plus jitter)
     assert TOKEN not in str(info.value) and TOKEN not in repr(info.value)
+
+
+async def test_429_retries_are_bounded(autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(60):
+        async with running_emulator() as emu, client_for(emu, max_429_retries=2) as rest:
+            emu.force_status("GET /gateway/bot", 429, times=10, retry_after=1.5)
+            with pytest.raises(RateLimited) as info:
+                await rest.get_gateway_bot()
+    assert [r.status for r in emu.requests] == [429, 429, 429]
+    gaps = [b.time - a.time for a, b in zip(emu.requests, emu.requests[1:], strict=False)]
+    assert all(gap >= 1.5 for gap in gaps)
+    assert info.value.retry_after == pytest.approx(1.5) and not info.value.is_global
