@@ -92,12 +92,12 @@ class ExtractionError(MusicBotError):
 # Phrases sites put in their messages, checked in order (first match wins).
 _PHRASES: Final[tuple[tuple[Reason, re.Pattern[str]], ...]] = (
     (Reason.AGE_RESTRICTED, re.compile(r"confirm your age|age[- ]restrict|inappropriate", re.I)),
+    (Reason.PRIVATE, re.compile(r"private (video|track|playlist)|is private", re.I)),
     (
         Reason.SIGN_IN,
         re.compile(r"not a bot|sign in|log ?in|cookies|members[- ]only|premium", re.I),
     ),
     (Reason.GEO_BLOCKED, re.compile(r"your country|geo[- ]?restrict|not available in", re.I)),
-    (Reason.PRIVATE, re.compile(r"private (video|track|playlist)|is private", re.I)),
     (
         Reason.REMOVED,
         re.compile(
