@@ -133,15 +133,22 @@ async def open_emulator(
     rest: bool = True,
     rest_options: Mapping[str, Any] | None = None,
     voice_backend: VoiceBackend | None = None,
+    voice: bool = False,
     split_frames: bool = False,
 ) -> AsyncIterator[Emulator]:
     """Start the emulator; yields an :class:`Emulator`; everything stops on exit.
 
     ``shards`` is what ``GET /gateway/bot`` recommends.  ``rest_options`` go to
     :class:`EmulatorRest` (e.g. ``validator``, ``session_start_limit``).  A ``voice_backend``
-    with an async ``serve(task_status=...)`` method is started too.
+    with an async ``serve(task_status=...)`` method is started too; ``voice=True`` without one
+    starts the emulator's own voice server (:class:`musicbot.emulator.voice.VoiceServer`, which
+    needs the dev dependency ``dave-py`` for its listeners).
     """
     world = world or World()
+    if voice_backend is None and voice:
+        from musicbot.emulator.voice import VoiceServer
+
+        voice_backend = VoiceServer()
     if voice_backend is not None:
         world.voice_backend = voice_backend
     gateway = GatewayServer(world, heartbeat_interval=heartbeat_interval, split_frames=split_frames)

@@ -65,3 +65,38 @@ async def test_shards_from_gateway_bot_and_interactions_end_to_end() -> None:
                 assert (ev.id, ev.locale) == (rec.id, "vi")
                 assert emu.rest is not None and rec.id in emu.rest.interactions
                 nursery.cancel_scope.cancel()
+
+
+async def test_voice_join_through_the_composed_emulator_reaches_the_voice_server() -> None:
+    from musicbot.emulator.voice import VoiceServer
+    from musicbot.gateway import VoiceServerUpdate, VoiceStateUpdate
+
+    with trio.fail_after(TIMEOUT):
+        async with open_emulator(heartbeat_interval=1.0, voice=True) as emu:
+            assert isinstance(emu.voice, VoiceServer)
+            world = emu.world
+            guild = world.add_guild()
+            cfg = emu.bot_config()
+            send, receive = trio.open_memory_channel[GatewayDispatch](16)
+            col = Collector()
+            async with (
+                open_rest_client(api_base=cfg.discord.api_base, token=cfg.token) as rest,
+                trio.open_nursery() as nursery,
+            ):
+                manager = ShardManager.from_config(
+                    cfg.discord, events=send, get_gateway_bot=rest.get_gateway_bot
+                )
+                nursery.start_soon(col.run, receive)
+                await nursery.start(manager.run)
+                await col.wait_count(GuildCreate, 1)
+                await manager.for_guild(guild.id).update_voice_state(
+                    guild.id, guild.voice_channel.id
+                )
+                await col.wait_count(VoiceServerUpdate, 1)
+                (state,) = col.of(VoiceStateUpdate)
+                (server,) = col.of(VoiceServerUpdate)
+                assert server.endpoint == emu.voice.endpoint
+                session = emu.voice.sessions[(guild.id, world.bot_user_id)]
+                assert (session.token, session.session_id) == (server.token, state.session_id)
+                assert session.channel_id == guild.voice_channel.id
+                nursery.cancel_scope.cancel()
