@@ -1,5 +1,6 @@
 """The extractor actor (see :mod:`actors.extractor.actor`)."""
 
-from actors.extractor.actor import ExtractorHandle, run, start
+from actors.extractor.actor import run, start
+from actors.extractor.handle import ExtractorHandle
 
 __all__ = ["ExtractorHandle", "run", "start"]

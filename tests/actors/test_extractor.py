@@ -232,6 +232,7 @@ async def test_forced_resolve_reextracts(media: MediaServer) -> None:
             again = await x.resolve(track)
             assert media.hits["/page/a440.html"] == 1
             fresh = await x.resolve(track, force=True)
+            await x.resolve(track)  # served by the entry the forced one refreshed
     assert media.hits["/page/a440.html"] == 2
     assert again.stream_url == fresh.stream_url == media.media_url("a440")
 
@@ -323,3 +324,15 @@ async def test_search_uses_the_configured_provider(media: MediaServer) -> None:
     assert isinstance(typed, SearchResult) and typed.tracks[0].requester_id == 3
     assert empty.value.reason == "safety.empty_query"
     assert sum(media.hits.values()) == 0  # flat results: nothing fetched until resolved
+
+
+async def test_a_dead_cache_only_makes_it_slower(media: MediaServer) -> None:
+    send, receive = trio.open_memory_channel[Any](1)
+    receive.close()  # the cache is gone
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            cfg = local_config()
+            x = await extractor.start(nursery, config=cfg, cache=cache_actor.CacheHandle(send))
+            track = await single(x, media.page_url("a440"))
+            nursery.cancel_scope.cancel()
+    assert track.title == "Demo tone A440"

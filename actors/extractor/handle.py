@@ -1,0 +1,67 @@
+"""The extractor's handle: how other actors ask it for tracks."""
+
+from __future__ import annotations
+
+import attrs
+import trio
+
+from actors.extractor.messages import (
+    Extract,
+    ExtractorMsg,
+    ExtractOutcome,
+    Failure,
+    Resolve,
+    Search,
+    SearchResult,
+)
+from actors.kit.mailbox import ask
+from musicbot.extract.errors import ExtractionError
+from musicbot.models.track import Track
+from musicbot.safety import Refusal
+
+NAME = "extractor"
+
+
+@attrs.frozen
+class ExtractorHandle:
+    """How other actors ask for tracks.  Every method raises ``ExtractionError`` (with a
+    ``reason``) or ``Refusal`` (unsafe or empty input) on failure, ``ActorDeadError`` /
+    ``ActorTimeoutError`` when the actor is gone or stuck."""
+
+    inbox: trio.MemorySendChannel[ExtractorMsg]
+    timeout: float  # [extractor] timeout plus slack for the queue and the cache
+
+    async def extract(self, query: str, requester_id: int | None = None) -> ExtractOutcome:
+        """A link to a track or a playlist, or search words (then a ``SearchResult``)."""
+        answer: ExtractOutcome | Failure = await ask(
+            self.inbox,
+            lambda r: Extract(query=query, requester_id=requester_id, reply=r),
+            actor=NAME,
+            timeout=self.timeout,
+        )
+        if isinstance(answer, ExtractionError | Refusal):
+            raise answer
+        return answer
+
+    async def resolve(self, track: Track, *, force: bool = False) -> Track:
+        """``track`` with a fresh stream URL; ``force`` after the old one was refused (403)."""
+        answer: Track | Failure = await ask(
+            self.inbox,
+            lambda r: Resolve(track=track, force=force, reply=r),
+            actor=NAME,
+            timeout=self.timeout,
+        )
+        if isinstance(answer, ExtractionError | Refusal):
+            raise answer
+        return answer
+
+    async def search(self, text: str, requester_id: int | None = None) -> SearchResult:
+        answer: SearchResult | Failure = await ask(
+            self.inbox,
+            lambda r: Search(text=text, requester_id=requester_id, reply=r),
+            actor=NAME,
+            timeout=self.timeout,
+        )
+        if isinstance(answer, ExtractionError | Refusal):
+            raise answer
+        return answer
