@@ -68,7 +68,7 @@ from musicbot.extract.info import (
 from musicbot.extract.options import search_query
 from musicbot.extract.probe import ffmpeg_path
 from musicbot.models.track import Track
-from musicbot.safety import Refusal, looks_like_url, sanitize_query
+from musicbot.safety import Refusal, check_url, looks_like_url, sanitize_query
 
 log = structlog.get_logger(__name__)
 
@@ -198,15 +198,22 @@ async def _deliver(st: State, waiter: Waiter, result: Result) -> None:
 
 
 def _plan(st: State, msg: Waiter) -> tuple[str, Callable[[], Awaitable[Extraction]], bool]:
-    """(flight key, the work, whether the cache may answer) for a request; may raise Refusal."""
+    """(flight key, the work, whether the cache may answer) for a request; may raise Refusal.
+
+    The synchronous link checks run here, before the cache or a flight in progress can answer:
+    a typed link must pass the allow-list even when a playlist entry at the same address (which
+    is checked by address only) was resolved a moment ago.
+    """
     cfg = st.config.extractor
     match msg:
         case Resolve(track=track, force=force):
             url = track.webpage_url.strip()
+            check_url(url, cfg, check_domain=False)
             work = functools.partial(extract_url, st, url, check_domain=False)
             return ("url!:" if force else "url:") + url, work, not force
         case Extract(query=query) if looks_like_url(query):
             url = query.strip()
+            check_url(url, cfg)
             return "url:" + url, functools.partial(extract_url, st, url, check_domain=True), True
         case Extract(query=text) | Search(text=text):
             clean = sanitize_query(text)

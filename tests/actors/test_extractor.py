@@ -336,3 +336,20 @@ async def test_a_dead_cache_only_makes_it_slower(media: MediaServer) -> None:
             track = await single(x, media.page_url("a440"))
             nursery.cancel_scope.cancel()
     assert track.title == "Demo tone A440"
+
+
+async def test_a_resolved_playlist_entry_does_not_open_the_allow_list(media: MediaServer) -> None:
+    """Entries are checked by address only; typing the same link still needs the allow-list."""
+    cfg = local_config(extractor={"allowed_domains": ["localhost"]})
+    feed = media.feed_url.replace("127.0.0.1", "localhost")
+    with trio.fail_after(TIMEOUT):
+        async with running(cfg) as (x, _):
+            result = await x.extract(feed)
+            assert isinstance(result, PlaylistResult)
+            async with result.batches:
+                entries = [tr async for batch in result.batches for tr in batch]
+            played = await x.resolve(entries[0])  # the enclosure lives on 127.0.0.1
+            with pytest.raises(Refusal) as info:
+                await x.extract(entries[0].webpage_url)
+    assert played.stream_url == media.media_url("a440")
+    assert info.value.reason == "safety.domain"
