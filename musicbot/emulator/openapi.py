@@ -22,48 +22,82 @@ SPEC_URI: Final = "urn:discord-openapi"
 BodyValidator = Callable[[str, str, Any], list[str]]
 """``validator(method, openapi_path, body)`` → a list of problems (empty when valid)."""
 
+ResponseValidator = Callable[[str, str, int, Any], list[str]]
+"""``validator(method, openapi_path, status, body)`` → a list of problems."""
+
 
 def _pointer_part(text: str) -> str:
     return text.replace("~", "~0").replace("/", "~1")
 
 
+class _Spec:
+    """The parsed spec with a registry and a cache of compiled validators."""
+
+    def __init__(self, spec_path: Path | str) -> None:
+        import referencing
+        import referencing.jsonschema
+
+        self.spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+        resource = referencing.Resource.from_contents(
+            self.spec, default_specification=referencing.jsonschema.DRAFT202012
+        )
+        self.registry: referencing.Registry[Any] = referencing.Registry().with_resource(
+            SPEC_URI, resource
+        )
+        self.cache: dict[tuple[str, ...], Any] = {}
+
+    def validator(self, method: str, path: str, *where: str) -> Any:
+        """The validator of the JSON schema at ``paths/<path>/<method>/<where…>``, or None."""
+        import jsonschema  # type: ignore[import-untyped]
+
+        key = (method, path, *where)
+        if key not in self.cache:
+            node = self.spec["paths"].get(path, {}).get(method)
+            if node is None:
+                raise KeyError(f"the OpenAPI description has no {method.upper()} {path}")
+            for part in where:
+                node = node.get(part) if isinstance(node, dict) else None
+            if node is None:
+                self.cache[key] = None
+            else:
+                parts = ("paths", path, method, *where)
+                pointer = "/".join(_pointer_part(p) for p in parts)
+                schema = {"$ref": f"{SPEC_URI}#/{pointer}"}
+                self.cache[key] = jsonschema.Draft202012Validator(schema, registry=self.registry)
+        return self.cache[key]
+
+
+def _problems(validator: Any, instance: Any) -> list[str]:
+    problems: list[str] = []
+    for error in validator.iter_errors(instance):
+        where = "/".join(str(p) for p in error.absolute_path) or "(body)"
+        problems.append(f"{where}: {error.message[:300]}")
+    return problems
+
+
 def load_validator(spec_path: Path | str) -> BodyValidator:
     """Build a validator for JSON request bodies from the spec at ``spec_path``."""
-    import jsonschema  # type: ignore[import-untyped]
-    import referencing
-    import referencing.jsonschema
-
-    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    resource = referencing.Resource.from_contents(
-        spec, default_specification=referencing.jsonschema.DRAFT202012
-    )
-    registry: referencing.Registry[Any] = referencing.Registry().with_resource(SPEC_URI, resource)
-    cache: dict[tuple[str, str], Any] = {}
-
-    def validator_for(method: str, path: str) -> Any:
-        key = (method, path)
-        if key not in cache:
-            operation = spec["paths"].get(path, {}).get(method)
-            if operation is None:
-                raise KeyError(f"the OpenAPI description has no {method.upper()} {path}")
-            content = operation.get("requestBody", {}).get("content", {})
-            if "application/json" not in content:
-                cache[key] = None
-            else:
-                parts = ("paths", path, method, "requestBody", "content", "application/json")
-                pointer = "/".join(_pointer_part(p) for p in (*parts, "schema"))
-                schema = {"$ref": f"{SPEC_URI}#/{pointer}"}
-                cache[key] = jsonschema.Draft202012Validator(schema, registry=registry)
-        return cache[key]
+    spec = _Spec(spec_path)
+    json_schema = ("requestBody", "content", "application/json", "schema")
 
     def validate(method: str, path: str, body: Any) -> list[str]:
-        validator = validator_for(method.lower(), path)
+        validator = spec.validator(method.lower(), path, *json_schema)
         if validator is None:
             return [] if body is None else [f"{method} {path} takes no JSON body"]
-        problems: list[str] = []
-        for error in validator.iter_errors(body):
-            where = "/".join(str(p) for p in error.absolute_path) or "(body)"
-            problems.append(f"{where}: {error.message[:300]}")
-        return problems
+        return _problems(validator, body)
+
+    return validate
+
+
+def load_response_validator(spec_path: Path | str) -> ResponseValidator:
+    """Build a validator for successful (2xx) JSON responses, to keep the emulator honest."""
+    spec = _Spec(spec_path)
+
+    def validate(method: str, path: str, status: int, body: Any) -> list[str]:
+        where = ("responses", str(status), "content", "application/json", "schema")
+        validator = spec.validator(method.lower(), path, *where)
+        if validator is None:
+            return [] if body is None else [f"{method} {path} {status} has no JSON body"]
+        return _problems(validator, body)
 
     return validate

@@ -14,7 +14,8 @@ the bot could get it wrong:
   After a deferred (type 5) callback the first follow-up edits the original message.
 * **Validation.**  With a ``validator`` (see :mod:`musicbot.emulator.openapi`), every JSON body is
   checked against Discord's OpenAPI description; a mismatch is answered with 400 / 50035 and
-  recorded in :attr:`EmulatorRest.validation_errors`.
+  recorded in :attr:`EmulatorRest.validation_errors`.  With a ``response_validator`` the
+  emulator's own 2xx answers are checked too (:attr:`EmulatorRest.response_errors`).
 * ``GET …/commands`` without ``with_localizations=true`` leaves the localization maps out, and
   stored commands carry Discord's extra fields and defaults, so command sync must compare
   semantically.
@@ -39,7 +40,7 @@ from urllib.parse import parse_qs
 import attrs
 import trio
 
-from musicbot.emulator.openapi import BodyValidator
+from musicbot.emulator.openapi import BodyValidator, ResponseValidator
 from musicbot.emulator.rest_store import Store
 
 PREFIX: Final = "/api/v10"
@@ -167,6 +168,7 @@ class EmulatorRest:
         gateway_url_provider: Callable[[], str],
         validator: BodyValidator | None = None,
         *,
+        response_validator: ResponseValidator | None = None,
         token: str | None = None,
         shards: int = 1,
         session_start_limit: Mapping[str, int] | None = None,
@@ -181,6 +183,7 @@ class EmulatorRest:
         if session_start_limit is not None:
             self.store.session_start_limit = dict(session_start_limit)
         self._validator = validator
+        self._response_validator = response_validator
         self._token = token
         self._limits: dict[str, RouteLimit] = dict(DEFAULT_LIMITS if limits is None else limits)
         self._default_limit = default_limit
@@ -194,6 +197,7 @@ class EmulatorRest:
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
         self.validation_errors: list[ValidationProblem] = []
+        self.response_errors: list[ValidationProblem] = []  # the emulator's own shape bugs
         self.rate_limit_violations: list[RecordedRequest] = []
 
     # ---------------------------------------------------------------- test controls
@@ -437,6 +441,11 @@ class EmulatorRest:
                 return 400, {"message": "Invalid Form Body", "code": 50035, "errors": errors}, rl
         handler: Callable[..., tuple[int, Json]] = getattr(self.store, route.handler)
         status, result = handler(params=params, query=query, body=body)
+        if self._response_validator is not None and 200 <= status < 300:
+            problems = self._response_validator(method.lower(), route.template, status, result)
+            if problems:
+                problem = ValidationProblem(method=method, path=path, problems=tuple(problems))
+                self.response_errors.append(problem)
         return status, result, rl
 
     def _authorized(self, header: str) -> bool:

@@ -88,6 +88,19 @@ class Store:
         self._by_token: dict[str, InteractionRecord] = {}
         self.messages: dict[int, list[dict[str, Any]]] = {}
 
+    def bot_user(self) -> dict[str, Any]:
+        return {
+            "id": str(self.application_id),
+            "username": "musicbot",
+            "global_name": "Music Bot",
+            "avatar": None,
+            "discriminator": "0000",
+            "public_flags": 0,
+            "flags": 0,
+            "bot": True,
+            "primary_guild": None,
+        }
+
     def snowflake(self) -> str:
         return str(next(self._ids))
 
@@ -111,12 +124,25 @@ class Store:
         return 200, {
             "id": str(self.application_id),
             "name": "Emulated Music Bot",
+            "icon": None,
             "description": "",
+            "type": None,
             "bot_public": True,
             "bot_require_code_grant": False,
             "flags": 0,
+            "flags_new": "0",
             "verify_key": "0" * 64,
-            "bot": {"id": str(self.application_id), "username": "musicbot", "bot": True},
+            "redirect_uris": [],
+            "interactions_endpoint_url": None,
+            "role_connections_verification_url": None,
+            "owner": self.bot_user(),
+            "approximate_guild_count": 1,
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "team": None,
+            "eligible_oauth2_scopes": ["bot", "applications.commands"],
+            "bot": self.bot_user(),
         }
 
     # ---------------------------------------------------------------- commands
@@ -179,7 +205,7 @@ class Store:
             "id": self.snowflake(),
             "channel_id": str(channel_id),
             "type": 0,
-            "author": {"id": str(self.application_id), "username": "musicbot", "bot": True},
+            "author": self.bot_user(),
             "content": "",
             "embeds": [],
             "components": [],
@@ -266,7 +292,9 @@ class Store:
                 "response_message_ephemeral": bool(flags & FLAG_EPHEMERAL),
             }
         }
-        if message is not None:
+        if kind == CALLBACK_MESSAGE and message is not None:
+            # Discord describes a resource only for a created message; a deferred one is
+            # known by interaction.response_message_id.
             response["resource"] = {"type": kind, "message": copy.deepcopy(message)}
         return 200, response
 

@@ -81,7 +81,7 @@ async def test_interaction_lifecycle(autojump_clock: trio.testing.MockClock) -> 
     assert again.status_code == 400 and again.json()["code"] == 40060
     assert record.callbacks == [{"type": 5, "data": {"flags": 64}}]
     # After a defer, the first follow-up edits the original "thinking…" message.
-    assert first.json()["id"] == payload["resource"]["message"]["id"]
+    assert first.json()["id"] == payload["interaction"]["response_message_id"]
     assert first.json()["flags"] & 128 == 0
     assert second.json()["id"] != first.json()["id"]
     assert edited.json()["content"] == "edited" and gone.status_code == 204

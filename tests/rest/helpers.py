@@ -11,7 +11,12 @@ from typing import Any
 import trio
 
 from musicbot.config import Secret
-from musicbot.emulator.openapi import BodyValidator, load_validator
+from musicbot.emulator.openapi import (
+    BodyValidator,
+    ResponseValidator,
+    load_response_validator,
+    load_validator,
+)
 from musicbot.emulator.rest import EmulatorRest
 from musicbot.rest import RestClient, open_rest_client
 
@@ -26,13 +31,20 @@ def spec_validator() -> BodyValidator:
     return load_validator(SPEC_PATH)
 
 
+@functools.cache
+def spec_response_validator() -> ResponseValidator:
+    return load_response_validator(SPEC_PATH)
+
+
 @asynccontextmanager
 async def running_emulator(**kwargs: Any) -> AsyncIterator[EmulatorRest]:
     """An emulator REST server on 127.0.0.1 that validates every body against OpenAPI.
 
-    On exit it asserts that no body failed validation and no request broke a rate limit.
+    On exit it asserts that no body failed validation (the bot's requests, and the emulator's
+    own answers) and that no request broke a rate limit.
     """
     kwargs.setdefault("token", TOKEN)
+    kwargs.setdefault("response_validator", spec_response_validator())
     emu = EmulatorRest(APPLICATION_ID, lambda: GATEWAY_URL, spec_validator(), **kwargs)
     async with trio.open_nursery() as nursery:
         await nursery.start(emu.serve)
@@ -40,6 +52,7 @@ async def running_emulator(**kwargs: Any) -> AsyncIterator[EmulatorRest]:
         nursery.cancel_scope.cancel()
     assert emu.validation_errors == [], emu.validation_errors
     assert emu.rate_limit_violations == [], emu.rate_limit_violations
+    assert emu.response_errors == [], emu.response_errors
 
 
 @asynccontextmanager

@@ -101,6 +101,6 @@ async def test_interaction_response_flow(autojump_clock: trio.testing.MockClock)
             await rest.edit_message(300, int(posted["id"]), {"content": "Queue ended"})
             await rest.delete_original_response(app, "itok")
     assert callback is not None and callback["interaction"]["response_message_loading"]
-    assert original["id"] == callback["resource"]["message"]["id"]
+    assert original["id"] == callback["interaction"]["response_message_id"]
     assert [m["content"] for m in emu.messages[300]] == ["Queue ended"]
     assert [r.status for r in emu.requests] == [200, 200, 200, 200, 200, 204, 200, 200, 204]
