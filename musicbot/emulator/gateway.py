@@ -18,6 +18,7 @@ renewed on every change, never by polling with sleep.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import secrets
 import zlib
@@ -83,6 +84,7 @@ class Session:
 class Connection:
     id: int
     ws: trio_websocket.WebSocketConnection
+    stream: trio.SocketStream
     compressor: Any  # zlib compressobj or None
     send_lock: trio.Lock = attrs.Factory(trio.Lock)
     session: Session | None = None
@@ -140,13 +142,30 @@ class GatewayServer:
     async def serve(
         self, *, task_status: trio.TaskStatus[GatewayServer] = trio.TASK_STATUS_IGNORED
     ) -> None:
+        # A raw TCP listener wrapped by trio-websocket (not serve_websocket) so that a test can
+        # drop a connection without a close frame.
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                trio_websocket.serve_websocket, self._handle, "127.0.0.1", 0, None
+            listeners = await nursery.start(
+                functools.partial(trio.serve_tcp, self._on_tcp, 0, host="127.0.0.1")
             )
-            self.port = server.port
+            self.port = listeners[0].socket.getsockname()[1]
             log.info("emulator_gateway_listening", url=self.url)
             task_status.started(self)
+
+    async def _on_tcp(self, stream: trio.SocketStream) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                request = await trio_websocket.wrap_server_stream(nursery, stream)
+                await self._handle(request, stream)
+                # Let trio-websocket's reader finish the closing handshake, within bounds.
+                nursery.cancel_scope.deadline = trio.current_time() + 2.0
+        except* (
+            trio_websocket.ConnectionClosed,
+            trio_websocket.ConnectionRejected,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+        ):
+            pass  # the peer went away (or a test dropped it)
 
     # ------------------------------------------------------------------ waiting
 
@@ -220,6 +239,14 @@ class GatewayServer:
             conn.session.invalid = True
         await self._close(conn, code)
 
+    async def drop(self, shard_id: int = 0) -> None:
+        """End the shard's TCP connection without a close frame (the bot should resume)."""
+        conn = self._require(shard_id)
+        conn.closed = True
+        conn.server_close_code = 1006  # what the bot sees: no close frame
+        self._notify()
+        await conn.stream.aclose()
+
     def pause_acks(self, shard_id: int = 0) -> None:
         self.acks_paused.add(shard_id)
 
@@ -284,13 +311,16 @@ class GatewayServer:
             self._notify()
             await wake.wait()
 
-    async def _handle(self, request: trio_websocket.WebSocketRequest) -> None:
+    async def _handle(
+        self, request: trio_websocket.WebSocketRequest, stream: trio.SocketStream
+    ) -> None:
         query = parse_qs(urlsplit(request.path).query)
         ws = await request.accept()
         compress = query.get("compress", [""])[0] == "zlib-stream"
         conn = Connection(
             id=len(self.connections) + 1,
             ws=ws,
+            stream=stream,
             compressor=zlib.compressobj() if compress else None,
         )
         self.connections.append(conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 import trio
 
@@ -17,7 +18,7 @@ from musicbot.gateway import (
     VoiceServerUpdate,
     VoiceStateUpdate,
 )
-from tests.gateway.helpers import emulated_gateway, running_bot
+from tests.gateway.helpers import FAST, emulated_gateway, running_bot
 
 TIMEOUT = 10
 
@@ -145,16 +146,22 @@ async def test_invalid_session_resumable_resumes() -> None:
             assert len(gw.identifies) == 1 and len(gw.resumes) == 1
 
 
-@pytest.mark.parametrize(("code", "resumes", "identifies"), [(4000, 1, 1), (4009, 0, 2)])
-async def test_server_close_codes_resume_or_reidentify(
-    code: int, resumes: int, identifies: int
+@pytest.mark.parametrize(
+    ("code", "resumes", "identifies"),
+    [(4000, 1, 1), (4008, 1, 1), (1001, 1, 1), (None, 1, 1), (4007, 0, 2), (4009, 0, 2)],
+)
+async def test_server_closes_and_drops_resume_or_reidentify(
+    code: int | None, resumes: int, identifies: int
 ) -> None:
     with trio.fail_after(TIMEOUT):
         world = World()
         world.add_guild()
         async with emulated_gateway(world) as gw, running_bot(gw) as (_, col):
             await col.wait_count(GuildCreate, 1)
-            await gw.close(0, code)
+            if code is None:
+                await gw.drop(0)  # no close frame at all
+            else:
+                await gw.close(0, code)
             await col.wait_for(lambda _: len(col.of(Ready)) + len(col.of(Resumed)) >= 2)
             assert (len(gw.resumes), len(gw.identifies)) == (resumes, identifies)
 
@@ -254,3 +261,28 @@ async def test_manager_wait_ready_and_handles_report_state() -> None:
             await manager.wait_ready()
             assert [h.state for h in manager.shards()] == [ShardState.READY] * 2
             assert all(h.session_id and h.generation == 1 for h in manager.shards())
+
+
+async def test_handle_payloads_go_through_the_send_limiter() -> None:
+    period, limit = 0.5, 10
+    options = attrs.evolve(FAST, send_limit=limit, send_period=period)
+    with trio.fail_after(TIMEOUT):
+        world = World()
+        guild = world.add_guild()
+        async with (
+            emulated_gateway(world, heartbeat_interval=60.0) as gw,
+            running_bot(gw, options=options) as (manager, col),
+        ):
+            await col.wait_count(GuildCreate, 1)
+            conn = gw.connections[0]
+            first = len(conn.sent_times)
+            handle = manager.shard(0)
+            for _ in range(24):
+                await handle.update_voice_state(guild.id, None)
+            await gw.wait_until(lambda: len(conn.sent_times) >= first + 24)
+            times = conn.sent_times[first:]
+            # 10 per window, 2 kept for heartbeats: 8 ordinary payloads per 0.5 s.
+            assert times[-1] - times[0] >= 2 * period * 0.9
+            for t in times:
+                assert sum(1 for u in times if t <= u < t + period * 0.8) <= limit - 2
+            assert not conn.closed
