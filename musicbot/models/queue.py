@@ -216,6 +216,20 @@ class Queue:
             self._has_current = False
         return dropped
 
+    def replace(self, entry_id: str, track: Track) -> bool:
+        """Swap the entry ``entry_id`` for ``track`` in place (e.g. once its stream URL is
+        resolved), keeping the entry id and position.  Returns whether the entry was found."""
+        for i, old in enumerate(self._tracks):
+            if old.entry_id == entry_id:
+                self._tracks[i] = attrs.evolve(track, entry_id=entry_id)
+                return True
+        return False
+
+    def replace_current(self, track: Track) -> bool:
+        """:meth:`replace` for the current entry; False when nothing is current."""
+        current = self.current
+        return current is not None and self.replace(current.entry_id, track)
+
     def set_repeat(self, mode: RepeatMode) -> None:
         self.repeat = mode
 

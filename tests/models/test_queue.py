@@ -202,3 +202,18 @@ def test_snapshot_round_trip_through_json() -> None:
     assert data["repeat"] == "queue"
     with pytest.raises(ValueError):
         Queue.restore({**data, "version": 99})
+
+
+def test_replace_keeps_identity_and_position() -> None:
+    queue = playing("now", "a")
+    current = queue.current
+    assert current is not None
+    resolved = song("now", stream_url="https://cdn.example.com/now.opus", entry_id="other")
+    assert queue.replace_current(resolved)
+    assert queue.current is not None and queue.current.resolved
+    assert queue.current.entry_id == current.entry_id
+    upcoming = queue.at(1)
+    assert queue.replace(upcoming.entry_id, song("a2"))
+    assert titles(queue) == ["now", "a2"] and queue.at(1).entry_id == upcoming.entry_id
+    assert not queue.replace("missing", song("x"))
+    assert not Queue().replace_current(song("x"))

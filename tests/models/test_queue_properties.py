@@ -249,3 +249,18 @@ def test_history_keeps_the_last_fifty(count: int, mode: RepeatMode) -> None:
     for _ in range(count):
         queue.skip()
     assert [t.entry_id for t in queue.history] == order[:count][-HISTORY_LIMIT:]
+
+
+@given(st.lists(tracks, min_size=1, max_size=MAX), tracks, st.data())
+def test_replace_changes_one_entry_only(
+    batch: list[Track], new: Track, data: st.DataObject
+) -> None:
+    queue = Queue(max_length=MAX)
+    queue.extend(batch)
+    before = list(queue)
+    victim = data.draw(st.sampled_from(before))
+    assert queue.replace(victim.entry_id, new)
+    after = list(queue)
+    assert [t.entry_id for t in after] == [t.entry_id for t in before]
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert all(before[i].entry_id == victim.entry_id for i in changed)
