@@ -201,6 +201,11 @@ class MediaServer:
     def feed_url(self) -> str:
         return self.url("/feed.xml")
 
+    def demo_links(self) -> list[tuple[str, str]]:
+        """(title, link) pairs a console or README can offer: each page, then the feed."""
+        links = [(tone.title, self.page_url(tone.name)) for tone in self.tones.values()]
+        return [*links, ("Demo playlist (RSS)", self.feed_url)]
+
     def forbid(self, path: str, on: bool = True) -> None:
         """Answer 403 for ``path`` (as a stream host refusing an expired URL would)."""
         (self.forbidden.add if on else self.forbidden.discard)(path)

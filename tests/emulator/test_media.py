@@ -111,6 +111,8 @@ async def test_page_and_feed(media_dir: Path) -> None:
         "00:00:05",
         "00:00:02",
     ]
+    assert server.demo_links()[-1] == ("Demo playlist (RSS)", server.feed_url)
+    assert server.demo_links()[0] == ("Demo tone A440", server.page_url("a440"))
     enclosure = items[2].find("enclosure")
     assert enclosure is not None and enclosure.get("url") == server.media_url("c523")
 
