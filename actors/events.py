@@ -16,7 +16,7 @@ subscriber and yields its receive channel, leaving it unsubscribes and closes th
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Final
 
@@ -172,8 +172,15 @@ class Subscription:
 class EventBus:
     """Fan-out of :data:`Event` values.  Owned by whoever created it; passed in as a dependency."""
 
-    def __init__(self, *, default_buffer: int = DEFAULT_BUFFER) -> None:
+    def __init__(
+        self,
+        *,
+        default_buffer: int = DEFAULT_BUFFER,
+        on_drop: Callable[[str, int], None] | None = None,
+    ) -> None:
+        """``on_drop(subscriber_name, n)`` is told about every drop (e.g. a metrics counter)."""
         self._subscribers: list[Subscription] = []
+        self._on_drop = on_drop
         self._default_buffer = default_buffer
         self._drops_by_name: dict[str, int] = {}
         self._closed = False
@@ -207,6 +214,8 @@ class EventBus:
             elif sub in self._subscribers:  # full, not gone
                 self.drops += 1
                 self._drops_by_name[sub.name] = self._drops_by_name.get(sub.name, 0) + 1
+                if self._on_drop is not None:
+                    self._on_drop(sub.name, 1)
         return delivered
 
     def drops_by_subscriber(self) -> dict[str, int]:
@@ -244,10 +253,11 @@ def _names(types: tuple[type[Event], ...] | None) -> list[str] | None:
 async def run_event_bus(
     *,
     default_buffer: int = DEFAULT_BUFFER,
+    on_drop: Callable[[str, int], None] | None = None,
     task_status: trio.TaskStatus[EventBus] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """The bus as a node of the tree: lives until cancelled, then ends every subscription."""
-    bus = EventBus(default_buffer=default_buffer)
+    bus = EventBus(default_buffer=default_buffer, on_drop=on_drop)
     try:
         task_status.started(bus)
         await trio.sleep_forever()

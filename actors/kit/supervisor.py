@@ -36,7 +36,7 @@ import contextlib
 import enum
 import itertools
 from collections import deque
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, Protocol, TypeVar, assert_never
 
 import attrs
@@ -116,6 +116,8 @@ class SupervisorSpec:
     policy: RestartPolicy = RestartPolicy()
     children: tuple[ChildSpec[Any], ...] = ()
     template: ChildSpec[Any] | None = None
+    # Called with the supervisor's name on every child restart (e.g. Metrics.supervisor_restart).
+    on_restart: Callable[[str], None] | None = None
 
     def __attrs_post_init__(self) -> None:
         simple = self.policy.strategy is Strategy.SIMPLE_ONE_FOR_ONE
@@ -445,6 +447,8 @@ class _Supervisor:
         while True:
             child.restart_count += 1
             self.restarts += 1
+            if self.spec.on_restart is not None:
+                self.spec.on_restart(self.name)
             try:
                 await self._start(child)
             except Exception as exc:

@@ -70,7 +70,8 @@ async def test_type_filter(autojump_clock: Any) -> None:
 
 
 async def test_slow_subscriber_drops_are_counted_and_never_block(autojump_clock: Any) -> None:
-    bus = EventBus()
+    reported: list[tuple[str, int]] = []
+    bus = EventBus(on_drop=lambda name, n: reported.append((name, n)))
     fast_got: list[Event] = []
     slow_got: list[Event] = []
     with trio.fail_after(5):
@@ -91,6 +92,7 @@ async def test_slow_subscriber_drops_are_counted_and_never_block(autojump_clock:
     assert [e.guild_id for e in slow_got if isinstance(e, QueueEmpty)] == [0, 1]
     assert bus.drops == 98
     assert bus.drops_by_subscriber() == {"slow": 98}
+    assert reported == [("slow", 1)] * 98
     assert bus.published == 100
 
 

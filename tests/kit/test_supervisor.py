@@ -43,15 +43,21 @@ async def test_transient_crash_is_restarted_with_saved_state(autojump_clock: Any
             raise RuntimeError("decoder exploded")
         await trio.sleep_forever()
 
+    counted: list[str] = []
+    sup_spec = SupervisorSpec(
+        name="sup",
+        policy=TRANSIENT,
+        children=(ChildSpec(name="guild", start=child),),
+        on_restart=counted.append,
+    )
     with trio.fail_after(60), capture_logs() as logs:
         async with trio.open_nursery() as nursery:
-            handle: SupervisorHandle[str, int] = await nursery.start(
-                run_supervisor, spec(ChildSpec(name="guild", start=child))
-            )
+            handle: SupervisorHandle[str, int] = await nursery.start(run_supervisor, sup_spec)
             await trio.sleep(5)
             assert seen == [(0, None), (1, ["song0"]), (2, ["song0", "song1"])]
             assert handle.lookup("guild") == 2
             assert handle.restarts == 2
+            assert counted == ["sup", "sup"]
             await handle.aclose()
     restarted = [e for e in logs if e["event"] == "supervisor_child_restarted"]
     assert len(restarted) == 2
