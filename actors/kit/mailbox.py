@@ -19,7 +19,8 @@ the timeout either.  Three signals say so, whichever comes first:
   alive in a traceback, so the caller checks this every ``LIVENESS_POLL`` seconds).
 
 In each case a reply already in the buffer still wins.  Consequently an actor must not close
-its inbox early and still expect to answer requests it holds.
+its inbox early and still expect to answer requests it holds, and an actor that hands a request
+to a helper task forwards the reply channel object itself (never a clone of it).
 """
 
 from __future__ import annotations

@@ -348,3 +348,45 @@ def test_spec_validation() -> None:
         SupervisorSpec(name="x", children=(dup, dup))
     with pytest.raises(ValueError):
         RestartPolicy(intensity=-1)
+
+
+async def test_dynamic_child_that_returns_is_forgotten(autojump_clock: Any) -> None:
+    journal = Journal()
+    policy = RestartPolicy(strategy=Strategy.SIMPLE_ONE_FOR_ONE, restart=Restart.TRANSIENT)
+    template = ChildSpec(name="guild", start=return_after(journal, "guild", 1))
+    sup_spec = SupervisorSpec(name="guilds", policy=policy, template=template)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            guilds: SupervisorHandle[int, str] = await nursery.start(run_supervisor, sup_spec)
+            await guilds.start_child(7)
+            await trio.sleep(2)
+            assert guilds.which_children() == []
+            assert guilds.lookup(7) is None
+            assert await guilds.start_child(7) == "guild#0"
+            await guilds.aclose()
+    assert journal.of("return") == [("guild", 0)]
+
+
+async def test_a_child_that_cannot_restart_exhausts_the_intensity(autojump_clock: Any) -> None:
+    attempts: list[float] = []
+
+    async def fragile(ctx: ChildContext, *, task_status: trio.TaskStatus[None]) -> None:
+        attempts.append(trio.current_time())
+        if ctx.restart_count:
+            raise ConnectionError("cannot reconnect")
+        task_status.started()
+        await trio.sleep(1)
+        raise ConnectionError("connection lost")
+
+    policy = RestartPolicy(restart=Restart.PERMANENT, intensity=3, period=60)
+    with trio.fail_after(60), pytest.RaisesGroup(SupervisorGaveUp) as caught:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                run_supervisor, spec(ChildSpec(name="ws", start=fragile), policy=policy)
+            )
+            await trio.sleep_forever()
+    [gave_up] = caught.value.exceptions
+    assert isinstance(gave_up, SupervisorGaveUp)
+    assert isinstance(gave_up.cause, ConnectionError)
+    assert str(gave_up.cause) == "cannot reconnect"
+    assert len(attempts) == 4  # the first start, then 3 failed restarts; the 4th broke the limit
