@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from musicbot.gateway import constants as c
@@ -40,6 +41,11 @@ class ShardHandle:
     async def wait_ready(self) -> None:
         """Wait until the current connection is READY or RESUMED."""
         await self._shard.wait_ready()
+
+    async def wait_until(self, predicate: Callable[[ShardHandle], bool]) -> None:
+        """Wait until ``predicate(handle)`` holds; checked after every state change."""
+        while not predicate(self):
+            await self._shard.wait_changed()
 
     async def send_payload(self, op: int, d: Any) -> None:
         """Queue a payload for the shard's next READY connection.

@@ -10,7 +10,8 @@ Identify gate theory: Discord lets ``max_concurrency`` shards identify per 5 s; 
 belongs to bucket ``i % max_concurrency``.  Each bucket admits one identify per window, and
 shards ask in id order, so buckets start in order.  Each identify also spends one of the
 day's session starts (``session_start_limit``); using them all up makes Discord reset the
-token, so the gate refuses to go below ``floor``.
+token, so the gate refuses to go below ``floor``.  A slot granted to a shard whose connection
+then fails before IDENTIFY is kept by that shard for its next attempt (no session start spent).
 """
 
 from __future__ import annotations
@@ -101,11 +102,17 @@ class IdentifyGate:
             )
 
     async def wait_turn(self, shard_id: int) -> None:
-        """Wait for this shard's identify slot and spend one session start."""
+        """Wait for this shard's identify slot (the shard then calls :meth:`identified`).
+
+        The slot is taken provisionally now, so the next shard of the bucket waits a full
+        window; :meth:`identified` moves it to the moment IDENTIFY is really sent.
+        """
         bucket = self.bucket(shard_id)
         async with self._locks[bucket]:
-            last = self._last[bucket]
-            if last is not None:
+            while True:  # identified() may move the bucket's window while we sleep
+                last = self._last[bucket]
+                if last is None or trio.current_time() >= last + self.window:
+                    break
                 await trio.sleep_until(last + self.window)
             now = trio.current_time()
             if now >= self._reset_at:
@@ -113,5 +120,9 @@ class IdentifyGate:
                 self._reset_at = now + 86400.0
             if self.remaining - 1 < self.floor:
                 raise SessionStartLimitError(self.remaining, 1, self._reset_at - now)
-            self.remaining -= 1
             self._last[bucket] = now
+
+    def identified(self, shard_id: int) -> None:
+        """IDENTIFY was sent: one session start is spent, the bucket's window starts now."""
+        self._last[self.bucket(shard_id)] = trio.current_time()
+        self.remaining -= 1

@@ -131,6 +131,8 @@ class Shard:
         self._session: _Session | None = None
         self._outbox_send, self._outbox_receive = trio.open_memory_channel[str](options.outbox_size)
         self._pending: str | None = None  # taken from the outbox, not yet sent
+        self._identify_granted = False  # an identify slot not used yet (connect failed)
+        self._changed = trio.Event()
         self._ready = trio.Event()
         self.identifies = 0
         self.resumes = 0
@@ -149,6 +151,12 @@ class Shard:
         if state is not self.state:
             log.debug("shard_state", shard_id=self.shard_id, state=state.value, gen=self.generation)
         self.state = state
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_changed(self) -> None:
+        """Wait for the next state change (a new connection always passes CONNECTING)."""
+        await self._changed.wait()
 
     # ------------------------------------------------------------------ the loop
 
@@ -162,9 +170,10 @@ class Shard:
         started = False
         try:
             while True:
-                if self._session is None:
+                if self._session is None and not self._identify_granted:
                     self._set_state(ShardState.WAITING_IDENTIFY)
                     await self._gate.wait_turn(self.shard_id)
+                    self._identify_granted = True
                 if not started:
                     started = True
                     task_status.started()
@@ -205,6 +214,7 @@ class Shard:
         base = self._session.resume_url if self._session else self._gateway_url
         url = gateway_url_with_query(base, compress=self._compress)
         self._set_state(ShardState.CONNECTING)
+        outcome: Outcome | None = None
         try:
             async with trio_websocket.open_websocket_url(
                 url,
@@ -216,8 +226,8 @@ class Shard:
                     generation=self.generation,
                     ws=ws,
                     inflater=Inflater() if self._compress else None,
-                    limiter=SendLimiter(
-                        limit=self.options.send_limit, period=self.options.send_period
+                    limiter=SendLimiter(  # replaced once HELLO tells the heartbeat interval
+                        limit=self.options.send_limit, period=self.options.send_period, reserve=0
                     ),
                 )
                 try:
@@ -240,9 +250,12 @@ class Shard:
                 outcome = conn.outcome or _resume("connection ended")
                 with trio.move_on_after(self.options.close_timeout):
                     await ws.aclose(code=c.CLOSE_RECONNECT)
-                return outcome
         except (OSError, trio_websocket.HandshakeError) as exc:
-            return _resume(f"could not connect: {type(exc).__name__}")
+            # Connecting failed, or closing timed out after the outcome was already known.
+            if outcome is None:
+                outcome = _resume(f"could not connect: {type(exc).__name__}")
+        assert outcome is not None
+        return outcome
 
     # ------------------------------------------------------------------ handshake
 
@@ -293,6 +306,8 @@ class Shard:
         else:
             self._set_state(ShardState.IDENTIFYING)
             self.identifies += 1
+            self._identify_granted = False
+            self._gate.identified(self.shard_id)
             d = {
                 "token": self._token.value,
                 "intents": self.options.intents,

@@ -5,7 +5,7 @@ import json
 import zlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from musicbot.gateway.codec import Inflater, decode_message, encode_payload
@@ -53,6 +53,7 @@ def test_encode_refuses_payloads_over_4096_bytes() -> None:
     assert info.value.size > 4096 and info.value.limit == 4096 and info.value.op == 3
 
 
+@settings(max_examples=50, deadline=None)
 @given(st.lists(st.integers(0, 10_000), max_size=6), st.integers(1, 5))
 def test_any_frame_split_decodes_the_same_messages(cuts: list[int], count: int) -> None:
     msgs = [{"op": 0, "s": i, "d": {"x": "y" * (i * 37)}} for i in range(count)]

@@ -58,6 +58,7 @@ async def test_identify_gate_buckets_by_shard_id_modulo_concurrency(
         async def shard(i: int) -> None:
             await gate.wait_turn(i)
             granted[i] = trio.current_time() - start
+            gate.identified(i)
 
         async with trio.open_nursery() as nursery:
             for i in range(6):
@@ -72,8 +73,9 @@ async def test_identify_gate_refuses_the_last_session_starts() -> None:
     gate.check_start(2)
     with pytest.raises(SessionStartLimitError):
         gate.check_start(3)
-    await gate.wait_turn(0)
-    await gate.wait_turn(0)
+    for _ in range(2):
+        await gate.wait_turn(0)
+        gate.identified(0)
     with pytest.raises(SessionStartLimitError) as info:
         await gate.wait_turn(0)
     assert info.value.remaining == 2 and 0 < info.value.reset_after <= 120.0
@@ -86,4 +88,19 @@ async def test_session_starts_refill_after_reset(autojump_clock: trio.testing.Mo
             await gate.wait_turn(0)
         await trio.sleep(31)
         await gate.wait_turn(0)
+        gate.identified(0)
         assert gate.remaining == 999
+
+
+async def test_an_unused_slot_spends_nothing_and_identified_restarts_the_window(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with trio.fail_after(600):
+        gate = IdentifyGate(max_concurrency=1, window=5.0, remaining=100)
+        start = trio.current_time()
+        await gate.wait_turn(0)  # granted at 0, IDENTIFY only sent at 3 (slow connect)
+        await trio.sleep(3)
+        gate.identified(0)
+        await gate.wait_turn(1)
+        assert trio.current_time() - start == pytest.approx(8.0)
+        assert gate.remaining == 99  # the second grant is not spent until identified()

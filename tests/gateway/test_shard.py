@@ -286,3 +286,34 @@ async def test_handle_payloads_go_through_the_send_limiter() -> None:
             for t in times:
                 assert sum(1 for u in times if t <= u < t + period * 0.8) <= limit - 2
             assert not conn.closed
+
+
+async def test_unreachable_gateway_backs_off_and_keeps_trying() -> None:
+    import socket
+
+    from musicbot.config import Secret
+    from musicbot.gateway import GatewayDispatch, ShardManager
+
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with trio.fail_after(TIMEOUT):
+        send, _receive = trio.open_memory_channel[GatewayDispatch](4)
+        manager = ShardManager(
+            token=Secret("t"),
+            events=send,
+            get_gateway_bot=None,
+            shard_count=1,
+            gateway_url=f"ws://127.0.0.1:{port}",
+            options=FAST,
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(manager.run)
+            handle = manager.shard(0)
+            await handle.wait_until(lambda h: h.generation >= 4)
+            assert handle.state is ShardState.CONNECTING
+            # Failed connects neither spend session starts nor wait for a new identify slot.
+            assert manager.identify_gate is not None
+            assert manager.identify_gate.remaining == 1000
+            nursery.cancel_scope.cancel()
+        assert handle.state is ShardState.STOPPED
