@@ -272,7 +272,12 @@ class _Supervisor:
                         try:
                             await self._start(child)
                         except Exception as exc:
-                            log.error("supervisor_child_start_failed", **self._fields(child))
+                            log.error(
+                                "supervisor_child_start_failed",
+                                **self._fields(child),
+                                cause=repr(exc),
+                                exc_info=exc,
+                            )
                             raise _GiveUp(child.name, 0, exc) from exc
                     task_status.started(SupervisorHandle(self))
                     log.debug("supervisor_started", supervisor=self.name)
@@ -547,6 +552,8 @@ class SupervisorHandle(Generic[K, T]):
             actor=self._sup.name,
             timeout=timeout,
         )
+        if isinstance(result.error, ActorDeadError):
+            raise result.error  # the supervisor was shutting down
         if result.error is not None:
             name = f"{self._sup.spec.template.name if self._sup.spec.template else '?'}[{key}]"
             raise ChildStartError(self._sup.name, name, result.error) from result.error
