@@ -1,0 +1,225 @@
+"""Our send path: N players (musicbot.audio) streaming a local file through the real transport
+encryption (musicbot.voice.rtp) to UDP on 127.0.0.1, measured on the trio clock."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import resource
+import socket
+import time
+from array import array
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from musicbot.audio.messages import Play, PlayerCommand, PlayerEvent
+from musicbot.audio.ogg import OggOpusDemuxer
+from musicbot.audio.player import FRAME, PlayerStats, run_player
+from musicbot.audio.source import FfmpegOpener, FfmpegSource, SourceRequest
+from musicbot.models.media import SILENCE_FRAME
+from musicbot.models.track import Track
+from musicbot.voice.rtp import EncryptionMode, RtpPacketizer, TransportCipher
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class UdpSink:
+    """What the voice connection does per frame: RTP header, AEAD, one datagram."""
+
+    def __init__(self, sock: trio.socket.SocketType, mode: EncryptionMode, ssrc: int) -> None:
+        self.sock = sock
+        self.cipher = TransportCipher(mode, os.urandom(32))
+        self.rtp = RtpPacketizer(ssrc=ssrc)
+        self.times = array("d")
+
+    async def send_frame(self, opus: bytes) -> None:
+        parts = self.rtp.next_packet_parts(self.cipher, opus)
+        # Scatter/gather like musicbot.voice; a full loopback buffer drops, like it does.
+        with contextlib.suppress(OSError):
+            await self.sock.sendmsg(parts)
+        if opus is not SILENCE_FRAME:
+            self.times.append(trio.current_time())
+
+    async def set_speaking(self, speaking: bool) -> None:
+        pass
+
+
+class RecordingOpener:
+    def __init__(self, inner: FfmpegOpener) -> None:
+        self.inner = inner
+        self.pids: list[int] = []
+
+    def __call__(self, request: SourceRequest) -> AbstractAsyncContextManager[FfmpegSource]:
+        return self._open(request)
+
+    @asynccontextmanager
+    async def _open(self, request: SourceRequest) -> AsyncIterator[FfmpegSource]:
+        async with self.inner(request) as source:
+            self.pids.append(source.pid)
+            yield source
+
+
+def proc_cpu(pid: int) -> float:
+    """utime + stime of a live process, in seconds (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss(pid: int | str = "self") -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+    except OSError:
+        return 0
+
+
+def proc_pss(pid: int) -> int:
+    """Proportional set size: shared pages (the ffmpeg binary's text) split among sharers."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def self_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def pacing_errors(times: array[float], start: float, end: float) -> list[float]:
+    """Per frame: how late it left compared with the earliest 20 ms grid that fits the window
+    (frame k due at g + k * 20 ms, g = the smallest t_k - k * 20 ms), in milliseconds."""
+    xs = [t - k * FRAME for k, t in enumerate(times) if start <= t <= end]
+    if not xs:
+        return []
+    base = min(xs)
+    return [(x - base) * 1000 for x in xs]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+async def scenario(
+    ffmpeg: str, path: Path, *, codec: str, n: int, warmup: float, window: float
+) -> dict[str, Any]:
+    opener = RecordingOpener(FfmpegOpener(ffmpeg=ffmpeg, trusted_local=True, bitrate_kbps=128))
+    track = Track(title="bench", webpage_url="bench", stream_url=str(path), codec=codec)
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    port = receiver.getsockname()[1]
+    sinks: list[UdpSink] = []
+    stats = [PlayerStats() for _ in range(n)]
+    children0 = children_cpu()
+    rss0 = proc_rss()
+    result: dict[str, Any] = {}
+    async with trio.open_nursery() as nursery:
+        for i in range(n):
+            sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+            await sock.connect(("127.0.0.1", port))
+            mode = EncryptionMode.AES256_GCM if i % 2 == 0 else EncryptionMode.XCHACHA20
+            sink = UdpSink(sock, mode, ssrc=1000 + i)
+            sinks.append(sink)
+            send, receive = trio.open_memory_channel[PlayerCommand](4)
+            ev_send, _ev_receive = trio.open_memory_channel[PlayerEvent](64)
+            nursery.start_soon(
+                lambda r=receive, s=sink, e=ev_send, st=stats[i]: run_player(  # type: ignore[misc]
+                    r, sink=s, events=e, opener=opener, stats=st
+                )
+            )
+            # Streams start at random phases, as they would in a real process.
+            await trio.sleep(random.uniform(0, FRAME))
+            send.send_nowait(Play(track=track))
+        await trio.sleep(warmup)
+        t0, cpu0 = trio.current_time(), self_cpu()
+        re0 = sum(s.reanchors for s in stats)
+        ff0 = {pid: proc_cpu(pid) for pid in opener.pids}
+        await trio.sleep(window)
+        t1, cpu1 = trio.current_time(), self_cpu()
+        re1 = sum(s.reanchors for s in stats)
+        ff1 = {pid: proc_cpu(pid) for pid in opener.pids}
+        rss1 = proc_rss()
+        ff_rss = [proc_rss(pid) for pid in opener.pids]
+        ff_pss = [proc_pss(pid) for pid in opener.pids]
+        nursery.cancel_scope.cancel()
+    children1 = children_cpu()
+    receiver.close()
+    errors: list[float] = []
+    for sink in sinks:
+        errors += pacing_errors(sink.times, t0, t1)
+    packets = sum(sum(1 for t in s.times if t0 <= t <= t1) for s in sinks)
+    stream_minutes = n * (t1 - t0) / 60
+    bot_cpu = cpu1 - cpu0
+    ff_cpu = sum(ff1[p] - ff0.get(p, 0.0) for p in ff1)
+    result.update(
+        codec="passthrough" if codec == "opus" else "transcode",
+        streams=n,
+        window_s=round(t1 - t0, 2),
+        packets=packets,
+        expected_packets=int(n * (t1 - t0) / FRAME),
+        pacing_ms={
+            "p50": round(percentile(errors, 50), 3),
+            "p99": round(percentile(errors, 99), 3),
+            "max": round(max(errors, default=float("nan")), 3),
+        },
+        reanchors=re1 - re0,
+        reanchors_incl_startup=sum(s.reanchors for s in stats),
+        underruns=sum(s.underruns for s in stats),
+        bot_cpu_s_per_stream_min=round(bot_cpu / stream_minutes, 4),
+        bot_cpu_pct_core_per_stream=round(100 * bot_cpu / (n * (t1 - t0)), 3),
+        bot_cpu_us_per_packet=round(1e6 * bot_cpu / max(1, packets), 1),
+        ffmpeg_cpu_s_per_stream_min=round(ff_cpu / stream_minutes, 4),
+        ffmpeg_cpu_s_children_total=round(children1 - children0, 3),
+        bot_rss_kib_per_stream=round(max(0, rss1 - rss0) / 1024 / n, 1),
+        ffmpeg_rss_kib_per_stream=round(sum(ff_rss) / 1024 / max(1, len(ff_rss)), 1),
+        ffmpeg_pss_kib_per_stream=round(sum(ff_pss) / 1024 / max(1, len(ff_pss)), 1),
+    )
+    return result
+
+
+def micro(path: Path, repeat: int = 20) -> dict[str, float]:
+    """Per-packet cost without pacing or I/O: demux, and RTP + AEAD in both modes."""
+    data = path.read_bytes()
+    chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+    t = time.process_time()
+    count = 0
+    for _ in range(repeat):
+        demux = OggOpusDemuxer()
+        for chunk in chunks:
+            count += len(demux.feed(chunk))
+    demux_us = 1e6 * (time.process_time() - t) / count
+    packets = []
+    demux = OggOpusDemuxer()
+    for chunk in chunks:
+        packets += demux.feed(chunk)
+    out: dict[str, float] = {"demux_us": round(demux_us, 3), "packets": len(packets)}
+    for mode in EncryptionMode:
+        cipher = TransportCipher(mode, os.urandom(32))
+        rtp = RtpPacketizer(ssrc=1)
+        t = time.process_time()
+        for _ in range(repeat):
+            for p in packets:
+                header, sealed, suffix = rtp.next_packet_parts(cipher, p)
+                _ = header + sealed + suffix
+        key = "xchacha" if mode is EncryptionMode.XCHACHA20 else "aesgcm"
+        out[f"rtp_{key}_us"] = round(1e6 * (time.process_time() - t) / (repeat * len(packets)), 3)
+    return out
