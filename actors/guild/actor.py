@@ -1,0 +1,719 @@
+"""The guild actor: sole owner of one guild's queue, player and voice connection.
+
+Theory.  One task runs :meth:`Guild.run`; it reads one inbox (commands from the router, voice
+events from the gateway, and reports from its own child tasks) and is the only code that touches
+this guild's state, so there are no locks.  Slow work never blocks the loop: an extraction, a
+stream-URL refresh or a playlist import runs in a child task that posts its result back as a
+message.  The player (``musicbot.audio``) and the voice connection (``musicbot.voice``) run as
+child tasks too and report through forwarders into the same inbox.
+
+Playback is driven by the queue: the actor changes the queue, then tells the player what to
+play.  The player's ``TrackEnded`` is acted on only when it is about the entry the actor last
+asked it to play (``playing_entry``), so a late report about a replaced track changes nothing.
+
+Timers are deadlines the loop waits on (``move_on_at``): leave after ``[voice] alone_timeout``
+alone and after ``idle_timeout`` with nothing to play (unless 24/7), and stop the actor itself
+once it has neither voice nor queue, so only active guilds use memory.
+
+Crash recovery: after every change the actor saves a plain snapshot through its supervisor's
+``ChildContext``; a restarted instance rebuilds the queue from it, rejoins the voice channel and
+resumes the track from the saved position.  A guild that crashes more than
+``MAX_CRASHES`` times within ``CRASH_WINDOW`` seconds gives up cleanly and says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final, assert_never
+
+import attrs
+import structlog
+import trio
+
+import actors.guild.texts  # noqa: F401  (registers the command texts)
+from actors import events as ev
+from actors.extractor import ExtractorHandle
+from actors.guild import views
+from actors.guild.messages import (
+    ChannelGone,
+    Command,
+    Extracted,
+    FromPlayer,
+    FromVoice,
+    GuildMsg,
+    Invocation,
+    MemberVoiceState,
+    PlaylistBatch,
+    Resolved,
+    RestoreSession,
+    Shutdown,
+    VoiceServer,
+)
+from actors.guild.reasons import failure_text
+from actors.kit.supervisor import ChildContext
+from musicbot.audio import messages as pm
+from musicbot.audio.player import PlayerHandle, open_player_channel, run_player
+from musicbot.audio.source import SourceOpener
+from musicbot.config import Config
+from musicbot.i18n import t
+from musicbot.log import bind
+from musicbot.models.queue import Queue
+from musicbot.models.track import Track
+from musicbot.storage import GuildSettings, SessionSnapshot, Storage
+from musicbot.voice import (
+    Connected,
+    Disconnected,
+    Reconnecting,
+    StopReason,
+    UpdateVoiceState,
+    VoiceConnection,
+)
+
+log = structlog.get_logger(__name__)
+
+INBOX_SIZE: Final = 64
+MAX_PENDING_EXTRACTIONS: Final = 8  # per guild; more is refused as "busy"
+MAX_CRASHES: Final = 3
+CRASH_WINDOW: Final = 60.0
+REPLY_TIMEOUT: Final = 8.0  # a REST call answering a user may take this long at most
+ANNOUNCE_BUFFER: Final = 4
+PENDING_SEARCH_TTL: Final = 300.0
+MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
+ADMINISTRATOR: Final = 1 << 3
+LINGER: Final = 30.0  # seconds an actor with no voice and no queue stays before it stops
+
+
+class Messages:
+    """What the actor needs of the REST client to speak in a channel."""
+
+    async def create_message(self, channel_id: int, body: Mapping[str, Any]) -> Any: ...
+
+    async def edit_message(
+        self, channel_id: int, message_id: int, body: Mapping[str, Any]
+    ) -> Any: ...
+
+
+@attrs.define(kw_only=True)
+class BotIdentity:
+    """Learned from READY by the router (its only writer); read by guild actors at start."""
+
+    user_id: int = 0
+    application_id: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class GuildDeps:
+    config: Config
+    identity: BotIdentity
+    rest: Any  # musicbot.rest.RestClient (create_message / edit_message)
+    update_voice_state: UpdateVoiceState  # the main gateway's op 4 (guild id first)
+    extractor: ExtractorHandle
+    bus: ev.EventBus
+    opener: SourceOpener
+    storage: Storage
+    voice_members: Callable[[int], dict[int, int]]  # guild id -> {user id: channel id}
+    rng: random.Random = attrs.field(factory=random.Random)
+
+
+@attrs.define
+class _Crashes:
+    """Saved with the snapshot so a restarted instance knows how often it crashed lately."""
+
+    times: list[float] = attrs.field(factory=list)
+
+
+class Guild:
+    """All of one guild's state; only the actor task calls its methods."""
+
+    def __init__(
+        self,
+        guild_id: int,
+        deps: GuildDeps,
+        inbox_send: trio.MemorySendChannel[GuildMsg],
+        nursery: trio.Nursery,
+    ) -> None:
+        self.guild_id = guild_id
+        self.deps = deps
+        self.cfg = deps.config
+        self.inbox_send = inbox_send
+        self.nursery = nursery
+        self.queue = Queue(max_length=self.cfg.limits.max_queue_length)
+        self.settings = GuildSettings()
+        self.members: dict[int, int] = dict(deps.voice_members(guild_id))
+        self.voice_channel_id: int | None = None  # where the bot is (or is going)
+        self.voice_connected = False
+        self.text_channel_id: int | None = None
+        self.locale: str | None = None  # the language of the last request, for announcements
+        self.paused = False
+        self.volume = self.cfg.audio.default_volume
+        self.position = 0.0
+        self.playing_entry: str | None = None
+        self.resolving: set[str] = set()
+        self.pending = 0
+        self.searches: dict[str, tuple[float, int, tuple[Track, ...]]] = {}
+        self.stay_24_7 = self.cfg.voice.stay_24_7
+        self.alone_since: float | None = None
+        self.idle_since: float | None = trio.current_time()
+        self.stopping = False
+        self.player: PlayerHandle | None = None
+        self.voice: VoiceConnection | None = None
+        self.crashes = _Crashes()
+        self.np_message_id: int | None = None
+        self.announce_send, self.announce_receive = trio.open_memory_channel[
+            tuple[str, dict[str, Any]]
+        ](ANNOUNCE_BUFFER)
+        self.announce_drops = 0
+        self.save_state: Callable[[Any], None] = lambda _s: None
+        self.writer = deps.storage.session_writer(self.capture)
+
+    # ------------------------------------------------------------------ derived state
+
+    @property
+    def bot_id(self) -> int:
+        return self.deps.identity.user_id
+
+    def listeners(self) -> list[int]:
+        """Members (not the bot) in the bot's voice channel."""
+        if self.voice_channel_id is None:
+            return []
+        return [
+            u for u, c in self.members.items() if c == self.voice_channel_id and u != self.bot_id
+        ]
+
+    def is_dj(self, inv: Invocation) -> bool:
+        if inv.permissions & (MANAGE_GUILD | ADMINISTRATOR):
+            return True
+        if self.settings.dj_role_id is not None and self.settings.dj_role_id in inv.roles:
+            return True
+        return self.listeners() == [inv.user_id]
+
+    def lang(self, inv: Invocation | None = None) -> str | None:
+        if self.settings.language:
+            return self.settings.language
+        return inv.locale if inv is not None else self.locale
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "queue": self.queue.snapshot(),
+            "voice_channel_id": self.voice_channel_id,
+            "text_channel_id": self.text_channel_id,
+            "position": self.position,
+            "volume": self.volume,
+            "stay_24_7": self.stay_24_7,
+            "paused": self.paused,
+            "locale": self.locale,
+            "crashes": list(self.crashes.times),
+        }
+
+    def capture(self) -> SessionSnapshot:
+        return SessionSnapshot(
+            guild_id=self.guild_id,
+            voice_channel_id=self.voice_channel_id or 0,
+            text_channel_id=self.text_channel_id,
+            queue=self.queue.snapshot(),
+            position=self.position,
+            repeat_mode=self.queue.repeat.value,
+            volume=self.volume,
+            stay_24_7=self.stay_24_7,
+            saved_at=time.time(),
+        )
+
+    def changed(self) -> None:
+        """Record the new state for a restart (in memory) and for a process restart (disk)."""
+        self.save_state(self.snapshot())
+        if self.voice_channel_id is not None and (self.queue.current or len(self.queue)):
+            self.writer.mark_dirty()
+
+    def restore_from(self, data: Mapping[str, Any]) -> None:
+        self.queue = Queue.restore(data["queue"], max_length=self.cfg.limits.max_queue_length)
+        self.voice_channel_id = data.get("voice_channel_id")
+        self.text_channel_id = data.get("text_channel_id")
+        self.position = float(data.get("position", 0.0))
+        self.volume = int(data.get("volume", self.volume))
+        self.stay_24_7 = bool(data.get("stay_24_7", self.stay_24_7))
+        self.locale = data.get("locale")
+        self.crashes.times = [float(x) for x in data.get("crashes", ())]
+
+    # ------------------------------------------------------------------ speaking
+
+    async def answer(
+        self, inv: Invocation, key: str, *, ephemeral: bool = False, **kw: Any
+    ) -> None:
+        await self.respond(inv, t(key, self.lang(inv), **kw), ephemeral=ephemeral)
+
+    async def respond(
+        self, inv: Invocation, body: dict[str, Any] | str, *, ephemeral: bool = False
+    ) -> None:
+        with trio.move_on_after(REPLY_TIMEOUT) as scope:
+            try:
+                await inv.reply.send(body, ephemeral=ephemeral)
+            except Exception as exc:  # a failed reply must not kill the guild's playback
+                log.warning("interaction_reply_failed", command=inv.name, error=repr(exc))
+        if scope.cancelled_caught:
+            log.warning("interaction_reply_timeout", command=inv.name)
+
+    def announce(self, kind: str, body: dict[str, Any]) -> None:
+        """Post to the music channel without waiting (``kind`` "np" edits the last one)."""
+        if self.text_channel_id is None:
+            return
+        try:
+            self.announce_send.send_nowait((kind, body))
+        except trio.WouldBlock:
+            self.announce_drops += 1
+
+    def announce_text(self, key: str, **kw: Any) -> None:
+        self.announce(
+            "text", {"content": t(key, self.lang(), **kw), "allowed_mentions": {"parse": []}}
+        )
+
+    async def announcer(self) -> None:
+        """Owns the now-playing message id: edits it on track change instead of spamming."""
+        async with self.announce_receive:
+            async for kind, body in self.announce_receive:
+                channel = self.text_channel_id
+                if channel is None:
+                    continue
+                try:
+                    with trio.fail_after(REPLY_TIMEOUT):
+                        if kind == "np" and self.np_message_id is not None:
+                            try:
+                                await self.deps.rest.edit_message(channel, self.np_message_id, body)
+                                continue
+                            except Exception:
+                                self.np_message_id = None  # deleted by someone: post a new one
+                        msg = await self.deps.rest.create_message(channel, body)
+                        if kind == "np" and isinstance(msg, dict) and "id" in msg:
+                            self.np_message_id = int(msg["id"])
+                except Exception as exc:
+                    log.warning("announce_failed", kind=kind, error=repr(exc))
+
+    def show_now_playing(self) -> None:
+        track = self.queue.current
+        if track is None:
+            return
+        upcoming = self.queue.upcoming
+        self.announce(
+            "np",
+            views.now_playing(
+                track,
+                position=self.position,
+                paused=self.paused,
+                repeat=self.queue.repeat.value,
+                up_next=upcoming[0] if upcoming else None,
+                locale=self.lang(),
+            )
+            | {"allowed_mentions": {"parse": []}},
+        )
+
+    # ------------------------------------------------------------------ voice
+
+    def ensure_voice_task(self) -> VoiceConnection:
+        if self.voice is None:
+            send, receive = trio.open_memory_channel[Any](16)
+            self.voice = VoiceConnection(
+                guild_id=self.guild_id,
+                user_id=self.bot_id,
+                update_voice_state=self.deps.update_voice_state,
+                events=send,
+            )
+            self.nursery.start_soon(self.voice.run)
+            self.nursery.start_soon(self.forward, receive, FromVoice)
+            self.start_player(self.voice)
+        return self.voice
+
+    def start_player(self, sink: VoiceConnection) -> None:
+        commands, receive = open_player_channel()
+        events_send, events_receive = trio.open_memory_channel[pm.PlayerEvent](32)
+        self.player = PlayerHandle(commands, stats=_player_stats())
+        self.nursery.start_soon(
+            functools.partial(
+                run_player,
+                receive,
+                sink=sink,
+                events=events_send,
+                opener=self.deps.opener,
+                volume=self.volume,
+            )
+        )
+        self.nursery.start_soon(self.forward, events_receive, FromPlayer)
+
+    async def forward(
+        self, receive: trio.MemoryReceiveChannel[Any], wrap: Callable[..., GuildMsg]
+    ) -> None:
+        async with receive:
+            async for event in receive:
+                with trio.move_on_after(REPLY_TIMEOUT):
+                    await self.inbox_send.send(wrap(event=event))
+
+    def join(self, channel_id: int) -> None:
+        voice = self.ensure_voice_task()
+        if self.voice_channel_id != channel_id or not self.voice_connected:
+            self.voice_channel_id = channel_id
+            voice.join(channel_id)
+        self.refresh_alone()
+
+    async def leave(self, reason_key: str | None) -> None:
+        await self.stop_playback()
+        if self.voice is not None and self.voice_channel_id is not None:
+            self.voice.leave()
+        self.voice_channel_id = None
+        self.voice_connected = False
+        self.alone_since = None
+        await self.writer.discard()
+        await self.deps.storage.sessions().delete(self.guild_id)
+        if reason_key:
+            self.announce_text(reason_key)
+        self.deps.bus.publish(
+            ev.VoiceDisconnected(
+                guild_id=self.guild_id, channel_id=None, reason=reason_key or "left"
+            )
+        )
+        self.changed()
+
+    def refresh_alone(self) -> None:
+        if self.voice_channel_id is None or self.listeners():
+            self.alone_since = None
+        elif self.alone_since is None:
+            self.alone_since = trio.current_time()
+
+    # ------------------------------------------------------------------ playback
+
+    async def stop_playback(self) -> None:
+        if self.player is not None and self.playing_entry is not None:
+            self.playing_entry = None
+            await self.player.stop()
+        self.paused = False
+
+    async def play_current(self, *, start_at: float = 0.0) -> None:
+        """Make the player play the queue's current track (resolving it first if needed)."""
+        track = self.queue.current
+        if track is None:
+            await self.stop_playback()
+            self.idle_since = trio.current_time()
+            self.deps.bus.publish(ev.QueueEmpty(guild_id=self.guild_id))
+            return
+        self.idle_since = None
+        if not self.voice_connected or self.player is None:
+            return  # starts on Connected
+        expired = track.stream_expires_at is not None and track.stream_expires_at < time.time() + 30
+        if not track.resolved or expired:
+            if track.entry_id not in self.resolving:
+                self.resolving.add(track.entry_id)
+                self.nursery.start_soon(self.resolve_task, track, expired)
+            return
+        self.playing_entry = track.entry_id
+        self.position = start_at
+        self.paused = False
+        await self.player.play(track, start_at=start_at)
+
+    async def resolve_task(self, track: Track, force: bool) -> None:
+        try:
+            fresh = await self.deps.extractor.resolve(track, force=force)
+        except Exception as exc:
+            await self.inbox_send.send(Resolved(entry_id=track.entry_id, error=exc))
+        else:
+            await self.inbox_send.send(Resolved(entry_id=track.entry_id, track=fresh))
+
+    async def on_resolved(self, msg: Resolved) -> None:
+        self.resolving.discard(msg.entry_id)
+        current = self.queue.current
+        if current is None or current.entry_id != msg.entry_id:
+            return
+        if msg.track is None:
+            self.announce_text(
+                "cmd.track_failed", title=current.title, reason=failure_text(msg.error, self.lang())
+            )
+            self.deps.bus.publish(
+                ev.TrackFailed(guild_id=self.guild_id, track=current, error=repr(msg.error))
+            )
+            self.queue.skip()
+            self.changed()
+            await self.play_current()
+            return
+        self.queue.replace_current(msg.track)
+        await self.play_current(start_at=self.position if self.playing_entry is None else 0.0)
+
+    async def on_player(self, event: pm.PlayerEvent) -> None:
+        match event:
+            case pm.TrackStarted(track=track, position=position):
+                if track.entry_id != self.playing_entry:
+                    return
+                self.position = position
+                self.deps.bus.publish(ev.TrackStarted(guild_id=self.guild_id, track=track))
+                self.show_now_playing()
+                self.changed()
+            case pm.PositionChanged(track=track, position=position):
+                if track.entry_id == self.playing_entry:
+                    self.position = position
+                    self.save_state(self.snapshot())
+                    self.writer.mark_dirty()
+            case pm.TrackEnded(track=track, reason=reason, error=error, position=position):
+                if track.entry_id != self.playing_entry:
+                    return  # replaced or stopped on purpose; already handled
+                self.playing_entry = None
+                self.position = 0.0
+                if reason is pm.EndReason.FAILED:
+                    self.announce_text(
+                        "cmd.track_failed",
+                        title=track.title,
+                        reason=failure_text(error, self.lang()),
+                    )
+                    self.deps.bus.publish(
+                        ev.TrackFailed(guild_id=self.guild_id, track=track, error=repr(error))
+                    )
+                    self.queue.skip()
+                elif reason is pm.EndReason.FINISHED:
+                    self.deps.bus.publish(
+                        ev.TrackFinished(guild_id=self.guild_id, track=track, played=position)
+                    )
+                    self.queue.advance()
+                    if self.queue.current is None:
+                        self.announce_text("cmd.queue_finished")
+                else:
+                    return
+                self.changed()
+                await self.play_current()
+            case _:
+                assert_never(event)
+
+    async def on_voice(self, event: Any) -> None:
+        match event:
+            case Connected(channel_id=channel_id, resumed=resumed):
+                self.voice_connected = True
+                self.voice_channel_id = channel_id
+                self.deps.bus.publish(
+                    ev.VoiceConnected(guild_id=self.guild_id, channel_id=channel_id)
+                )
+                self.refresh_alone()
+                if not resumed and self.playing_entry is None and self.queue.current is not None:
+                    await self.play_current(start_at=self.position)
+            case Reconnecting():
+                pass  # frames are dropped meanwhile; the voice task recovers by itself
+            case Disconnected(reason=reason):
+                was = self.voice_channel_id
+                self.voice_connected = False
+                if reason is StopReason.LEFT:
+                    return
+                log.info("voice_lost", reason=reason.value, channel_id=was)
+                await self.stop_playback()
+                self.voice = None  # its task has ended; a new join builds a new one
+                await self.player_close()
+                self.voice_channel_id = None
+                key = "cmd.kicked" if reason is StopReason.KICKED else None
+                self.announce_text(key or "cmd.voice_failed", reason=reason.value.replace("_", " "))
+                self.deps.bus.publish(
+                    ev.VoiceDisconnected(
+                        guild_id=self.guild_id, channel_id=was, reason=reason.value
+                    )
+                )
+                self.changed()
+            case _:
+                log.debug("voice_event_ignored", event=type(event).__name__)
+
+    async def player_close(self) -> None:
+        if self.player is not None:
+            player, self.player = self.player, None
+            self.playing_entry = None
+            await player.aclose()
+
+    async def on_member_voice(self, msg: MemberVoiceState) -> None:
+        if msg.channel_id is None:
+            self.members.pop(msg.user_id, None)
+        else:
+            self.members[msg.user_id] = msg.channel_id
+        if msg.user_id == self.bot_id:
+            if self.voice is not None:
+                self.voice.on_voice_state_update(
+                    session_id=msg.session_id, channel_id=msg.channel_id
+                )
+            if msg.channel_id is not None and msg.channel_id != self.voice_channel_id:
+                self.voice_channel_id = msg.channel_id  # moved by someone: follow
+                self.changed()
+        self.refresh_alone()
+
+    # ------------------------------------------------------------------ the loop
+
+    def deadline(self) -> float:
+        now_ok = not (self.stay_24_7 and self.voice_channel_id is not None)
+        deadlines = [math.inf]
+        if now_ok and self.alone_since is not None:
+            deadlines.append(self.alone_since + self.cfg.voice.alone_timeout)
+        idle = self.idle_since is not None and self.playing_entry is None and not self.resolving
+        if now_ok and idle and self.voice_channel_id is not None:
+            deadlines.append(self.idle_since + self.cfg.voice.idle_timeout)  # type: ignore[operator]
+        if self.voice_channel_id is None and not len(self.queue) and self.pending == 0:
+            deadlines.append((self.idle_since or trio.current_time()) + LINGER)
+        return min(deadlines)
+
+    async def on_deadline(self) -> bool:
+        """Act on an expired timer; returns True when the actor should stop."""
+        now = trio.current_time()
+        if self.voice_channel_id is None:
+            return not len(self.queue) and self.pending == 0
+        if self.alone_since is not None and now >= self.alone_since + self.cfg.voice.alone_timeout:
+            await self.leave("cmd.left_alone")
+        elif self.idle_since is not None and now >= self.idle_since + self.cfg.voice.idle_timeout:
+            await self.leave("cmd.left_idle")
+        self.idle_since = now
+        return False
+
+    async def handle(self, msg: GuildMsg) -> bool:
+        """One message; returns True when the actor should stop."""
+        from actors.guild import commands  # the command handlers live beside this module
+
+        match msg:
+            case Command(inv=inv):
+                await commands.dispatch(self, inv)
+            case MemberVoiceState():
+                await self.on_member_voice(msg)
+            case VoiceServer(token=token, endpoint=endpoint):
+                if self.voice is not None:
+                    self.voice.on_voice_server_update(token=token, endpoint=endpoint)
+            case ChannelGone(channel_id=channel_id):
+                if channel_id == self.voice_channel_id:
+                    await self.leave(None)
+                if channel_id == self.text_channel_id:
+                    self.text_channel_id = None
+            case RestoreSession(snapshot=snapshot):
+                if self.voice_channel_id is None and self.cfg.storage.resume_sessions:
+                    await self.restore_session(_from_session(snapshot), recovered=False)
+            case Shutdown(leave_voice=leave_voice):
+                await self.shutdown(leave_voice=leave_voice)
+                return True
+            case Extracted():
+                await commands.on_extracted(self, msg)
+            case PlaylistBatch():
+                await commands.on_playlist_batch(self, msg)
+            case Resolved():
+                await self.on_resolved(msg)
+            case FromPlayer(event=event):
+                await self.on_player(event)
+            case FromVoice(event=event):
+                await self.on_voice(event)
+            case _:
+                assert_never(msg)
+        return False
+
+    async def shutdown(self, *, leave_voice: bool) -> None:
+        """Graceful stop: keep the snapshot on disk, send silence, leave voice."""
+        self.stopping = True
+        if self.voice_channel_id is not None and (self.queue.current or len(self.queue)):
+            self.writer.mark_dirty()
+            with trio.move_on_after(5):
+                await self.writer.flush()
+        if self.player is not None:
+            await self.player.stop()  # the player sends five silence frames
+        if leave_voice and self.voice is not None and self.voice_channel_id is not None:
+            self.voice.leave()
+
+    async def restore_session(self, data: Mapping[str, Any], *, recovered: bool) -> None:
+        self.restore_from(data)
+        channel = self.voice_channel_id
+        if channel is None:
+            return
+        if not any(c == channel for u, c in self.members.items() if u != self.bot_id):
+            log.info("session_not_resumed_channel_empty", channel_id=channel)
+            self.voice_channel_id = None
+            return
+        self.voice_channel_id = None
+        self.join(channel)
+        if recovered and self.queue.current is not None:
+            self.announce_text("cmd.recovered", title=self.queue.current.title)
+
+
+def _player_stats() -> Any:
+    from musicbot.audio.player import PlayerStats
+
+    return PlayerStats()
+
+
+async def run(
+    inbox: trio.MemoryReceiveChannel[GuildMsg],
+    *,
+    guild_id: int,
+    inbox_send: trio.MemorySendChannel[GuildMsg],
+    deps: GuildDeps,
+    ctx: ChildContext | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The guild actor.  Returns when it has been idle long enough (or on Shutdown)."""
+    with bind(guild_id=guild_id):
+        async with trio.open_nursery() as nursery:
+            g = Guild(guild_id, deps, inbox_send, nursery)
+            if ctx is not None:
+                g.save_state = ctx.save_state
+            g.settings = await deps.storage.guild_settings(guild_id).load()
+            if g.settings.default_volume is not None:
+                g.volume = g.settings.default_volume
+            g.stay_24_7 = g.settings.stay_24_7 or g.stay_24_7
+            nursery.start_soon(g.announcer)
+            nursery.start_soon(g.writer.run)
+            previous = ctx.last_state if ctx is not None else None
+            if isinstance(previous, Mapping):
+                now = trio.current_time()
+                recent = [x for x in previous.get("crashes", ()) if x > now - CRASH_WINDOW]
+                recent.append(now)
+                if len(recent) > MAX_CRASHES:
+                    g.restore_from(previous)
+                    log.error("guild_actor_gave_up", crashes=len(recent))
+                    g.announce_text("cmd.gave_up")
+                    await _drain_announcements(g)
+                    task_status.started()
+                    nursery.cancel_scope.cancel()
+                    return
+                await g.restore_session(previous, recovered=True)
+                g.crashes.times = recent
+                g.save_state(g.snapshot())
+            task_status.started()
+            log.info("guild_actor_started", restarted=ctx is not None and ctx.restart_count > 0)
+            async with inbox:
+                while True:
+                    with trio.move_on_at(g.deadline()):
+                        try:
+                            msg = await inbox.receive()
+                        except trio.EndOfChannel:
+                            break
+                        if await g.handle(msg):
+                            break
+                        continue
+                    if await g.on_deadline():
+                        break
+            g.announce_send.close()
+            await g.player_close()
+            if g.voice is not None:
+                g.voice.close()
+            with trio.move_on_after(REPLY_TIMEOUT):
+                await g.writer.flush()
+            nursery.cancel_scope.cancel()
+    log.info("guild_actor_stopped")
+
+
+async def _drain_announcements(g: Guild) -> None:
+    g.announce_send.close()
+    with trio.move_on_after(REPLY_TIMEOUT):
+        await g.announcer()
+
+
+def _from_session(s: SessionSnapshot) -> dict[str, Any]:
+    return {
+        "queue": s.queue,
+        "voice_channel_id": s.voice_channel_id or None,
+        "text_channel_id": s.text_channel_id,
+        "position": s.position,
+        "volume": s.volume,
+        "stay_24_7": s.stay_24_7,
+    }
+
+
+def new_entry_id() -> str:
+    return secrets.token_hex(6)
+
+
+__all__ = ["BotIdentity", "Guild", "GuildDeps", "Invocation", "new_entry_id", "run"]

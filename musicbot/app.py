@@ -1,0 +1,286 @@
+"""The composition root: builds the actor tree and runs it.
+
+::
+
+    root nursery
+    ├─ REST client + its rate-limiter actor
+    ├─ event bus, cache actor, extractor actor
+    ├─ guild supervisor (simple_one_for_one, transient) → guild actors
+    ├─ router (gateway dispatch → guild actors)
+    ├─ shard manager → shards
+    ├─ command sync (once READY), ops server (when [ops] listen is set)
+    └─ signal watcher: SIGINT/SIGTERM → graceful stop (snapshot, silence, leave voice, close)
+
+``serve(cfg)`` is the whole bot as one async function; ``run``/``run_embedded`` wrap it in
+``trio.run`` for the command line.  Tests call ``serve`` under their own nursery with
+``task_status`` to get the :class:`App` handle.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import structlog
+import trio
+
+from actors import cache as cache_actor
+from actors import extractor as extractor_actor
+from actors.events import EventBus, run_event_bus
+from actors.guild.actor import BotIdentity, GuildDeps
+from actors.kit.supervisor import SupervisorHandle, run_supervisor
+from actors.ratelimit import UserRateLimiter
+from actors.router import GuildHandle, Router, RouterDeps, guild_supervisor_spec, run_router
+from musicbot.audio.source import FfmpegOpener
+from musicbot.commands.definitions import command_payloads
+from musicbot.commands.sync import sync_commands
+from musicbot.config import Config
+from musicbot.errors import MusicBotError
+from musicbot.gateway import GatewayDispatch, ShardManager
+from musicbot.log import configure
+from musicbot.rest.client import RestClient, open_rest_client
+from musicbot.storage import SessionSnapshot, Storage
+
+log = structlog.get_logger(__name__)
+
+EVENT_BUFFER = 128
+
+
+@attrs.define(eq=False)
+class App:
+    """What a running bot exposes to tests and to the signal handler."""
+
+    config: Config
+    rest: RestClient
+    shards: ShardManager
+    guilds: SupervisorHandle[int, GuildHandle]
+    router: Router
+    bus: EventBus
+    identity: BotIdentity
+    storage: Storage
+    ready: trio.Event
+    commands_synced: trio.Event
+    stop_requested: trio.Event
+    cancel_scope: trio.CancelScope
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+
+    async def graceful_stop(self) -> None:
+        """Stop accepting commands, let every guild snapshot and leave, then cancel."""
+        deadline = self.config.ops.shutdown_timeout
+        log.info("shutdown_started", deadline=deadline)
+        with trio.move_on_after(max(0.5, deadline - 1.0)):
+            await self.router.shutdown_guilds()
+            await self.guilds.aclose()
+        self.cancel_scope.cancel()
+
+
+async def _load_sessions(storage: Storage, cfg: Config) -> dict[int, SessionSnapshot]:
+    if not cfg.storage.resume_sessions:
+        return {}
+    restored = await storage.sessions().load_all()
+    for path in restored.unreadable:
+        log.warning("session_unreadable", path=str(path))
+    return {s.guild_id: s for s in restored.snapshots}
+
+
+async def _sync_commands_when_ready(app: App) -> None:
+    await app.ready.wait()
+    try:
+        await sync_commands(
+            app.rest,
+            app.identity.application_id,
+            command_payloads(),
+            app.config.discord.command_guild_ids,
+        )
+    except Exception as exc:
+        log.error("command_sync_failed", exc_info=exc)
+    finally:
+        app.commands_synced.set()
+
+
+async def serve(
+    cfg: Config,
+    *,
+    extra_extractors: tuple[type, ...] = (),
+    trusted_local_media: bool = False,
+    task_status: trio.TaskStatus[App] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the whole bot until cancelled or until ``App.request_stop()``."""
+    storage = Storage.from_config(cfg)
+    opener = FfmpegOpener.from_config(cfg.audio, trusted_local=trusted_local_media)
+    restores = await _load_sessions(storage, cfg)
+    async with (
+        open_rest_client(api_base=cfg.discord.api_base, token=cfg.discord.token) as rest,
+        trio.open_nursery() as root,
+    ):
+        bus: EventBus = await root.start(run_event_bus)
+        cache = await cache_actor.start(root, cfg.cache)
+        extractor = await extractor_actor.start(
+            root, config=cfg, cache=cache, extra_extractors=extra_extractors
+        )
+        events_send, events_receive = trio.open_memory_channel[GatewayDispatch](EVENT_BUFFER)
+        shards = ShardManager.from_config(
+            cfg.discord, events=events_send, get_gateway_bot=rest.get_gateway_bot
+        )
+        identity = BotIdentity()
+        voice_states: dict[int, dict[int, int]] = {}
+
+        async def update_voice_state(
+            guild_id: int, channel_id: int | None, mute: bool, deaf: bool
+        ) -> None:
+            await shards.for_guild(guild_id).update_voice_state(
+                guild_id, channel_id, self_mute=mute, self_deaf=deaf
+            )
+
+        guild_deps = GuildDeps(
+            config=cfg,
+            identity=identity,
+            rest=rest,
+            update_voice_state=update_voice_state,
+            extractor=extractor,
+            bus=bus,
+            opener=opener,
+            storage=storage,
+            voice_members=lambda gid: dict(voice_states.get(gid, {})),
+        )
+        guilds: SupervisorHandle[int, GuildHandle] = await root.start(
+            run_supervisor, guild_supervisor_spec(guild_deps)
+        )
+        ready = trio.Event()
+
+        async def suggest(prefix: str) -> list[tuple[str, str]]:
+            return [(s.title, s.url) for s in await cache.suggest(prefix, 25)]
+
+        def latency(guild_id: int) -> float | None:
+            try:
+                return shards.for_guild(guild_id).latency
+            except (KeyError, ZeroDivisionError):
+                return None
+
+        router: Router = await root.start(
+            functools.partial(
+                run_router,
+                events_receive,
+                deps=RouterDeps(
+                    rest=rest,
+                    guilds=guilds,
+                    identity=identity,
+                    rate=UserRateLimiter(cfg.limits.user_commands, cfg.limits.user_commands_period),
+                    latency=latency,
+                    suggest=suggest,
+                    voice_states=voice_states,
+                    on_ready=lambda _r: ready.set(),
+                    restores=restores,
+                ),
+            )
+        )
+        await root.start(shards.run)
+        app = App(
+            config=cfg,
+            rest=rest,
+            shards=shards,
+            guilds=guilds,
+            router=router,
+            bus=bus,
+            identity=identity,
+            storage=storage,
+            ready=ready,
+            commands_synced=trio.Event(),
+            stop_requested=trio.Event(),
+            cancel_scope=root.cancel_scope,
+        )
+        root.start_soon(_sync_commands_when_ready, app)
+        if cfg.ops.listen:
+            root.start_soon(_serve_ops, app)
+        task_status.started(app)
+        await app.stop_requested.wait()
+        await app.graceful_stop()
+
+
+async def _serve_ops(app: App) -> None:
+    from musicbot import __version__
+    from musicbot.ops.health import HealthState
+    from musicbot.ops.metrics import Metrics
+    from musicbot.ops.server import serve as serve_ops
+
+    metrics = Metrics(version=__version__)
+    health = HealthState()
+    await serve_ops(app.config.ops.listen, metrics=metrics, health=health)
+
+
+async def _watch_signals(current: Callable[[], App | None], cancel: trio.CancelScope) -> None:
+    """First SIGINT/SIGTERM: graceful stop within the deadline; second: stop at once."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        count = 0
+        async for signum in signals:
+            count += 1
+            app = current()
+            log.info("signal_received", signal=signal.Signals(signum).name, count=count)
+            if count == 1 and app is not None:
+                app.request_stop()
+            else:
+                cancel.cancel()
+
+
+async def _main(cfg: Config, *, embedded: bool) -> int:
+    holder: list[App] = []
+
+    async def bot(cancel: trio.CancelScope) -> None:
+        if embedded:
+            from musicbot.embedded import run_embedded_console
+
+            await run_embedded_console(cfg, on_app=holder.append)
+        else:
+            async with trio.open_nursery() as inner:
+                holder.append(await inner.start(serve, cfg))
+        cancel.cancel()
+
+    failed: list[BaseException] = []
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                _watch_signals, lambda: holder[0] if holder else None, nursery.cancel_scope
+            )
+            nursery.start_soon(bot, nursery.cancel_scope)
+    except* MusicBotError as group:
+        failed.extend(group.exceptions)
+    for exc in failed:
+        print(f"error: {exc}", file=sys.stderr)
+        log.error("bot_stopped", error=str(exc))
+    if failed:
+        return 1
+    log.info("bot_stopped_cleanly")
+    return 0
+
+
+def run(cfg: Config) -> int:
+    """``python -m musicbot run`` with a token: connect to Discord."""
+    configure(cfg.log, secrets=cfg.secrets())
+    return trio.run(functools.partial(_main, cfg, embedded=False))
+
+
+def run_embedded(cfg: Config) -> int:
+    """No token (or ``emulator``): the local Discord, the bot and a console in one process."""
+    configure(cfg.log, secrets=cfg.secrets())
+    return trio.run(functools.partial(_main, cfg, embedded=True))
+
+
+@asynccontextmanager
+async def running_bot(cfg: Config, **kwargs: Any) -> AsyncIterator[App]:
+    """For tests: the bot running in the background, stopped gracefully on exit."""
+    async with trio.open_nursery() as nursery:
+        app: App = await nursery.start(functools.partial(serve, cfg, **kwargs))
+        try:
+            yield app
+        finally:
+            app.request_stop()
+
+
+__all__ = ["App", "run", "run_embedded", "running_bot", "serve"]
