@@ -25,7 +25,7 @@ from musicbot.gateway.events import (
 )
 from musicbot.gateway.handle import ShardHandle
 from musicbot.gateway.manager import GatewayBotSource, ShardManager, shard_for_guild
-from musicbot.gateway.state import ShardOptions, ShardState
+from musicbot.gateway.state import GatewayMetrics, ShardOptions, ShardState
 
 __all__ = [
     "Channel",
@@ -38,6 +38,7 @@ __all__ = [
     "GatewayEvent",
     "GatewayFatalError",
     "GatewayHandshakeError",
+    "GatewayMetrics",
     "GuildCreate",
     "GuildDelete",
     "InteractionCreate",

@@ -126,6 +126,7 @@ class CloseVerdict:
     action: CloseAction
     message: str
     fix: str
+    cause: str  # metrics label: the code's name ("authentication_failed") or "close_<code>"
 
 
 def classify_close(code: int | None) -> CloseVerdict:
@@ -135,5 +136,7 @@ def classify_close(code: int | None) -> CloseVerdict:
     try:
         known = GatewayCloseCode(code)
     except ValueError:
-        return CloseVerdict(code, CloseAction.RESUME, f"unknown close code {code}", "reconnecting")
-    return CloseVerdict(code, known.action, known.message, known.fix)
+        return CloseVerdict(
+            code, CloseAction.RESUME, f"unknown close code {code}", "reconnecting", f"close_{code}"
+        )
+    return CloseVerdict(code, known.action, known.message, known.fix, known.name.lower())

@@ -27,7 +27,7 @@ from musicbot.gateway.events import GatewayDispatch
 from musicbot.gateway.handle import ShardHandle
 from musicbot.gateway.ratelimit import IdentifyGate
 from musicbot.gateway.shard import Shard
-from musicbot.gateway.state import DEFAULT_OPTIONS, ShardOptions
+from musicbot.gateway.state import DEFAULT_OPTIONS, GatewayMetrics, ShardOptions
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +55,7 @@ class ShardManager:
         options: ShardOptions = DEFAULT_OPTIONS,
         identify_floor: int = 2,
         identify_window: float = IDENTIFY_WINDOW,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         if get_gateway_bot is None and (shard_count == "auto" or not gateway_url):
             raise ValueError("without get_gateway_bot, shard_count and gateway_url must be set")
@@ -68,6 +69,7 @@ class ShardManager:
         self._options = options
         self._identify_floor = identify_floor
         self._identify_window = identify_window
+        self._metrics = metrics
         self._shards: dict[int, Shard] = {}
         self.shard_count = 0
         self.identify_gate: IdentifyGate | None = None
@@ -80,6 +82,7 @@ class ShardManager:
         events: trio.MemorySendChannel[GatewayDispatch],
         get_gateway_bot: GatewayBotSource | None,
         options: ShardOptions = DEFAULT_OPTIONS,
+        metrics: GatewayMetrics | None = None,
     ) -> ShardManager:
         return cls(
             token=config.token,
@@ -90,6 +93,7 @@ class ShardManager:
             gateway_url=config.gateway_url,
             compress=config.compress,
             options=options,
+            metrics=metrics,
         )
 
     # ------------------------------------------------------------------ handles
@@ -157,6 +161,7 @@ class ShardManager:
                 identify_gate=gate,
                 compress=self._compress,
                 options=self._options,
+                metrics=self._metrics,
             )
         log.info(
             "gateway_shards_starting",

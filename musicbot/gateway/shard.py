@@ -48,6 +48,8 @@ from musicbot.gateway.state import (
     DEFAULT_OPTIONS,
     DEFAULT_PROPERTIES,
     Finish,
+    GatewayMetrics,
+    NullMetrics,
     Outcome,
     ShardOptions,
     ShardState,
@@ -97,8 +99,8 @@ class _Conn:
             self.scope.cancel()
 
 
-def _resume(reason: str, *, code: int | None = None, immediate: bool = False) -> Outcome:
-    return Outcome(reason=reason, action=CloseAction.RESUME, code=code, immediate=immediate)
+def _resume(reason: str, cause: str, *, immediate: bool = False) -> Outcome:
+    return Outcome(reason=reason, action=CloseAction.RESUME, cause=cause, immediate=immediate)
 
 
 class Shard:
@@ -115,8 +117,11 @@ class Shard:
         identify_gate: IdentifyGate,
         compress: bool = True,
         options: ShardOptions = DEFAULT_OPTIONS,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self.shard_id = shard_id
+        self._metrics: GatewayMetrics = metrics or NullMetrics()
+        self._last_cause = "start"
         self.shard_count = shard_count
         self._token = token
         self._gateway_url = gateway_url
@@ -188,10 +193,12 @@ class Shard:
                     code=outcome.code,
                     action=outcome.action.value,
                 )
+                self._last_cause = outcome.cause
                 if outcome.action is CloseAction.FATAL:
                     raise GatewayFatalError(
                         self.shard_id, outcome.code or 0, outcome.reason, outcome.fix
                     )
+                self._metrics.gateway_reconnect(self.shard_id, outcome.cause)
                 if outcome.action is CloseAction.REIDENTIFY:
                     self._session = None
                     self.seq = None
@@ -236,9 +243,9 @@ class Shard:
                 except Finish as finish:
                     conn.outcome = finish.outcome
                 except trio.TooSlowError:
-                    conn.outcome = _resume("handshake timed out")
+                    conn.outcome = _resume("handshake timed out", "handshake_timeout")
                 except GatewayHandshakeError as exc:
-                    conn.outcome = _resume(exc.reason)
+                    conn.outcome = _resume(exc.reason, "handshake_error")
                 else:
                     self._set_state(ShardState.READY)
                     self._ready.set()
@@ -247,13 +254,13 @@ class Shard:
                         nursery.start_soon(self._reader, conn)
                         nursery.start_soon(self._heartbeat, conn, interval)
                         nursery.start_soon(self._writer, conn)
-                outcome = conn.outcome or _resume("connection ended")
+                outcome = conn.outcome or _resume("connection ended", "network")
                 with trio.move_on_after(self.options.close_timeout):
                     await ws.aclose(code=c.CLOSE_RECONNECT)
         except (OSError, trio_websocket.HandshakeError) as exc:
             # Connecting failed, or closing timed out after the outcome was already known.
             if outcome is None:
-                outcome = _resume(f"could not connect: {type(exc).__name__}")
+                outcome = _resume(f"could not connect: {type(exc).__name__}", "network")
         assert outcome is not None
         return outcome
 
@@ -268,7 +275,9 @@ class Shard:
             try:
                 payload = decode_message(raw, conn.inflater)
             except (ValueError, UnicodeDecodeError) as exc:
-                raise Finish(_resume(f"undecodable message: {type(exc).__name__}")) from None
+                raise Finish(
+                    _resume(f"undecodable message: {type(exc).__name__}", "decode_error")
+                ) from None
             if payload is not None:
                 return payload
 
@@ -276,13 +285,19 @@ class Shard:
         code = closed.reason.code if closed.reason is not None else None
         verdict = classify_close(code)
         return Outcome(
-            reason=verdict.message, action=verdict.action, code=verdict.code, fix=verdict.fix
+            reason=verdict.message,
+            action=verdict.action,
+            code=verdict.code,
+            fix=verdict.fix,
+            cause=verdict.cause,
         )
 
     async def _handshake(self, conn: _Conn, resuming: bool) -> float:
         hello = await self._receive(conn)
         if hello["op"] == c.OP_RECONNECT:
-            raise Finish(_resume("server asked to reconnect before HELLO", immediate=True))
+            raise Finish(
+                _resume("server asked to reconnect before HELLO", "op7_reconnect", immediate=True)
+            )
         if hello["op"] != c.OP_HELLO:
             raise GatewayHandshakeError(self.shard_id, f"expected HELLO, got op {hello['op']}")
         try:
@@ -308,6 +323,7 @@ class Shard:
             self.identifies += 1
             self._identify_granted = False
             self._gate.identified(self.shard_id)
+            self._metrics.gateway_identify(self.shard_id)
             d = {
                 "token": self._token.value,
                 "intents": self.options.intents,
@@ -326,6 +342,7 @@ class Shard:
                     return interval
                 if isinstance(event, Resumed):
                     log.info("gateway_resumed", shard_id=self.shard_id, seq=self.seq)
+                    self._metrics.gateway_resumed(self.shard_id, self._last_cause)
                     return interval
             elif op == c.OP_HEARTBEAT:
                 await self._beat(conn, scheduled=False)
@@ -336,13 +353,14 @@ class Shard:
 
     def _control(self, payload: dict[str, Any]) -> Outcome:
         if payload["op"] == c.OP_RECONNECT:
-            return _resume("server asked to reconnect (op 7)", immediate=True)
+            return _resume("server asked to reconnect (op 7)", "op7_reconnect", immediate=True)
         if payload.get("d"):
-            return _resume("invalid session, resumable (op 9)", immediate=True)
+            return _resume("invalid session, resumable (op 9)", "op9", immediate=True)
         lo, hi = self.options.invalid_session_delay
         return Outcome(
             reason="invalid session (op 9)",
             action=CloseAction.REIDENTIFY,
+            cause="op9",
             delay=random.uniform(lo, hi),
         )
 
@@ -360,6 +378,7 @@ class Shard:
                 conn.acked = True
                 if conn.beat_sent_at is not None:
                     self.latency = trio.current_time() - conn.beat_sent_at
+                    self._metrics.gateway_latency(self.shard_id, self.latency)
             elif op == c.OP_HEARTBEAT:
                 await self._beat(conn, scheduled=False)
             elif op in (c.OP_RECONNECT, c.OP_INVALID_SESSION):
@@ -371,7 +390,9 @@ class Shard:
         while True:
             if not conn.acked:
                 log.warning("gateway_zombie", shard_id=self.shard_id, gen=conn.generation)
-                conn.finish(_resume("no heartbeat ACK (zombie connection)", immediate=True))
+                conn.finish(
+                    _resume("no heartbeat ACK (zombie connection)", "zombie", immediate=True)
+                )
                 return
             await self._beat(conn, scheduled=True)
             await trio.sleep(interval)

@@ -6,7 +6,7 @@ import enum
 import random
 import sys
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 
@@ -50,6 +50,7 @@ class Outcome:
     reason: str
     action: CloseAction
     code: int | None = None
+    cause: str = "network"  # short label for metrics: zombie, op7_reconnect, op9, a close name
     immediate: bool = False  # reconnect without backoff (op 7, zombie)
     delay: float | None = None  # a fixed delay instead of the backoff (op 9 d=false)
     fix: str = ""
@@ -79,6 +80,32 @@ def reconnect_delay(
     attempt += 1
     cap = min(options.backoff_max, options.backoff_base * 2**attempt)
     return attempt, rand(0.0, cap)
+
+
+class GatewayMetrics(Protocol):
+    """What the shards report; :class:`musicbot.ops.metrics.Metrics` fits structurally."""
+
+    def gateway_latency(self, shard_id: int, seconds: float) -> None: ...
+
+    def gateway_reconnect(self, shard_id: int, cause: str) -> None: ...
+
+    def gateway_resumed(self, shard_id: int, cause: str) -> None: ...
+
+    def gateway_identify(self, shard_id: int) -> None: ...
+
+
+class NullMetrics:
+    def gateway_latency(self, shard_id: int, seconds: float) -> None:
+        pass
+
+    def gateway_reconnect(self, shard_id: int, cause: str) -> None:
+        pass
+
+    def gateway_resumed(self, shard_id: int, cause: str) -> None:
+        pass
+
+    def gateway_identify(self, shard_id: int) -> None:
+        pass
 
 
 class Finish(Exception):

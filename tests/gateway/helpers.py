@@ -12,7 +12,13 @@ import trio
 from musicbot.config import Secret
 from musicbot.emulator.gateway import GatewayServer
 from musicbot.emulator.world import World
-from musicbot.gateway import GatewayDispatch, GatewayEvent, ShardManager, ShardOptions
+from musicbot.gateway import (
+    GatewayDispatch,
+    GatewayEvent,
+    GatewayMetrics,
+    ShardManager,
+    ShardOptions,
+)
 
 # Real time, small numbers: websockets and an autojumping MockClock do not mix.
 FAST = ShardOptions(
@@ -102,6 +108,7 @@ def make_manager(
     token: str | None = None,
     options: ShardOptions = FAST,
     identify_window: float = 0.05,
+    metrics: GatewayMetrics | None = None,
 ) -> ShardManager:
     return ShardManager(
         token=Secret(gw.world.token if token is None else token),
@@ -113,6 +120,7 @@ def make_manager(
         compress=compress,
         options=options,
         identify_window=identify_window,
+        metrics=metrics,
     )
 
 

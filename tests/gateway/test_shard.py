@@ -18,6 +18,7 @@ from musicbot.gateway import (
     VoiceServerUpdate,
     VoiceStateUpdate,
 )
+from musicbot.ops.metrics import Metrics
 from tests.gateway.helpers import FAST, emulated_gateway, running_bot
 
 TIMEOUT = 10
@@ -108,9 +109,10 @@ async def test_zombie_connection_is_detected_and_resumed() -> None:
     with trio.fail_after(TIMEOUT):
         world = World()
         world.add_guild()
+        metrics = Metrics(process_collector=False)  # the ops layer's real recorder
         async with (
             emulated_gateway(world, heartbeat_interval=0.1) as gw,
-            running_bot(gw) as (manager, col),
+            running_bot(gw, metrics=metrics) as (manager, col),
         ):
             await col.wait_count(GuildCreate, 1)
             # A second beat is only sent once the first was ACKed.
@@ -122,6 +124,14 @@ async def test_zombie_connection_is_detected_and_resumed() -> None:
             await col.wait_count(Resumed, 1)
             assert len(gw.identifies) == 1
             assert gw.connections[0].client_close_code == 4900
+
+            def sample(name: str, **labels: str) -> float | None:
+                return metrics.registry.get_sample_value(name, {"shard": "0", **labels})
+
+            assert sample("musicbot_gateway_reconnects_total", cause="zombie") == 1
+            assert sample("musicbot_gateway_resumes_total", cause="zombie") == 1
+            assert sample("musicbot_gateway_identifies_total") == 1
+            assert (sample("musicbot_gateway_latency_seconds") or 0) > 0
 
 
 async def test_invalid_session_not_resumable_reidentifies() -> None:
