@@ -269,5 +269,5 @@ def parse_event(name: str, data: Any) -> GatewayEvent | None:
         raise EventDecodeError(name, "d is not an object")
     try:
         return parser(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise EventDecodeError(name, f"{type(exc).__name__}: {exc}") from None

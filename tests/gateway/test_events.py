@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from musicbot.emulator.world import World
 from musicbot.gateway import (
@@ -120,9 +124,82 @@ def test_unknown_fields_and_events_are_ignored() -> None:
         ("VOICE_STATE_UPDATE", {"guild_id": "1", "user_id": None, "session_id": "s"}),
         ("INTERACTION_CREATE", []),
         ("READY", {"session_id": "s"}),
+        ("VOICE_STATE_UPDATE", {"guild_id": "1", "user_id": "2", "session_id": "s", "member": "x"}),
     ],
 )
 def test_malformed_known_events_raise_a_typed_error(name: str, d: object) -> None:
     with pytest.raises(EventDecodeError) as info:
         parse_event(name, d)
     assert info.value.event == name
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "guild_id",
+                    "user_id",
+                    "channel_id",
+                    "session_id",
+                    "member",
+                    "user",
+                    "data",
+                    "options",
+                    "name",
+                    "type",
+                    "value",
+                    "roles",
+                    "token",
+                    "application",
+                    "channels",
+                    "voice_states",
+                    "endpoint",
+                    "values",
+                    "guilds",
+                    "resume_gateway_url",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+_EVENT_NAMES = {
+    "Ready",
+    "Resumed",
+    "GuildCreate",
+    "GuildDelete",
+    "ChannelDelete",
+    "VoiceStateUpdate",
+    "VoiceServerUpdate",
+    "InteractionCreate",
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            "READY",
+            "GUILD_CREATE",
+            "VOICE_STATE_UPDATE",
+            "VOICE_SERVER_UPDATE",
+            "INTERACTION_CREATE",
+            "CHANNEL_DELETE",
+            "GUILD_DELETE",
+            "RESUMED",
+        ]
+    ),
+    _json,
+)
+def test_junk_only_ever_raises_event_decode_error(name: str, d: object) -> None:
+    with contextlib.suppress(EventDecodeError):
+        event = parse_event(name, d)
+        assert event is None or type(event).__name__ in _EVENT_NAMES
