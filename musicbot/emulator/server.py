@@ -18,7 +18,7 @@ import attrs
 import trio
 
 from musicbot import config as config_mod
-from musicbot.config import Config
+from musicbot.config import Config, Secret
 from musicbot.emulator.gateway import GatewayServer
 from musicbot.emulator.rest import EmulatorRest
 from musicbot.emulator.world import InteractionRecord, VoiceBackend, World
@@ -63,6 +63,16 @@ class Emulator:
             discord.setdefault("api_base", self.api_base)
         discord.setdefault("token", self.world.token)
         return config_mod.build(data, environ={})
+
+    def configure(self, cfg: Config) -> Config:
+        """``cfg`` (e.g. from config.toml) with its [discord] endpoints and token pointed here."""
+        discord = attrs.evolve(
+            cfg.discord,
+            gateway_url=self.gateway_url,
+            api_base=self.api_base if self.rest is not None else cfg.discord.api_base,
+            token=Secret(self.world.token),
+        )
+        return attrs.evolve(cfg, discord=discord)
 
     def inject(self, record: InteractionRecord) -> InteractionRecord:
         """Make the REST side expect the interaction, then dispatch INTERACTION_CREATE."""

@@ -510,3 +510,12 @@ def _options(options: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> list[d
             out.append({"name": name, "type": kind, "value": value})
         return out
     return [dict(o) for o in options]
+
+
+def demo_world(*, user_name: str = "you", locale: str = "en-US") -> tuple[World, Guild, Member]:
+    """A world for ``make run`` without a token: one guild, a text and a voice channel, and one
+    human member (the console's user) who may run every command."""
+    world = World()
+    guild = world.add_guild("Emulated Guild", text_channels=("general",), voice_channels=("Music",))
+    user = world.add_member(guild.id, user_name, locale=locale)
+    return world, guild, user

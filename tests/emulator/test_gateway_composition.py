@@ -100,3 +100,24 @@ async def test_voice_join_through_the_composed_emulator_reaches_the_voice_server
                 assert (session.token, session.session_id) == (server.token, state.session_id)
                 assert session.channel_id == guild.voice_channel.id
                 nursery.cancel_scope.cancel()
+
+
+async def test_configure_points_an_existing_config_at_the_emulator(emulator: Emulator) -> None:
+    from musicbot import config
+
+    base = config.build({"discord": {"token": "real-looking-token"}, "audio": {"bitrate": 96}})
+    cfg = emulator.configure(base)
+    assert (cfg.discord.gateway_url, cfg.discord.api_base) == (
+        emulator.gateway_url,
+        emulator.api_base,
+    )
+    assert cfg.discord.token.value == emulator.world.token and cfg.audio.bitrate == 96
+
+
+async def test_demo_world_has_a_guild_with_channels_and_a_user() -> None:
+    from musicbot.emulator.world import demo_world
+
+    world, guild, user = demo_world(locale="vi")
+    assert world.guilds == {guild.id: guild}
+    assert guild.text_channel.name == "general" and guild.voice_channel.name == "Music"
+    assert guild.members[user.user_id].locale == "vi"
