@@ -77,6 +77,7 @@ CLOSE_DAVE_REQUIRED: Final = 4017
 
 LOG_SIZE: Final = 1024  # sequenced messages kept for buffered resume
 MIN_GATEWAY_VERSION: Final = 4
+CLOSE_WAIT_S: Final = 2.0
 
 
 @attrs.define(eq=False, kw_only=True)
@@ -297,7 +298,9 @@ class VoiceServer:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass  # dropped on purpose
             finally:
-                nursery.cancel_scope.cancel()
+                # The library's reader task ends by itself once a close handshake under way
+                # (ours or the client's) completes; a peer that never answers gets a deadline.
+                nursery.cancel_scope.deadline = trio.current_time() + CLOSE_WAIT_S
 
     async def _refuse(self, ws: trio_websocket.WebSocketConnection, code: int) -> None:
         self.refused.append(code)
@@ -549,5 +552,8 @@ async def _send(ws: trio_websocket.WebSocketConnection, op: int, d: Any) -> None
 
 
 async def _close_quietly(ws: trio_websocket.WebSocketConnection, code: int) -> None:
-    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+    with (
+        trio.move_on_after(CLOSE_WAIT_S),
+        contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
+    ):
         await ws.aclose(code)

@@ -421,10 +421,10 @@ class VoiceConnection:
         """In the socket task: announce speaking (before any audio), then tell ``run``."""
         if generation != self.generation:
             return
-        if session.socket is not None:
-            speaking = self._want_speaking
-            await session.socket.send_json(op.SPEAKING, speaking_payload(speaking, session.ssrc))
-            self._speaking_announced = speaking
+        self._speaking_announced = False
+        if session.socket is not None and self._want_speaking:
+            await session.socket.send_json(op.SPEAKING, speaking_payload(True, session.ssrc))
+            self._speaking_announced = True
         self._post(_SocketConnected(generation=generation, resumed=resumed))
 
     def _new_generation(self) -> None:

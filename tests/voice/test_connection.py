@@ -1,32 +1,300 @@
-"""The voice connection against the emulator's voice server and libdave listeners."""
+"""The voice connection against the emulator's voice server, whose listeners decrypt with
+libdave (dave.py) what the bot encrypts with davey.  Frames are sent as fast as possible."""
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
 import trio
 
-from musicbot.models.media import SILENCE_FRAME
-from musicbot.voice import Connected
+from musicbot.emulator.voice_call import Listener, ReceivedFrame
+from musicbot.models.media import SAMPLES_PER_FRAME, SILENCE_FRAME
+from musicbot.voice import (
+    CloseAction,
+    Connected,
+    Disconnected,
+    Reconnecting,
+    StopReason,
+    VoiceState,
+)
 from tests.voice.helpers import (
+    BOT,
     CHANNEL,
     GUILD,
     LISTENER,
+    LISTENER_2,
     MODE_AES,
     MODE_XCHACHA,
+    VoiceEnv,
     sine_opus_frames,
     voice_env,
 )
 
+OP_KEY_PACKAGE = 26
+OP_INVALID_COMMIT_WELCOME = 31
 
-async def test_listener_decrypts_every_frame_aes() -> None:
+
+def assert_contiguous(got: list[ReceivedFrame]) -> None:
+    """Consecutive RTP sequence numbers (mod 2^16) and +960 timestamps, one SSRC."""
+    for a, b in itertools.pairwise(got):
+        assert b.seq == (a.seq + 1) % 65536
+        assert b.timestamp == (a.timestamp + SAMPLES_PER_FRAME) % 2**32
+        assert b.ssrc == a.ssrc
+
+
+async def connect(env: VoiceEnv, epoch: int = 1) -> Connected:
+    env.conn.join(CHANNEL)
+    connected = await env.next_event(Connected)
+    await env.server.wait_for_epoch(GUILD, CHANNEL, epoch)
+    return connected
+
+
+def listener(env: VoiceEnv, user_id: int = LISTENER) -> Listener:
+    return env.server.call(GUILD, CHANNEL).listeners[user_id]
+
+
+@pytest.mark.parametrize(
+    ("offered", "chosen"),
+    [((MODE_XCHACHA, MODE_AES), MODE_AES), ((MODE_XCHACHA,), MODE_XCHACHA)],
+)
+async def test_listener_decrypts_every_frame_in_order(
+    offered: tuple[str, ...], chosen: str
+) -> None:
     frames = sine_opus_frames()
     with trio.fail_after(20):
-        async with voice_env(modes=(MODE_AES, MODE_XCHACHA)) as env:
-            env.conn.join(CHANNEL)
-            connected = await env.next_event(Connected)
-            assert connected.mode == MODE_AES
-            await env.server.wait_for_epoch(GUILD, CHANNEL, 1)
+        async with voice_env(modes=offered) as env:
+            connected = await connect(env)
+            assert connected.mode == chosen and connected.dave_protocol_version == 1
             await env.send_all(frames)
             await env.conn.send_silence()
-            listener = env.server.call(GUILD, CHANNEL).listeners[LISTENER]
-            got = await env.server.wait_for_frames(listener, len(frames) + 5)
-            assert [f.opus for f in got] == [*frames, *[SILENCE_FRAME] * 5]
+            got = await env.server.wait_for_frames(listener(env), len(frames) + 5)
+            session = env.server.session_of(GUILD, BOT)
+            await env.server.wait_until(lambda: session.speaking[-1:] == [0])
+
+    assert [f.opus for f in got] == [*frames, *[SILENCE_FRAME] * 5]
+    assert all(f.e2ee for f in got[: len(frames)])  # audio was end-to-end encrypted
+    assert not any(f.e2ee for f in got[len(frames) :])  # silence passes through DAVE
+    assert {(f.sender_id, f.ssrc) for f in got} == {(BOT, session.ssrc)}
+    assert_contiguous(got)
+    assert session.mode == chosen and session.auth_failures == 0
+    # Speaking went out before the first packet and was turned off after the silence.
+    assert session.speaking == [1, 0]
+    assert env.conn.stats.frames_sent == len(frames) + 5
+    assert env.conn.stats.frames_dropped == 0
+
+
+async def test_second_listener_joins_mid_stream() -> None:
+    frames = sine_opus_frames()
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            await env.send_all(frames[:40])
+            second = env.server.add_listener(guild_id=GUILD, channel_id=CHANNEL, user_id=LISTENER_2)
+            await env.send_all(frames[40:60])  # while the commit is in flight
+            await env.server.wait_for_epoch(GUILD, CHANNEL, 2)
+            await env.send_all(frames[60:])
+            first_got = await env.server.wait_for_frames(listener(env), len(frames))
+            await env.server.wait_until(
+                lambda: bool(second.frames) and second.frames[-1].opus == frames[-1]
+            )
+            assert env.conn.dave_epoch == 2
+
+    assert [f.opus for f in first_got] == list(frames)  # the first listener missed nothing
+    # The newcomer decrypts every frame from its first epoch on: a contiguous tail.
+    tail = [f.opus for f in second.frames]
+    assert second.first_epoch == 2
+    assert tail == list(frames[len(frames) - len(tail) :])
+    assert len(tail) >= len(frames) - 60
+    assert_contiguous(second.frames)
+
+
+async def test_member_leaves_and_the_rest_keep_decrypting() -> None:
+    frames = sine_opus_frames()
+    with trio.fail_after(20):
+        async with voice_env(listeners=(LISTENER, LISTENER_2)) as env:
+            await connect(env)
+            leaving = listener(env, LISTENER_2)
+            await env.send_all(frames[:50])
+            await env.server.wait_for_frames(leaving, 50)
+            env.server.remove_listener(guild_id=GUILD, channel_id=CHANNEL, user_id=LISTENER_2)
+            await env.server.wait_for_epoch(GUILD, CHANNEL, 2)
+            await env.send_all(frames[50:])
+            got = await env.server.wait_for_frames(listener(env), len(frames))
+            assert env.conn.dave_epoch == 2
+
+    assert [f.opus for f in got] == list(frames)
+    assert [f.opus for f in leaving.frames] == list(frames[:50])
+    assert listener(env).epochs == [1, 2]
+
+
+async def test_4015_resumes_with_rtp_continuity() -> None:
+    frames = sine_opus_frames()
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            await env.send_all(frames[:50])
+            session = env.server.session_of(GUILD, BOT)
+            seq_before = session.seq
+            await env.server.close_client(GUILD, BOT, 4015)
+            reconnecting = await env.next_event(Reconnecting)
+            assert reconnecting.action is CloseAction.RESUME and reconnecting.close_code == 4015
+            await env.send_all(frames[50:60])  # the player's clock keeps going: dropped
+            assert env.conn.stats.frames_dropped == 10
+            resumed = await env.next_event(Connected)
+            assert resumed.resumed
+            await env.send_all(frames[60:])
+            got = await env.server.wait_for_frames(listener(env), len(frames) - 10)
+
+    assert len(env.server.identifies) == 1 and len(env.server.resumes) == 1  # no rejoin
+    assert len(env.gateway.op4) == 1
+    assert env.server.resumes[0]["seq_ack"] == seq_before  # buffered resume acks all it saw
+    assert [f.opus for f in got] == [*frames[:50], *frames[60:]]
+    assert_contiguous(got[:50])
+    assert_contiguous(got[50:])
+    gap_seq = (got[50].seq - got[49].seq) % 65536
+    gap_ts = (got[50].timestamp - got[49].timestamp) % 2**32
+    assert gap_seq == 1  # no packet was lost on the wire
+    assert gap_ts == 11 * SAMPLES_PER_FRAME  # but 10 frames' worth of time passed
+    assert env.conn.stats.resumes == 1
+
+
+async def test_dropped_socket_resumes_and_replays_missed_messages() -> None:
+    frames = sine_opus_frames()
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            await env.server.drop_client(GUILD, BOT)
+            # While the bot is away a member joins: op 11 and op 27 wait in the session log.
+            second = env.server.add_listener(guild_id=GUILD, channel_id=CHANNEL, user_id=LISTENER_2)
+            assert (await env.next_event(Reconnecting)).action is CloseAction.RESUME
+            assert (await env.next_event(Connected)).resumed
+            await env.server.wait_for_epoch(GUILD, CHANNEL, 2)
+            await env.send_all(frames)
+            got = await env.server.wait_for_frames(second, len(frames))
+
+    assert [f.opus for f in got] == list(frames)
+    assert len(env.server.identifies) == 1 and len(env.gateway.op4) == 1
+
+
+async def test_4014_reports_kicked_and_does_not_reconnect() -> None:
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            await env.server.close_client(GUILD, BOT, 4014)
+            gone = await env.next_event(Disconnected)
+            assert gone.reason is StopReason.KICKED and gone.close_code == 4014
+            assert env.conn.state is VoiceState.DISCONNECTED
+            await env.conn.send_frame(sine_opus_frames()[0])
+            assert env.conn.stats.frames_dropped == 1
+    assert len(env.gateway.op4) == 1 and len(env.server.identifies) == 1
+    assert not any(isinstance(e, Reconnecting) for e in env.seen)
+
+
+@pytest.mark.parametrize("code", [4006, 4009])
+async def test_invalid_session_does_a_full_rejoin(code: int) -> None:
+    frames = sine_opus_frames()
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            first = await connect(env)
+            await env.server.close_client(GUILD, BOT, code)
+            assert (await env.next_event(Reconnecting)).action is CloseAction.REJOIN
+            again = await env.next_event(Connected)
+            assert not again.resumed and again.mode == first.mode
+            await env.server.wait_for_epoch(GUILD, CHANNEL, 1)  # a new group with the listener
+            await env.send_all(frames)
+            got = await env.server.wait_for_frames(listener(env), len(frames))
+    assert [guild for guild, *_ in env.gateway.op4] == [GUILD, GUILD]  # a new op 4
+    assert [ch for _, ch, *_ in env.gateway.op4] == [CHANNEL, CHANNEL]
+    assert len(env.server.identifies) == 2 and env.server.resumes == []
+    assert [f.opus for f in got] == list(frames)
+
+
+async def test_downgrade_to_plain_opus() -> None:
+    frames = sine_opus_frames()
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            await env.send_all(frames[:20])
+            env.server.downgrade(GUILD, CHANNEL)
+            await env.server.wait_until(lambda: env.server.call(GUILD, CHANNEL).idle)
+            # Op 22 is on its way; frame by frame until the listener sees plain Opus.
+            sent = 20
+            while True:
+                await env.conn.send_frame(frames[sent])
+                sent += 1
+                got = await env.server.wait_for_frames(listener(env), sent)
+                if not got[-1].e2ee:
+                    break
+            await env.send_all(frames[sent:])
+            got = await env.server.wait_for_frames(listener(env), len(frames))
+            assert env.conn.dave_protocol_version == 0
+    assert [f.opus for f in got] == list(frames)
+    switch = [f.e2ee for f in got].index(False)
+    assert switch >= 20
+    assert all(f.e2ee for f in got[:switch])
+    assert not any(f.e2ee for f in got[switch:])  # protocol 0: plain Opus on the wire
+
+
+async def test_invalid_commit_is_reported_and_the_group_recovers() -> None:
+    frames = sine_opus_frames()
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            env.server.send_bad_commit(GUILD, CHANNEL)
+            await env.server.wait_for_op(GUILD, BOT, OP_INVALID_COMMIT_WELCOME)
+            await env.server.wait_for_op(GUILD, BOT, OP_KEY_PACKAGE, count=2)  # a fresh one
+            await env.server.wait_for_epoch(GUILD, CHANNEL, 1)
+            await env.send_all(frames)
+            got = await env.server.wait_for_frames(listener(env), len(frames))
+    assert [f.opus for f in got] == list(frames)
+    assert env.server.call(GUILD, CHANNEL).invalid_reports == 1
+
+
+async def test_heartbeats_acknowledge_the_last_sequence() -> None:
+    with trio.fail_after(20):
+        async with voice_env(heartbeat_interval_ms=50) as env:
+            await connect(env)
+            session = env.server.session_of(GUILD, BOT)
+            await env.server.wait_until(lambda: session.heartbeat_seq_acks[-1:] == [session.seq])
+            assert session.seq > 0
+
+
+async def test_leave_sends_op4_null_and_reports_left() -> None:
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            env.conn.leave()
+            gone = await env.next_event(Disconnected)
+    assert gone.reason is StopReason.LEFT
+    assert env.gateway.op4[-1][1] is None
+
+
+async def test_server_gone_then_a_new_server() -> None:
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            env.conn.on_voice_server_update(token="unused", endpoint=None)
+            await env.server.wait_until(lambda: env.conn.state is VoiceState.JOINING)
+            token, endpoint = env.server.create_session(
+                guild_id=GUILD, channel_id=CHANNEL, user_id=BOT, session_id="s2"
+            )
+            env.conn.on_voice_state_update(session_id="s2", channel_id=CHANNEL)
+            env.conn.on_voice_server_update(token=token, endpoint=endpoint)
+            again = await env.next_event(Connected)
+    assert not again.resumed
+    assert len(env.gateway.op4) == 1  # the server moved; we did not ask again
+    assert len(env.server.identifies) == 2
+
+
+async def test_join_gives_up_when_discord_never_answers(autojump_clock: trio.abc.Clock) -> None:
+    from musicbot.voice import VoiceSettings
+
+    settings = VoiceSettings(join_timeout=2.0, max_attempts=2)
+    with trio.fail_after(60):
+        async with voice_env(settings=settings) as env:
+            env.gateway.answer = False
+            env.conn.join(CHANNEL)
+            gone = await env.next_event(Disconnected)
+    assert gone.reason is StopReason.FAILED
+    assert [ch for _, ch, *_ in env.gateway.op4] == [CHANNEL, CHANNEL, CHANNEL, None]
