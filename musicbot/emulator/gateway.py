@@ -330,7 +330,11 @@ class GatewayServer:
                 await self._close(conn, CLOSE_INVALID_VERSION)
                 return
             await self._send(
-                conn, {"op": OP_HELLO, "d": {"heartbeat_interval": self.heartbeat_interval * 1000}}
+                conn,
+                {
+                    "op": OP_HELLO,
+                    "d": {"heartbeat_interval": round(self.heartbeat_interval * 1000)},
+                },
             )
             async with trio.open_nursery() as nursery:
                 await self._serve_connection(conn, nursery)
@@ -389,7 +393,10 @@ class GatewayServer:
                 if conn.session is not None:
                     await self._close(conn, CLOSE_ALREADY_AUTHENTICATED)
                     return
-                d = payload.get("d") or {}
+                d = payload.get("d")
+                if not isinstance(d, dict):
+                    await self._close(conn, CLOSE_DECODE_ERROR)
+                    return
                 start = self._identify if op == OP_IDENTIFY else self._resume
                 if not await start(conn, d):
                     return
@@ -399,14 +406,17 @@ class GatewayServer:
                 await self._close(conn, CLOSE_NOT_AUTHENTICATED)
                 return
             elif op == OP_VOICE_STATE:
-                self._voice_state(payload.get("d") or {})
+                d = payload.get("d")
+                self._voice_state(d if isinstance(d, dict) else {})
 
     async def _identify(self, conn: Connection, d: dict[str, Any]) -> bool:
         if d.get("token") != self.world.token:
             await self._close(conn, CLOSE_AUTH_FAILED)
             return False
-        shard = d.get("shard") or [0, 1]
-        shard_id, num_shards = int(shard[0]), int(shard[1])
+        try:
+            shard_id, num_shards = (int(x) for x in d.get("shard") or (0, 1))
+        except (TypeError, ValueError):
+            shard_id, num_shards = -1, 0
         if num_shards < 1 or not 0 <= shard_id < num_shards:
             await self._close(conn, CLOSE_INVALID_SHARD)
             return False

@@ -73,10 +73,13 @@ async def test_hello_identify_ready_guild_create_heartbeat(emulator: Emulator) -
         ({"op": 4, "d": {"guild_id": "1", "channel_id": None}}, 4003),
         ({"op": 5, "d": None}, 4001),
         ({"op": 3, "d": {"pad": "x" * 5000}}, 4002),
+        ({"op": 2, "d": ["not", "an", "object"]}, 4002),
+        ({"op": 2, "d": {"token": "x", "shard": "zero"}}, 4004),
+        ([1, 2], 4002),
     ],
 )
 async def test_rejections_use_discords_close_codes(
-    emulator: Emulator, first: dict[str, Any], code: int
+    emulator: Emulator, first: Any, code: int
 ) -> None:
     with trio.fail_after(TIMEOUT):
         async with trio_websocket.open_websocket_url(emulator.gateway_url + "/?v=10") as ws:
@@ -90,6 +93,8 @@ async def test_invalid_shard_intents_and_double_identify(emulator: Emulator) -> 
         for d, code in (
             (_identify(emulator, shard=[2, 2]), 4010),
             (_identify(emulator, intents="129"), 4013),
+            (_identify(emulator, shard=["a", 1]), 4010),
+            (_identify(emulator, shard=[0]), 4010),
         ):
             async with trio_websocket.open_websocket_url(emulator.gateway_url) as ws:
                 await _recv(ws)
