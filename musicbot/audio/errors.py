@@ -87,3 +87,13 @@ class SourceStalledError(SourceError):
 
     def __str__(self) -> str:
         return f"audio source stalled: no data for {self.timeout:g} s"
+
+
+@attrs.define(auto_exc=True, eq=False)
+class SourceNeedsTranscodeError(SourceError):
+    """A copied Opus stream is not made of 20 ms packets; the player reopens it transcoded."""
+
+    samples: int
+
+    def __str__(self) -> str:
+        return f"passthrough needs 20 ms packets, got {self.samples} samples per packet"

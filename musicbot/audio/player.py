@@ -30,7 +30,7 @@ import attrs
 import structlog
 import trio
 
-from musicbot.audio.errors import SourceError, SourceOpenError
+from musicbot.audio.errors import SourceError, SourceNeedsTranscodeError, SourceOpenError
 from musicbot.audio.messages import (
     EndReason,
     GetStatus,
@@ -121,20 +121,32 @@ def open_player_channel() -> tuple[
 async def _pump(
     opener: SourceOpener, request: SourceRequest, out: trio.MemorySendChannel[Chunk]
 ) -> None:
-    """Run one source and forward its chunks; the last item is ``()`` or the SourceError."""
+    """Run one source and forward its chunks; the last item is ``()`` or the SourceError.
+
+    A copied Opus source whose packets are not 20 ms refuses before any frame went out, and is
+    opened again at the same offset with ``transcode=True``.
+    """
     async with out:
         try:
-            try:
-                async with opener(request) as source:
-                    while True:
-                        frames = await source.receive_frames()
-                        await out.send(frames)
-                        if not frames:
-                            return
-            except SourceError as exc:
-                await out.send(exc)
-            except OSError as exc:  # ffmpeg vanished or cannot be executed
-                await out.send(SourceOpenError("spawn_failed", None, (str(exc),)))
+            while True:
+                try:
+                    async with opener(request) as source:
+                        while True:
+                            frames = await source.receive_frames()
+                            await out.send(frames)
+                            if not frames:
+                                return
+                except SourceNeedsTranscodeError as exc:
+                    if request.transcode:
+                        raise AssertionError("a transcoded source asked for a transcode") from exc
+                    log.info("passthrough_refused", samples=exc.samples)
+                    request = attrs.evolve(request, transcode=True)
+                except SourceError as exc:
+                    await out.send(exc)
+                    return
+                except OSError as exc:  # ffmpeg vanished or cannot be executed
+                    await out.send(SourceOpenError("spawn_failed", None, (str(exc),)))
+                    return
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the player moved on
 

@@ -19,6 +19,8 @@ ring (so a chatty ffmpeg never blocks on a full pipe) and logged when the source
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
 import re
 import subprocess
 from collections.abc import AsyncIterator, Sequence
@@ -29,10 +31,17 @@ import attrs
 import structlog
 import trio
 
-from musicbot.audio.errors import OggFormatError, SourceDecodeError, SourceStalledError
+from musicbot.audio.errors import (
+    OggFormatError,
+    SourceDecodeError,
+    SourceNeedsTranscodeError,
+    SourceStalledError,
+)
 from musicbot.audio.ffmpeg import Mode, build_argv, choose_mode, classify_failure, resolve_ffmpeg
 from musicbot.audio.ogg import OggOpusDemuxer
+from musicbot.audio.opus import packet_samples
 from musicbot.config import AudioConfig
+from musicbot.models.media import SAMPLES_PER_FRAME
 from musicbot.models.track import Track
 
 log = structlog.get_logger(__name__)
@@ -42,6 +51,8 @@ KILL_AFTER: Final = 2.0  # seconds between SIGTERM and SIGKILL
 EXIT_WAIT: Final = 5.0  # after stdout EOF, how long ffmpeg may take to exit
 STDERR_LINES: Final = 40  # ring buffer of ffmpeg's last stderr lines
 READ_SIZE: Final = 65536
+FFMPEG_NICE: Final = 10  # ffmpeg runs at a lower CPU priority than the bot
+CHECK_PACKETS: Final = 5  # leading packets of a copied stream that must be 20 ms
 
 
 @attrs.frozen(kw_only=True)
@@ -49,6 +60,7 @@ class SourceRequest:
     track: Track
     offset: float = 0.0  # seconds into the track
     volume: int = 100  # percent
+    transcode: bool = False  # never copy, even an Opus source
 
 
 class FrameSource(Protocol):
@@ -106,8 +118,16 @@ class FfmpegSource:
             except OggFormatError as exc:
                 raise SourceDecodeError(str(exc), self.stderr_tail) from exc
             if frames:
+                if self._frames == 0 and self.mode == "copy":
+                    self._check_passthrough(frames)
                 self._frames += len(frames)
                 return frames
+
+    def _check_passthrough(self, frames: Sequence[bytes]) -> None:
+        for frame in frames[:CHECK_PACKETS]:
+            samples = packet_samples(frame)
+            if samples != SAMPLES_PER_FRAME:
+                raise SourceNeedsTranscodeError(samples)
 
     async def _at_eof(self) -> Sequence[bytes]:
         self._ended = True
@@ -180,7 +200,10 @@ async def open_ffmpeg_source(
     mode: Mode | None = None,
 ) -> AsyncIterator[FfmpegSource]:
     """Run ffmpeg for ``request`` and yield the source; reap ffmpeg on exit, always."""
-    mode = mode or choose_mode(request.track, volume=request.volume)
+    if mode is None:
+        mode = (
+            "transcode" if request.transcode else choose_mode(request.track, volume=request.volume)
+        )
     argv = build_argv(
         ffmpeg,
         request.track,
@@ -193,6 +216,10 @@ async def open_ffmpeg_source(
     process = await trio.lowlevel.open_process(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    with contextlib.suppress(OSError):
+        # Encoding may be late; pacing (and the gateway heartbeat) must not be.  Under CPU
+        # overload ffmpeg yields to the bot, not the other way round.
+        os.setpriority(os.PRIO_PROCESS, process.pid, FFMPEG_NICE)
     ring: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
     stderr_done = trio.Event()
     source = FfmpegSource(process, mode, ring, stderr_done, stall_timeout)

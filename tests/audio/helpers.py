@@ -123,6 +123,7 @@ def make_media(path: Path, *, codec: str, seconds: float = 3.0, stepped: bool = 
     args = {
         "opus-ogg": ["-c:a", "libopus", "-b:a", "96k", "-frame_duration", "20", "-f", "ogg"],
         "opus-webm": ["-c:a", "libopus", "-b:a", "96k", "-frame_duration", "20", "-f", "webm"],
+        "opus60-ogg": ["-c:a", "libopus", "-b:a", "64k", "-frame_duration", "60", "-f", "ogg"],
         "mp3": ["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3"],
     }[codec]
     subprocess.run(

@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from musicbot.audio.messages import EndReason, PlayerEvent, TrackEnded, TrackStarted
+from musicbot.audio.opus import packet_samples
 from musicbot.audio.player import PlayerHandle, PlayerStats, open_player_channel, run_player
 from musicbot.audio.source import FfmpegOpener, FfmpegSource, SourceRequest
 from musicbot.models.media import SILENCE_FRAME
@@ -95,3 +96,25 @@ async def test_seek_skip_and_cancel_with_real_ffmpeg(tmp_path: Path) -> None:
             assert len(opener.pids) == 3
             nursery.cancel_scope.cancel()
     assert not any(alive(pid) for pid in opener.pids)
+
+
+async def test_60ms_opus_falls_back_to_transcode(tmp_path: Path) -> None:
+    path = make_media(tmp_path / "60.ogg", codec="opus60-ogg", seconds=1.0)
+    song = Track(title="s", webpage_url="https://e/s", stream_url=str(path), codec="opus")
+    opener = RecordingOpener()
+    sink = MemorySink()
+    send, receive = open_player_channel()
+    ev_send, ev_receive = trio.open_memory_channel[PlayerEvent](16)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                lambda: run_player(receive, sink=sink, events=ev_send, opener=opener)
+            )
+            await PlayerHandle(send, PlayerStats()).play(song)
+            ended = await wait_event(ev_receive, TrackEnded)
+            assert isinstance(ended, TrackEnded) and ended.reason is EndReason.FINISHED
+            nursery.cancel_scope.cancel()
+    frames = [f for _, f in sink.frames if f != SILENCE_FRAME]
+    assert len(opener.pids) == 2  # copy refused, then transcode
+    assert 48 <= len(frames) <= 53 and all(packet_samples(f) == 960 for f in frames)
+    assert ended.position == pytest.approx(len(frames) * 0.02)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
@@ -14,11 +15,13 @@ from musicbot.audio.errors import (
     FfmpegNotFoundError,
     SourceCrashedError,
     SourceDecodeError,
+    SourceNeedsTranscodeError,
     SourceOpenError,
     SourceStalledError,
 )
 from musicbot.audio.ffmpeg import build_argv, choose_mode, classify_failure, resolve_ffmpeg
 from musicbot.audio.ogg import OggOpusDemuxer
+from musicbot.audio.opus import packet_samples
 from musicbot.audio.source import FfmpegOpener, FfmpegSource, SourceRequest
 from musicbot.config import build
 from musicbot.models.track import Track
@@ -97,6 +100,20 @@ async def test_opus_sources_are_copied_bit_exact(media: dict[str, Path], kind: s
             assert source.mode == "copy"
             packets = await read_all(source)
     assert packets == file_packets(media["ogg"])
+
+
+async def test_opus_with_60ms_packets_is_not_copied(tmp_path: Path) -> None:
+    path = make_media(tmp_path / "60.ogg", codec="opus60-ogg", seconds=2.0)
+    req = SourceRequest(track=track(str(path), codec="opus"))
+    with trio.fail_after(20):
+        with pytest.raises(SourceNeedsTranscodeError) as info:
+            async with LOCAL(req) as source:
+                await read_all(source)
+        assert info.value.samples == 2880
+        async with LOCAL(attrs.evolve(req, transcode=True)) as source:
+            assert source.mode == "transcode"
+            packets = await read_all(source)
+    assert 98 <= len(packets) <= 103 and all(packet_samples(p) == 960 for p in packets)
 
 
 async def test_mp3_is_transcoded_to_20ms_opus(media: dict[str, Path]) -> None:
