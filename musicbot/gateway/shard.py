@@ -257,7 +257,7 @@ class Shard:
                 outcome = conn.outcome or _resume("connection ended", "network")
                 with trio.move_on_after(self.options.close_timeout):
                     await ws.aclose(code=c.CLOSE_RECONNECT)
-        except (OSError, trio_websocket.HandshakeError) as exc:
+        except (OSError, trio.BrokenResourceError, trio_websocket.HandshakeError) as exc:
             # Connecting failed, or closing timed out after the outcome was already known.
             if outcome is None:
                 outcome = _resume(f"could not connect: {type(exc).__name__}", "network")

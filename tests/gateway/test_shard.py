@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import attrs
 import pytest
 import trio
@@ -327,3 +329,49 @@ async def test_unreachable_gateway_backs_off_and_keeps_trying() -> None:
             assert manager.identify_gate.remaining == 1000
             nursery.cancel_scope.cancel()
         assert handle.state is ShardState.STOPPED
+
+
+async def test_broken_handshakes_are_retried_not_fatal() -> None:
+    """A server that answers with the wrong opcode, then one that never sends READY."""
+    import json
+
+    import trio_websocket
+
+    from musicbot.config import Secret
+    from musicbot.gateway import GatewayDispatch, ShardManager
+
+    seen: list[int] = []
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        seen.append(len(seen))
+        if len(seen) == 1:
+            await ws.send_message(json.dumps({"op": 11}))  # not HELLO
+        else:
+            await ws.send_message(json.dumps({"op": 10, "d": {"heartbeat_interval": 60000}}))
+        with contextlib.suppress(trio_websocket.ConnectionClosed):
+            while True:
+                await ws.get_message()
+
+    options = attrs.evolve(FAST, handshake_timeout=0.2)
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                trio_websocket.serve_websocket, handler, "127.0.0.1", 0, None
+            )
+            send, _receive = trio.open_memory_channel[GatewayDispatch](4)
+            manager = ShardManager(
+                token=Secret("t"),
+                events=send,
+                get_gateway_bot=None,
+                shard_count=1,
+                gateway_url=f"ws://127.0.0.1:{server.port}",
+                compress=False,
+                options=options,
+                identify_window=0.05,
+            )
+            await nursery.start(manager.run)
+            handle = manager.shard(0)
+            await handle.wait_until(lambda h: h.generation >= 3)
+            assert len(seen) >= 2
+            nursery.cancel_scope.cancel()
