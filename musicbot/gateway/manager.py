@@ -22,7 +22,7 @@ import trio
 
 from musicbot.config import DiscordConfig, Secret
 from musicbot.gateway.constants import IDENTIFY_WINDOW
-from musicbot.gateway.errors import GatewayFatalError
+from musicbot.gateway.errors import GatewayFatalError, SessionStartLimitError
 from musicbot.gateway.events import GatewayDispatch
 from musicbot.gateway.handle import ShardHandle
 from musicbot.gateway.ratelimit import IdentifyGate
@@ -145,8 +145,9 @@ class ShardManager:
         """Plan, start every shard in id order, and run until cancelled.
 
         ``task_status.started(self)`` fires once every shard exists (handles work; payloads
-        queue until their shard is READY).  Raises :class:`SessionStartLimitError` before
-        connecting and :class:`GatewayFatalError` (unwrapped) on a fatal close.
+        queue until their shard is READY).  Raises :class:`SessionStartLimitError` (before
+        connecting, or when reconnects would use up the last session starts) and
+        :class:`GatewayFatalError` on a fatal close, both unwrapped from exception groups.
         """
         count, ids, url, gate = await self._plan()
         self.shard_count = count
@@ -182,9 +183,11 @@ class ShardManager:
             raise
 
 
-def _first_fatal(group: BaseExceptionGroup[BaseException]) -> GatewayFatalError | None:
+def _first_fatal(
+    group: BaseExceptionGroup[BaseException],
+) -> GatewayFatalError | SessionStartLimitError | None:
     for exc in group.exceptions:
-        if isinstance(exc, GatewayFatalError):
+        if isinstance(exc, GatewayFatalError | SessionStartLimitError):
             return exc
         if isinstance(exc, BaseExceptionGroup):
             found = _first_fatal(exc)

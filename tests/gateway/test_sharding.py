@@ -69,3 +69,30 @@ async def test_refuses_to_burn_the_last_session_starts() -> None:
             assert info.value.remaining == 3 and info.value.needed == 2
             assert "reset" in str(info.value)
             assert gw.connections == []  # refused before connecting
+
+
+async def test_stops_before_reidentifying_into_the_last_session_starts() -> None:
+    with trio.fail_after(TIMEOUT):
+        async with emulated_gateway(World()) as gw:
+            send, receive = trio.open_memory_channel[GatewayDispatch](16)
+            manager = make_manager(gw, send, remaining=4)  # floor 2: two identifies allowed
+
+            async def drive() -> None:
+                for n in (1, 2):
+                    await gw.wait_for_identifies(n)
+                    await gw.wait_connected(0)
+                    await gw.invalidate_session(0, resumable=False)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(drive)
+                nursery.start_soon(_drain, receive)
+                with pytest.raises(SessionStartLimitError) as info:
+                    await manager.run()
+                nursery.cancel_scope.cancel()
+            assert info.value.remaining == 2
+            assert len(gw.identifies) == 2
+
+
+async def _drain(receive: trio.MemoryReceiveChannel[GatewayDispatch]) -> None:
+    async for _ in receive:
+        pass
