@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 import trio
 
-from bench.ours import micro, scenario
+from bench.ours import micro, scenario, trio_floor
 from musicbot.audio.ffmpeg import resolve_ffmpeg
 
 HERE = Path(__file__).resolve().parent
@@ -148,6 +148,7 @@ def main() -> None:
             rows.append(row)
             print(f"bench: {row['codec']} x{n} done", file=sys.stderr)
     ours_micro = micro(media["opus"])
+    floor = {n: trio.run(trio_floor, n, window) for n in streams}
 
     dpy: dict[str, Any] | None = None
     python = None if opts.no_discordpy else ensure_discordpy()
@@ -185,6 +186,7 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "scenarios": rows,
         "micro_ours_us_per_packet": ours_micro,
+        "trio_floor_us_per_wake": floor,
         "discord_py": dpy,
         "comparison": comparison,
         "elapsed_s": round(time.monotonic() - started, 1),
@@ -192,6 +194,7 @@ def main() -> None:
     print(table(rows))
     print()
     print(f"per packet, no I/O (µs): ours {ours_micro}")
+    print(f"trio scheduler floor, bare sleep_until per 20 ms, µs per wake by N: {floor}")
     if dpy is not None:
         print(f"per packet, no I/O (µs): discord.py {dpy['discord_py']} {dpy['micro']}")
         for paced in dpy["paced"]:

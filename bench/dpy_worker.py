@@ -15,7 +15,6 @@ import os
 import resource
 import socket
 import sys
-import threading
 import time
 import types
 
@@ -118,7 +117,6 @@ def paced(path: str, ffmpeg: str, port: int, n: int, warmup: float, window: floa
         "pacing_ms": {"p50": pct(50), "p99": pct(99), "max": round(errors[-1], 3)},
         "cpu_us_per_packet": round(1e6 * (c1 - c0) / max(1, packets), 1),
         "cpu_pct_core_per_stream": round(100 * (c1 - c0) / (n * (t1 - t0)), 3),
-        "threads": threading.active_count(),
     }
 
 

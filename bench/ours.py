@@ -223,3 +223,20 @@ def micro(path: Path, repeat: int = 20) -> dict[str, float]:
         key = "xchacha" if mode is EncryptionMode.XCHACHA20 else "aesgcm"
         out[f"rtp_{key}_us"] = round(1e6 * (time.process_time() - t) / (repeat * len(packets)), 3)
     return out
+
+
+async def trio_floor(n: int, seconds: float) -> float:
+    """CPU µs per wake-up of ``n`` tasks that only ``sleep_until`` a 20 ms grid each: the cost
+    of the scheduler alone, the floor under any per-frame work on trio."""
+    rounds = int(seconds / FRAME)
+
+    async def ticker(phase: float) -> None:
+        t0 = trio.current_time() + phase
+        for i in range(rounds):
+            await trio.sleep_until(t0 + i * FRAME)
+
+    c0 = self_cpu()
+    async with trio.open_nursery() as nursery:
+        for _ in range(n):
+            nursery.start_soon(ticker, random.uniform(0, FRAME))
+    return round(1e6 * (self_cpu() - c0) / (n * rounds), 1)
