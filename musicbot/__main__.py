@@ -90,12 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("configuration ok", file=sys.stderr)
         return EXIT_OK
 
-    from musicbot import app  # the composition root imports everything; keep --help fast
+    # The composition root imports everything; importing it late keeps --help fast.
+    from musicbot.app import run, run_embedded
 
     try:
         if args.command == "emulator" or not cfg.token:
-            return app.run_embedded(cfg)
-        return app.run(cfg)
+            return run_embedded(cfg)
+        return run(cfg)
     except ConfigError as exc:
         _print_config_error(exc)
         return EXIT_USAGE
