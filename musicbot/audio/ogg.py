@@ -74,7 +74,7 @@ class OggOpusDemuxer:
             body_end = table_end + sum(lacing)
             if body_end > end:
                 break
-            self._page(buf, flags, lacing, table_end, out)
+            self._page(bytes(buf[table_end:body_end]), flags, lacing, out)
             self.granule = granule
             self.pages += 1
             pos = body_end
@@ -83,9 +83,8 @@ class OggOpusDemuxer:
             self._consumed += pos
         return out
 
-    def _page(
-        self, buf: bytearray, flags: int, lacing: bytearray, start: int, out: list[bytes]
-    ) -> None:
+    def _page(self, body: bytes, flags: int, lacing: bytearray, out: list[bytes]) -> None:
+        """Split one page's ``body`` (copied once, then sliced) into packets."""
         if flags & FLAG_BOS:
             self._headers_left = 2
             self._partial.clear()
@@ -95,14 +94,15 @@ class OggOpusDemuxer:
         partial = self._partial
         # A continuation we never saw the start of (joined mid-stream) is dropped too.
         skipping = bool(flags & FLAG_CONTINUED) and not partial
-        seg_start = start
+        headers = self._headers_left
+        pos = 0
         run = 0  # bytes of the packet being assembled on this page
         for size in lacing:
             run += size
             if size == 255:
                 continue
-            piece = bytes(buf[seg_start : seg_start + run])
-            seg_start += run
+            piece = body[pos : pos + run]
+            pos += run
             run = 0
             if skipping:
                 skipping = False
@@ -111,9 +111,13 @@ class OggOpusDemuxer:
                 partial.append(piece)
                 piece = b"".join(partial)
                 partial.clear()
-            self._packet(piece, out)
+            if headers:
+                self._packet(piece, out)
+                headers = self._headers_left
+            elif piece:
+                out.append(piece)
         if run and not skipping:
-            partial.append(bytes(buf[seg_start : seg_start + run]))
+            partial.append(body[pos : pos + run])
             if sum(map(len, partial)) > MAX_PACKET:
                 raise OggFormatError("packet larger than any Opus packet", self._consumed)
 

@@ -383,3 +383,30 @@ async def run_player(
                 await player.end(EndReason.STOPPED)
         finally:
             player.close_source()
+
+
+async def start_player(
+    nursery: trio.Nursery,
+    *,
+    sink: FrameSink,
+    events: trio.MemorySendChannel[PlayerEvent],
+    opener: SourceOpener,
+    volume: int = 100,
+) -> PlayerHandle:
+    """Start :func:`run_player` in ``nursery`` (the guild actor's) and return its handle."""
+    send, receive = open_player_channel()
+    stats = PlayerStats()
+
+    async def player(task_status: trio.TaskStatus[None]) -> None:
+        await run_player(
+            receive,
+            sink=sink,
+            events=events,
+            opener=opener,
+            volume=volume,
+            stats=stats,
+            task_status=task_status,
+        )
+
+    await nursery.start(player)
+    return PlayerHandle(send, stats)

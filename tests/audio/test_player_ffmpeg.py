@@ -12,7 +12,13 @@ import trio
 
 from musicbot.audio.messages import EndReason, PlayerEvent, TrackEnded, TrackStarted
 from musicbot.audio.opus import packet_samples
-from musicbot.audio.player import PlayerHandle, PlayerStats, open_player_channel, run_player
+from musicbot.audio.player import (
+    PlayerHandle,
+    PlayerStats,
+    open_player_channel,
+    run_player,
+    start_player,
+)
 from musicbot.audio.source import FfmpegOpener, FfmpegSource, SourceRequest
 from musicbot.models.media import SILENCE_FRAME
 from musicbot.models.track import Track
@@ -103,14 +109,11 @@ async def test_60ms_opus_falls_back_to_transcode(tmp_path: Path) -> None:
     song = Track(title="s", webpage_url="https://e/s", stream_url=str(path), codec="opus")
     opener = RecordingOpener()
     sink = MemorySink()
-    send, receive = open_player_channel()
     ev_send, ev_receive = trio.open_memory_channel[PlayerEvent](16)
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(
-                lambda: run_player(receive, sink=sink, events=ev_send, opener=opener)
-            )
-            await PlayerHandle(send, PlayerStats()).play(song)
+            handle = await start_player(nursery, sink=sink, events=ev_send, opener=opener)
+            await handle.play(song)
             ended = await wait_event(ev_receive, TrackEnded)
             assert isinstance(ended, TrackEnded) and ended.reason is EndReason.FINISHED
             nursery.cancel_scope.cancel()
