@@ -23,6 +23,7 @@ from musicbot.emulator.voice import VoiceServer
 from musicbot.emulator.voice_call import Listener
 from musicbot.emulator.world import Guild, Member
 from musicbot.models.media import SILENCE_FRAME
+from tests.rest.helpers import spec_response_validator, spec_validator
 
 TONES = (
     Tone(name="a440", title="Tone A440", frequency=440.0, duration=6.0, format="webm"),
@@ -144,7 +145,14 @@ async def stack(
     voice = VoiceServer(heartbeat_interval_ms=2_000.0)
     async with (
         open_media_server(media_dir, TONES) as media,
-        open_emulator(voice_backend=voice, heartbeat_interval=5.0) as emu,
+        open_emulator(
+            voice_backend=voice,
+            heartbeat_interval=5.0,
+            rest_options={
+                "validator": spec_validator(),
+                "response_validator": spec_response_validator(),
+            },
+        ) as emu,
     ):
         guild = emu.world.add_guild(
             "Phòng nhạc",
@@ -187,3 +195,7 @@ async def stack(
                 data_dir=data_dir,
             )
             app.request_stop()
+        # Every body the bot sent in this test is what Discord's OpenAPI description allows.
+        assert emu.rest is not None
+        assert emu.rest.validation_errors == [], emu.rest.validation_errors
+        assert emu.rest.rate_limit_violations == [], emu.rest.rate_limit_violations
