@@ -16,7 +16,8 @@ trio-websocket, so a test can drop one without a close frame.
 
 Faults for tests: ``close_client`` (any close code), ``drop_client`` (TCP reset: the client
 resumes), ``lose_packets`` / ``reorder_next_packet`` (UDP), listeners joining and leaving
-(epoch changes), ``downgrade`` (DAVE 0), ``send_bad_commit`` (the client answers op 31).
+(epoch changes), ``downgrade`` (DAVE 0) and ``upgrade``, ``send_bad_commit`` (the client
+answers op 31), ``acks_paused`` (heartbeats unanswered).
 ``wait_until(predicate)`` waits on a trio event renewed on every change.
 """
 
@@ -146,6 +147,7 @@ class VoiceServer:
         self.resumes: list[dict[str, Any]] = []
         self.refused: list[int] = []  # close codes sent on purpose
         self.lost_packets = 0
+        self.acks_paused = False  # True: heartbeats go unanswered (the client sees a zombie)
         self._lose_next = 0
         self._reorder_next = False
         self._held: tuple[ServerSession, bytes] | None = None
@@ -249,6 +251,10 @@ class VoiceServer:
 
     def downgrade(self, guild_id: int, channel_id: int) -> int:
         return self.call(guild_id, channel_id).downgrade()
+
+    def upgrade(self, guild_id: int, channel_id: int) -> None:
+        """Back from DAVE 0 to 1: op 24 (epoch 1), then a new group is formed."""
+        self.call(guild_id, channel_id).upgrade()
 
     def send_bad_commit(self, guild_id: int, channel_id: int) -> int:
         return self.call(guild_id, channel_id).announce_bad_commit()
@@ -429,7 +435,8 @@ class VoiceServer:
         match op:
             case 3:  # OP_HEARTBEAT
                 session.heartbeat_seq_acks.append(int(d.get("seq_ack", -1)))
-                await _send(socket.ws, OP_HEARTBEAT_ACK, {"t": d.get("t")})
+                if not self.acks_paused:
+                    await _send(socket.ws, OP_HEARTBEAT_ACK, {"t": d.get("t")})
             case 1:  # OP_SELECT_PROTOCOL
                 mode = d["data"]["mode"]
                 if mode not in self.modes:

@@ -30,6 +30,7 @@ OP_CLIENTS_CONNECT: Final = 11
 OP_CLIENT_DISCONNECT: Final = 13
 OP_PREPARE_TRANSITION: Final = 21
 OP_EXECUTE_TRANSITION: Final = 22
+OP_PREPARE_EPOCH: Final = 24
 OP_EXTERNAL_SENDER: Final = 25
 OP_PROPOSALS: Final = 27
 OP_ANNOUNCE_COMMIT: Final = 29
@@ -106,6 +107,12 @@ class Listener:
         if decryptor is None:
             decryptor = self._decryptors[sender_id] = dave.Decryptor()
         decryptor.transition_to_passthrough_mode(True, TRANSITION_EXPIRY_S)
+
+    def forbid_plain(self) -> None:
+        """Back to DAVE: plain frames are refused again once the transition expires."""
+        self._passthrough = False
+        for decryptor in self._decryptors.values():
+            decryptor.transition_to_passthrough_mode(False, TRANSITION_EXPIRY_S)
 
     def receive(
         self, *, sender_id: int, ssrc: int, seq: int, timestamp: int, payload: bytes, now: float
@@ -278,6 +285,19 @@ class Call:
             OP_PREPARE_TRANSITION, {"protocol_version": 0, "transition_id": transition_id}
         )
         return transition_id
+
+    def upgrade(self) -> None:
+        """From protocol 0 back to DAVE: op 24 with epoch 1 makes the bot offer a new key
+        package; the group is then formed as on a first join (its commit's transition id
+        switches the bot to E2EE when executed)."""
+        if self.bot is None or self._round is not None or self.version != 0:
+            raise RuntimeError("upgrade needs a bot, protocol 0 and no change in flight")
+        self.version = DAVE_VERSION
+        for member in self.listeners.values():
+            member.forbid_plain()
+        self._reset_group()
+        self.bot.queue_binary(OP_EXTERNAL_SENDER, self.sender.package)
+        self.bot.queue_json(OP_PREPARE_EPOCH, {"protocol_version": DAVE_VERSION, "epoch": 1})
 
     # -- internals -----------------------------------------------------------------------------
 

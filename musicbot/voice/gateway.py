@@ -29,7 +29,8 @@ from musicbot.voice import opcodes as op
 log = structlog.get_logger(__name__)
 
 NO_SEQ: Final = -1  # seq_ack before the server numbered anything
-ZOMBIE_CLOSE_CODE: Final = 4000  # not 1000/1001: those would end the session server-side
+RESUMABLE_CLOSE_CODE: Final = 4000  # not 1000/1001: those would end the session server-side
+CLOSE_TIMEOUT_S: Final = 1.0
 MAX_HEARTBEAT_INTERVAL_S: Final = 5.0  # discord.py caps the voice heartbeat at 5 s too
 
 
@@ -101,7 +102,11 @@ class VoiceSocket:
         return msg
 
     async def close(self, code: int) -> None:
-        await self._ws.aclose(code)
+        """Close with ``code`` unless already closed; a peer that never answers the close
+        handshake gets ``CLOSE_TIMEOUT_S``."""
+        if self._ws.closed is None:
+            with trio.move_on_after(CLOSE_TIMEOUT_S):
+                await self._ws.aclose(code)
 
     async def heartbeat_loop(self, interval: float) -> None:
         """Send op 3 every ``interval``; a missed ACK closes the socket (a zombie)."""
@@ -109,7 +114,6 @@ class VoiceSocket:
         while True:
             if not self._acked:
                 log.warning("voice_heartbeat_missed")
-                await self._ws.aclose(ZOMBIE_CLOSE_CODE)
                 raise ConnectionLost(code=None, reason="heartbeat_ack_missing")
             self._acked = False
             nonce = int(trio.current_time() * 1000)

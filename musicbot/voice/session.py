@@ -22,6 +22,7 @@ from musicbot.voice import opcodes as op
 from musicbot.voice.e2ee import DaveState, Outgoing
 from musicbot.voice.gateway import (
     NO_SEQ,
+    RESUMABLE_CLOSE_CODE,
     ConnectionLost,
     Incoming,
     VoiceSocket,
@@ -158,6 +159,9 @@ class VoiceSession:
             nursery.start_soon(guarded, lambda: sock.heartbeat_loop(interval))
             nursery.start_soon(guarded, reader)
         if failure is not None:
+            if isinstance(failure, ConnectionLost) and failure.code is None:
+                # We give up on this socket (a zombie) but keep the session for a resume.
+                await sock.close(RESUMABLE_CLOSE_CODE)
             raise failure
         raise ConnectionLost(code=None, reason="socket task ended")
 

@@ -26,6 +26,7 @@ from tests.voice.helpers import (
     LISTENER_2,
     MODE_AES,
     MODE_XCHACHA,
+    OTHER_CHANNEL,
     VoiceEnv,
     sine_opus_frames,
     voice_env,
@@ -298,3 +299,75 @@ async def test_join_gives_up_when_discord_never_answers(autojump_clock: trio.abc
             gone = await env.next_event(Disconnected)
     assert gone.reason is StopReason.FAILED
     assert [ch for _, ch, *_ in env.gateway.op4] == [CHANNEL, CHANNEL, CHANNEL, None]
+
+
+async def test_upgrade_back_to_dave_after_a_downgrade() -> None:
+    frames = sine_opus_frames()
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            env.server.downgrade(GUILD, CHANNEL)
+            await env.server.wait_until(lambda: env.server.call(GUILD, CHANNEL).idle)
+            env.server.upgrade(GUILD, CHANNEL)
+            await env.server.wait_for_op(GUILD, BOT, OP_KEY_PACKAGE, count=2)
+            await env.server.wait_for_epoch(GUILD, CHANNEL, 1)
+            # Op 22 of the new group's transition is on its way; wait for E2EE on the wire.
+            sent = 0
+            while True:
+                await env.conn.send_frame(frames[sent])
+                sent += 1
+                got = await env.server.wait_for_frames(listener(env), sent)
+                if got[-1].e2ee:
+                    break
+            await env.send_all(frames[sent:])
+            got = await env.server.wait_for_frames(listener(env), len(frames))
+            assert env.conn.dave_protocol_version == 1
+    assert [f.opus for f in got] == list(frames)
+    assert all(f.e2ee for f in got[sent - 1 :])
+
+
+async def test_missing_heartbeat_ack_resumes() -> None:
+    with trio.fail_after(20):
+        async with voice_env(heartbeat_interval_ms=30) as env:
+            await connect(env)
+            env.server.acks_paused = True
+            reconnecting = await env.next_event(Reconnecting)
+            assert reconnecting.action is CloseAction.RESUME
+            env.server.acks_paused = False
+            assert (await env.next_event(Connected)).resumed
+    assert len(env.server.resumes) == 1 and len(env.gateway.op4) == 1
+
+
+async def test_unknown_close_code_backs_off_then_rejoins() -> None:
+    frames = sine_opus_frames()[:20]
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            await env.server.close_client(GUILD, BOT, 4000)
+            backoff = await env.next_event(Reconnecting)
+            assert backoff.action is CloseAction.BACKOFF_REJOIN and backoff.close_code == 4000
+            assert not (await env.next_event(Connected)).resumed
+            await env.server.wait_for_epoch(GUILD, CHANNEL, 1)
+            await env.send_all(frames)
+            got = await env.server.wait_for_frames(listener(env), len(frames))
+    assert [f.opus for f in got] == list(frames)
+    assert len(env.gateway.op4) == 2 and len(env.server.identifies) == 2
+
+
+async def test_joining_another_channel_makes_a_new_session() -> None:
+    frames = sine_opus_frames()[:20]
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            there = env.server.add_listener(
+                guild_id=GUILD, channel_id=OTHER_CHANNEL, user_id=LISTENER_2
+            )
+            env.conn.join(OTHER_CHANNEL)
+            moved = await env.next_event(Connected)
+            assert moved.channel_id == OTHER_CHANNEL
+            await env.server.wait_for_epoch(GUILD, OTHER_CHANNEL, 1)
+            await env.send_all(frames)
+            got = await env.server.wait_for_frames(there, len(frames))
+    assert [f.opus for f in got] == list(frames)
+    assert [ch for _, ch, *_ in env.gateway.op4] == [CHANNEL, OTHER_CHANNEL]
+    assert len(env.server.identifies) == 2
