@@ -96,7 +96,10 @@ class Console:
             if word not in positional:
                 key, _, value = word.partition("=")
                 values[key] = value
-        free = [o for o in options if o["name"] not in values]
+        # Words fill the required options in order (the last takes the rest, so a query or a
+        # name may contain spaces); optional ones only when a command has nothing required.
+        unset = [o for o in options if o["name"] not in values]
+        free = [o for o in unset if o.get("required")] or unset
         for i, opt in enumerate(free):
             if i >= len(positional):
                 break
