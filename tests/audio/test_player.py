@@ -205,7 +205,7 @@ async def test_stop_skip_and_replace_report_reasons(
             await rig.handle.stop()
             ended = await rig.next_event()
             assert isinstance(ended, TrackEnded)
-            await trio.sleep(0.1)
+            await trio.testing.wait_all_tasks_blocked()
             assert opener.open_now == 0  # every source was closed
 
 
@@ -271,3 +271,41 @@ async def test_closing_the_handle_stops_and_returns(
         ended = ev_receive.receive_nowait()
         assert isinstance(ended, TrackEnded) and ended.reason is EndReason.STOPPED
         assert opener.open_now == 0
+
+
+async def test_commands_while_opening_and_while_paused(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    opener = FakeOpener(total=5000, open_delay=2.0)
+    with trio.fail_after(60):
+        async with player(opener) as rig:
+            # Stop while the source is still opening: it ends without ever starting.
+            await rig.handle.play(TRACK)
+            await trio.sleep(0.5)
+            await rig.handle.stop()
+            ended = await rig.next_event()
+            assert isinstance(ended, TrackEnded) and ended.reason is EndReason.STOPPED
+            assert ended.position == 0.0 and rig.sink.frames == []
+            await trio.testing.wait_all_tasks_blocked()  # the cancelled pump has cleaned up
+            assert opener.open_now == 0
+            # Seek while paused: stays paused, resumes from the new offset.
+            await rig.handle.play(TRACK)
+            assert isinstance(await rig.next_event(), TrackStarted)
+            await trio.sleep(0.5)
+            await rig.handle.pause()
+            await rig.handle.seek(30.0)
+            await trio.sleep(3.0)
+            count = len(rig.sink.frames)
+            status = await rig.handle.status()
+            assert status.paused and status.position == 30.0
+            await rig.handle.resume()
+            await trio.sleep(0.2)
+            # The new source opened during the pause; audio resumes at once from 30 s.
+            assert len(rig.sink.frames) >= count + 9
+            assert frame_index(rig.sink.frames[count][1]) == 1500  # 30 s / 20 ms
+            # Play while paused replaces the paused track.
+            await rig.handle.pause()
+            await rig.handle.play(TRACK)
+            ended = await rig.next_event()
+            assert isinstance(ended, TrackEnded) and ended.reason is EndReason.REPLACED
+            assert isinstance(await rig.next_event(), TrackStarted)
