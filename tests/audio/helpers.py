@@ -199,6 +199,11 @@ def http_server(directory: Path, *, stall_path: str = "/stall") -> Iterator[str]
             pass
 
         def do_GET(self) -> None:
+            if self.path.startswith("/redirect-to-file"):
+                self.send_response(302)
+                self.send_header("Location", "file:///etc/hostname")
+                self.end_headers()
+                return
             if self.path.startswith("/forbidden"):
                 self.send_error(403)
                 return

@@ -165,6 +165,12 @@ async def test_http_source_and_error_statuses(media: dict[str, Path]) -> None:
             assert (info.value.reason, info.value.status) == ("http_status", status)
             assert any(str(status) in line for line in info.value.stderr_tail)
             assert not any("127.0.0.1" in line for line in info.value.stderr_tail)
+        # A redirect cannot smuggle a local file past the protocol whitelist.
+        req = SourceRequest(track=track(f"{base}/redirect-to-file"))
+        with pytest.raises(SourceOpenError) as info:
+            async with opener(req) as source:
+                await read_all(source)
+        assert info.value.reason == "not_allowed"
         req = SourceRequest(track=track(f"{base}/stall"))
         with pytest.raises(SourceStalledError):
             async with opener(req) as source:
