@@ -30,27 +30,28 @@ import os
 import secrets
 import socket as stdlib_socket
 import struct
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-import attrs
 import structlog
 import trio
 import trio_websocket
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
 from nacl.exceptions import CryptoError
 
 from musicbot.emulator.dave_sender import split_commit_welcome
 from musicbot.emulator.voice_call import Call, Listener, ReceivedFrame
+from musicbot.emulator.voice_session import (
+    MODE_AES,
+    MODE_XCHACHA,
+    ServerSession,
+    ServerSocket,
+    open_rtp,
+    unwrap_seq,
+)
 
 log = structlog.get_logger(__name__)
-
-MODE_AES: Final = "aead_aes256_gcm_rtpsize"
-MODE_XCHACHA: Final = "aead_xchacha20_poly1305_rtpsize"
 
 OP_IDENTIFY: Final = 0
 OP_SELECT_PROTOCOL: Final = 1
@@ -76,54 +77,8 @@ CLOSE_DISCONNECTED: Final = 4014
 CLOSE_UNKNOWN_MODE: Final = 4016
 CLOSE_DAVE_REQUIRED: Final = 4017
 
-LOG_SIZE: Final = 1024  # sequenced messages kept for buffered resume
 MIN_GATEWAY_VERSION: Final = 4
 CLOSE_WAIT_S: Final = 2.0
-
-
-@attrs.define(eq=False, kw_only=True)
-class ServerSession:
-    """One voice session (one token); outlives its sockets so it can be resumed."""
-
-    guild_id: int
-    channel_id: int
-    user_id: int
-    session_id: str
-    token: str = attrs.field(repr=False)
-    ssrc: int
-    mode: str | None = None
-    key: bytes | None = attrs.field(default=None, repr=False)
-    seq: int = 0
-    log: deque[tuple[int, str | bytes]] = attrs.Factory(lambda: deque(maxlen=LOG_SIZE))
-    identified: bool = False
-    socket: _Socket | None = None
-    received: list[int] = attrs.Factory(list)  # every client opcode, in order
-    speaking: list[int] = attrs.Factory(list)  # op 5 flags
-    heartbeat_seq_acks: list[int] = attrs.Factory(list)
-    udp_address: tuple[str, int] | None = None
-    packets: int = 0
-    auth_failures: int = 0
-    changed: Callable[[], None] = lambda: None
-
-    def queue_json(self, op: int, d: Any) -> None:
-        self.seq += 1
-        self._append(json.dumps({"op": op, "d": d, "seq": self.seq}))
-
-    def queue_binary(self, op: int, body: bytes) -> None:
-        self.seq += 1
-        self._append(struct.pack(">HB", self.seq & 0xFFFF, op) + body)
-
-    def _append(self, message: str | bytes) -> None:
-        self.log.append((self.seq, message))
-        self.changed()
-
-
-@attrs.define(eq=False)
-class _Socket:
-    id: int
-    ws: trio_websocket.WebSocketConnection
-    stream: trio.abc.Stream
-    cursor: int = 0
 
 
 class VoiceServer:
@@ -292,7 +247,7 @@ class VoiceServer:
             request = await trio_websocket.wrap_server_stream(nursery, stream)
             query = parse_qs(urlsplit(request.path).query)
             ws = await request.accept()
-            socket = _Socket(next(self._ids), ws, stream)
+            socket = ServerSocket(next(self._ids), ws, stream)
             try:
                 version = int(query.get("v", ["0"])[0])
                 if version < MIN_GATEWAY_VERSION:
@@ -313,7 +268,7 @@ class VoiceServer:
         self._notify()
         await _close_quietly(ws, code)
 
-    async def _serve_socket(self, socket: _Socket) -> None:
+    async def _serve_socket(self, socket: ServerSocket) -> None:
         ws = socket.ws
         await _send(ws, OP_HELLO, {"heartbeat_interval": self.heartbeat_interval_ms, "v": 8})
         first = json.loads(await ws.get_message())
@@ -357,7 +312,7 @@ class VoiceServer:
                 session.socket = None
             self._notify()
 
-    async def _identify(self, socket: _Socket, d: dict[str, Any]) -> ServerSession | None:
+    async def _identify(self, socket: ServerSocket, d: dict[str, Any]) -> ServerSession | None:
         public = {k: v for k, v in d.items() if k != "token"}
         self.identifies.append(public)
         if not d.get("max_dave_protocol_version") and self.require_dave:
@@ -380,7 +335,7 @@ class VoiceServer:
         await _send(socket.ws, OP_READY, ready)
         return session
 
-    async def _resume(self, socket: _Socket, d: dict[str, Any]) -> ServerSession | None:
+    async def _resume(self, socket: ServerSocket, d: dict[str, Any]) -> ServerSession | None:
         self.resumes.append({k: v for k, v in d.items() if k != "token"})
         session = self._find(d)
         if session is None or not session.identified:
@@ -388,7 +343,7 @@ class VoiceServer:
             return None
         seq_ack = int(d.get("seq_ack", -1))
         oldest = session.log[0][0] if session.log else session.seq + 1
-        cursor = _unwrap(seq_ack, session.seq)
+        cursor = unwrap_seq(seq_ack, session.seq)
         if cursor < oldest - 1:
             await self._refuse(socket.ws, CLOSE_SESSION_INVALID)  # the log lost what they missed
             return None
@@ -407,7 +362,7 @@ class VoiceServer:
                 return session
         return None
 
-    async def _pump(self, session: ServerSession, socket: _Socket) -> None:
+    async def _pump(self, session: ServerSession, socket: ServerSocket) -> None:
         while True:
             changed = self._changed  # taken first: a change while sending wakes us again
             for seq, message in list(session.log):
@@ -416,7 +371,9 @@ class VoiceServer:
                     socket.cursor = seq
             await changed.wait()
 
-    async def _on_message(self, session: ServerSession, socket: _Socket, raw: str | bytes) -> None:
+    async def _on_message(
+        self, session: ServerSession, socket: ServerSocket, raw: str | bytes
+    ) -> None:
         call = self.call(session.guild_id, session.channel_id)
         if isinstance(raw, bytes):
             op, body = raw[0], raw[1:]
@@ -500,7 +457,7 @@ class VoiceServer:
     def _deliver(self, session: ServerSession, packet: bytes) -> None:
         assert session.key is not None and session.mode is not None
         try:
-            payload = _open_rtp(session.mode, session.key, packet)
+            payload = open_rtp(session.mode, session.key, packet)
         except (InvalidTag, CryptoError, ValueError):
             session.auth_failures += 1
             self._notify()
@@ -526,32 +483,6 @@ class VoiceServer:
             ssrc = secrets.randbits(32) or 1
             if ssrc not in taken:
                 return ssrc
-
-
-def _open_rtp(mode: str, key: bytes, packet: bytes) -> bytes:
-    """Decrypt one "rtpsize" datagram (the emulator's own code, not the bot's)."""
-    csrc = packet[0] & 0x0F
-    extended = bool(packet[0] & 0x10)
-    header_end = 12 + 4 * csrc + (4 if extended else 0)
-    aad, body, counter = packet[:header_end], packet[header_end:-4], packet[-4:]
-    if mode == MODE_AES:
-        plain = AESGCM(key).decrypt(counter + bytes(8), body, aad)
-    else:
-        plain = crypto_aead_xchacha20poly1305_ietf_decrypt(body, aad, counter + bytes(20), key)
-    if extended:
-        (words,) = struct.unpack_from(">H", packet, header_end - 2)
-        plain = plain[4 * words :]
-    return bytes(plain)
-
-
-def _unwrap(seq_ack: int, newest: int) -> int:
-    """The full seq a client's ``seq_ack`` means (binary messages carry only 16 bits)."""
-    if seq_ack < 0:
-        return 0
-    if seq_ack > 0xFFFF:
-        return seq_ack
-    candidate = (newest & ~0xFFFF) | seq_ack
-    return candidate if candidate <= newest else candidate - 0x10000
 
 
 async def _send(ws: trio_websocket.WebSocketConnection, op: int, d: Any) -> None:

@@ -38,6 +38,15 @@ from musicbot.voice.events import (
     VoiceStats,
 )
 from musicbot.voice.gateway import ConnectionLost
+from musicbot.voice.messages import (
+    ConnectionMsg,
+    Join,
+    Leave,
+    ServerUpdate,
+    SocketConnected,
+    SocketEnded,
+    StateUpdate,
+)
 from musicbot.voice.rtp import RtpPacketizer
 from musicbot.voice.session import (
     Credentials,
@@ -64,47 +73,6 @@ class VoiceSettings:
     self_deaf: bool = True
 
 
-# -- the inbox ---------------------------------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class _Join:
-    channel_id: int
-
-
-@attrs.frozen(kw_only=True)
-class _Leave:
-    pass
-
-
-@attrs.frozen(kw_only=True)
-class _StateUpdate:
-    session_id: str
-    channel_id: int | None
-
-
-@attrs.frozen(kw_only=True)
-class _ServerUpdate:
-    token: str = attrs.field(repr=False)
-    endpoint: str | None
-
-
-@attrs.frozen(kw_only=True)
-class _SocketConnected:
-    generation: int
-    resumed: bool
-
-
-@attrs.frozen(kw_only=True)
-class _SocketEnded:
-    generation: int
-    code: int | None
-    error: str
-
-
-_Msg = _Join | _Leave | _StateUpdate | _ServerUpdate | _SocketConnected | _SocketEnded
-
-
 class VoiceConnection:
     """One guild's voice connection.  Start ``run`` in the owner's nursery, then ``join``."""
 
@@ -126,7 +94,7 @@ class VoiceConnection:
         self.channel_id: int | None = None
         self._update_voice_state = update_voice_state
         self._events = events
-        self._send, self._inbox = trio.open_memory_channel[_Msg](INBOX_SIZE)
+        self._send, self._inbox = trio.open_memory_channel[ConnectionMsg](INBOX_SIZE)
         self._session_id: str | None = None
         self._token: str | None = None
         self._endpoint: str | None = None
@@ -147,19 +115,19 @@ class VoiceConnection:
 
     def join(self, channel_id: int) -> None:
         """Join (or move to) ``channel_id``: sends op 4 and connects when both events came."""
-        self._post(_Join(channel_id=channel_id))
+        self._post(Join(channel_id=channel_id))
 
     def leave(self) -> None:
         """Leave voice: closes the session and sends op 4 with ``channel_id: null``."""
-        self._post(_Leave())
+        self._post(Leave())
 
     def on_voice_state_update(self, *, session_id: str, channel_id: int | None) -> None:
         """Feed the bot's own VOICE_STATE_UPDATE for this guild."""
-        self._post(_StateUpdate(session_id=session_id, channel_id=channel_id))
+        self._post(StateUpdate(session_id=session_id, channel_id=channel_id))
 
     def on_voice_server_update(self, *, token: str, endpoint: str | None) -> None:
         """Feed VOICE_SERVER_UPDATE for this guild (``endpoint`` None: the server went away)."""
-        self._post(_ServerUpdate(token=token, endpoint=endpoint))
+        self._post(ServerUpdate(token=token, endpoint=endpoint))
 
     def close(self) -> None:
         """Stop ``run`` (without sending op 4; call ``leave`` first for a polite exit)."""
@@ -173,7 +141,7 @@ class VoiceConnection:
     def dave_protocol_version(self) -> int:
         return 0 if self._session is None else self._session.dave.protocol_version
 
-    def _post(self, msg: _Msg) -> None:
+    def _post(self, msg: ConnectionMsg) -> None:
         try:
             self._send.send_nowait(msg)
         except trio.WouldBlock:
@@ -202,25 +170,25 @@ class VoiceConnection:
             self._drop_session()
             nursery.cancel_scope.cancel()
 
-    async def _handle(self, msg: _Msg) -> None:
+    async def _handle(self, msg: ConnectionMsg) -> None:
         match msg:
-            case _Join(channel_id=channel_id):
+            case Join(channel_id=channel_id):
                 self.channel_id = channel_id
                 self._attempts = 0
                 self._server_gone = False
                 await self._start_join()
-            case _Leave():
+            case Leave():
                 if self.state in (VoiceState.IDLE, VoiceState.DISCONNECTED):
                     return
                 self._new_generation()
                 self._drop_session()
                 self._finish(StopReason.LEFT, None)
                 await self._update_voice_state(self.guild_id, None, False, False)
-            case _StateUpdate(session_id=session_id, channel_id=channel_id):
+            case StateUpdate(session_id=session_id, channel_id=channel_id):
                 await self._on_state_update(session_id, channel_id)
-            case _ServerUpdate(token=token, endpoint=endpoint):
+            case ServerUpdate(token=token, endpoint=endpoint):
                 await self._on_server_update(token, endpoint)
-            case _SocketConnected(generation=generation, resumed=resumed):
+            case SocketConnected(generation=generation, resumed=resumed):
                 if generation != self.generation or self._session is None:
                     return
                 self.state = VoiceState.CONNECTED
@@ -237,7 +205,7 @@ class VoiceConnection:
                         resumed=resumed,
                     )
                 )
-            case _SocketEnded(generation=generation, code=code, error=error):
+            case SocketEnded(generation=generation, code=code, error=error):
                 if generation == self.generation:
                     await self._on_socket_ended(code, error)
             case _:
@@ -413,7 +381,7 @@ class VoiceConnection:
                 # A malformed or unusable server message: handled like a failed connection.
                 error = f"{type(exc).__name__}: {exc}"
         if not scope.cancelled_caught:
-            self._post(_SocketEnded(generation=generation, code=code, error=error))
+            self._post(SocketEnded(generation=generation, code=code, error=error))
 
     async def _on_socket_connected(
         self, generation: int, session: VoiceSession, resumed: bool
@@ -425,7 +393,7 @@ class VoiceConnection:
         if session.socket is not None and self._want_speaking:
             await session.socket.send_json(op.SPEAKING, speaking_payload(True, session.ssrc))
             self._speaking_announced = True
-        self._post(_SocketConnected(generation=generation, resumed=resumed))
+        self._post(SocketConnected(generation=generation, resumed=resumed))
 
     def _new_generation(self) -> None:
         self.generation += 1

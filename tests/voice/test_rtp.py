@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from musicbot.emulator.voice import _open_rtp
+from musicbot.emulator.voice_session import open_rtp
 from musicbot.voice.rtp import (
     EncryptionMode,
     RtpPacketizer,
@@ -59,7 +59,7 @@ def test_round_trip_both_modes(mode: EncryptionMode, payload: bytes, nonce: int)
     data = packet(RtpPacketizer(ssrc=3, seq=9, timestamp=1, nonce=nonce), cipher, payload)
     assert open_packet(cipher, data) == (9, 1, 3, payload)
     # The emulator's independent receive code agrees.
-    assert _open_rtp(mode.value, KEY, data) == payload
+    assert open_rtp(mode.value, KEY, data) == payload
 
 
 @pytest.mark.parametrize("mode", list(EncryptionMode))
@@ -79,7 +79,7 @@ def test_receive_side_strips_csrcs_and_extension() -> None:
     sealed = cipher.seal(header, plain, 5)
     data = header + sealed + struct.pack(">I", 5)
     assert open_packet(cipher, data)[3] == b"opus-payload"
-    assert _open_rtp(EncryptionMode.XCHACHA20.value, KEY, data) == b"opus-payload"
+    assert open_rtp(EncryptionMode.XCHACHA20.value, KEY, data) == b"opus-payload"
 
 
 def test_mode_choice_prefers_aes() -> None:
