@@ -31,6 +31,7 @@ import trio
 
 from actors import cache as cache_actor
 from actors import extractor as extractor_actor
+from actors import playlists as playlists_actor
 from actors.events import EventBus, run_event_bus
 from actors.guild.actor import BotIdentity, GuildDeps
 from actors.kit.supervisor import SupervisorHandle, run_supervisor
@@ -125,6 +126,7 @@ async def serve(
         extractor = await extractor_actor.start(
             root, config=cfg, cache=cache, extra_extractors=extra_extractors
         )
+        personal_playlists = await playlists_actor.start(root, storage)
         events_send, events_receive = trio.open_memory_channel[GatewayDispatch](EVENT_BUFFER)
         shards = ShardManager.from_config(
             cfg.discord, events=events_send, get_gateway_bot=rest.get_gateway_bot
@@ -149,6 +151,7 @@ async def serve(
             opener=opener,
             storage=storage,
             voice_members=lambda gid: dict(voice_states.get(gid, {})),
+            personal_playlists=personal_playlists,
         )
         guilds: SupervisorHandle[int, GuildHandle] = await root.start(
             run_supervisor, guild_supervisor_spec(guild_deps)

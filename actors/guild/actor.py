@@ -49,6 +49,7 @@ from actors.guild.messages import (
     Invocation,
     MemberVoiceState,
     PlaylistBatch,
+    PlaylistTrackFound,
     Resolved,
     RestoreSession,
     Shutdown,
@@ -56,6 +57,7 @@ from actors.guild.messages import (
 )
 from actors.guild.reasons import failure_text
 from actors.kit.supervisor import ChildContext
+from actors.playlists import PersonalPlaylistsHandle
 from musicbot.audio import messages as pm
 from musicbot.audio.player import PlayerHandle, open_player_channel, run_player
 from musicbot.audio.source import SourceOpener
@@ -118,6 +120,7 @@ class GuildDeps:
     storage: Storage
     voice_members: Callable[[int], dict[int, int]]  # guild id -> {user id: channel id}
     rng: random.Random = attrs.field(factory=random.Random)
+    personal_playlists: PersonalPlaylistsHandle | None = None  # None: personal scope unavailable
 
 
 @attrs.define
@@ -566,7 +569,8 @@ class Guild:
 
     async def handle(self, msg: GuildMsg) -> bool:
         """One message; returns True when the actor should stop."""
-        from actors.guild import commands  # the command handlers live beside this module
+        # The command handlers live beside this module (/playlist and /settings register too).
+        from actors.guild import commands, playlists, settings  # noqa: F401
 
         match msg:
             case Command(inv=inv):
@@ -591,6 +595,8 @@ class Guild:
                 await commands.on_extracted(self, msg)
             case PlaylistBatch():
                 await commands.on_playlist_batch(self, msg)
+            case PlaylistTrackFound():
+                await playlists.on_track_found(self, msg)
             case Resolved():
                 await self.on_resolved(msg)
             case FromPlayer(event=event):

@@ -93,6 +93,15 @@ class PlaylistBatch:
 
 
 @attrs.frozen(kw_only=True)
+class PlaylistTrackFound:
+    """The extraction behind ``/playlist add`` finished (see ``actors.guild.playlists``)."""
+
+    inv: Invocation
+    track: Track | None = None
+    error: BaseException | None = None
+
+
+@attrs.frozen(kw_only=True)
 class Resolved:
     entry_id: str
     track: Track | None = None
@@ -118,6 +127,7 @@ GuildMsg: TypeAlias = (
     | Shutdown
     | Extracted
     | PlaylistBatch
+    | PlaylistTrackFound
     | Resolved
     | FromPlayer
     | FromVoice

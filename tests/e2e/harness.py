@@ -4,6 +4,7 @@ a media server with generated tones, and the bot itself, as ``python -m musicbot
 from __future__ import annotations
 
 import array
+import functools
 import itertools
 import subprocess
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -139,6 +140,7 @@ async def stack(
     guild_locale: str = "en-US",
     with_user_in_voice: bool = True,
     before_bot: Callable[[Emulator], None] | None = None,
+    extra_extractors: tuple[type, ...] = (),
 ) -> AsyncIterator[Stack]:
     media_dir = tmp_path / "media"
     data_dir = tmp_path / "data"
@@ -178,7 +180,9 @@ async def stack(
             extra.setdefault(section, {}).update(values)
         cfg = emu.bot_config(extra)
         async with trio.open_nursery() as nursery:
-            app: App = await nursery.start(serve, cfg)
+            app: App = await nursery.start(
+                functools.partial(serve, cfg, extra_extractors=extra_extractors)
+            )
             with trio.fail_after(20):
                 await app.ready.wait()
                 await app.commands_synced.wait()
@@ -199,3 +203,33 @@ async def stack(
         assert emu.rest is not None
         assert emu.rest.validation_errors == [], emu.rest.validation_errors
         assert emu.rest.rate_limit_violations == [], emu.rest.rate_limit_violations
+
+
+def subcommand(sub: str, /, **options: Any) -> list[dict[str, Any]]:
+    """Discord's option list for ``/<command> <name> key=value ...`` (types inferred)."""
+    nested: list[dict[str, Any]] = []
+    for key, value in options.items():
+        if isinstance(value, bool):
+            kind = 5
+        elif isinstance(value, int):
+            kind = 4
+        else:
+            kind, value = 3, str(value)
+        nested.append({"name": key, "type": kind, "value": value})
+    return [{"name": sub, "type": 1, "options": nested}]
+
+
+def custom_ids(s: Stack, record: Any) -> list[str]:
+    """The custom ids of the buttons in the bot's answer to ``record``."""
+    assert s.emu.rest is not None
+    state = s.emu.rest.interactions[record.id]
+    bodies = [cb.get("data") or {} for cb in state.callbacks if isinstance(cb, dict)]
+    if state.original:
+        bodies.append(state.original)
+    return [
+        c["custom_id"]
+        for body in bodies
+        for row in body.get("components") or ()
+        for c in row.get("components") or ()
+        if "custom_id" in c
+    ]

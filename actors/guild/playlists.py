@@ -1,0 +1,592 @@
+"""/playlist: saved playlists of the guild (owned by this actor) or of the member (personal).
+
+Theory.  Guild playlists are files only this guild's actor touches (its
+:class:`~musicbot.storage.PlaylistRepository`); personal playlists belong to the
+personal-playlist actor, reached through ``deps.personal_playlists``.  Both APIs are async and do
+their file I/O in worker threads; a call is a few small fsynced files, so the handler awaits it.
+What can take long, extracting the track of ``/playlist add``, runs in a child task that posts a
+:class:`PlaylistTrackFound` back to the actor, so the loop never waits on the network.
+
+Anyone may read (list, show, load) and create (save).  Changing or deleting a guild playlist is
+for its creator, a DJ or a server manager; a personal playlist is only ever its owner's.  Delete
+asks first: the confirmation buttons carry the scope, an expiry time and the name, and the click
+is checked again (permission, expiry) when it arrives, so no pending state has to be kept.
+
+Every :class:`StorageError` becomes its localized ``user_message``; nothing is swallowed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import structlog
+
+from actors.extractor.messages import PlaylistResult, SearchResult, SingleResult
+from actors.guild import views
+from actors.guild.commands import _entry, _kick, _voice_check, command
+from actors.guild.messages import Invocation, PlaylistTrackFound
+from actors.guild.reasons import failure_text
+from actors.playlists import PersonalPlaylistsHandle
+from musicbot.i18n import register, t
+from musicbot.models.queue import QueueFull
+from musicbot.models.track import Track
+from musicbot.storage import (
+    Page,
+    Playlist,
+    PlaylistIndex,
+    PlaylistRepository,
+    StorageError,
+    StoredTrack,
+    paginate,
+)
+
+if TYPE_CHECKING:
+    from actors.guild.actor import Guild
+
+log = structlog.get_logger(__name__)
+
+ScopeName = Literal["guild", "personal"]
+PAGE_SIZE: Final = 10
+CONFIRM_TTL: Final = 300  # seconds a delete confirmation stays valid
+MAX_CUSTOM_ID: Final = 100  # Discord's limit on a component custom_id
+PAGE_PREFIX: Final = "playlist:page"
+DELETE_PREFIX: Final = "playlist:delete"
+KEEP_PREFIX: Final = "playlist:keep"
+_SCOPE_CODE: Final[dict[ScopeName, str]] = {"guild": "g", "personal": "p"}
+_CODE_SCOPE: Final[dict[str, ScopeName]] = {"g": "guild", "p": "personal"}
+
+
+class Unavailable(Exception):
+    """Personal playlists are not wired in (no personal-playlist actor)."""
+
+
+class _Book:
+    """One scope's playlists, with the same API whichever actor owns the files."""
+
+    def __init__(self, g: Guild, scope: ScopeName, user_id: int) -> None:
+        self.scope: ScopeName = scope
+        self.user_id = user_id
+        self._repo: PlaylistRepository | None = None
+        self._personal: PersonalPlaylistsHandle | None = None
+        if scope == "guild":
+            self._repo = g.deps.storage.guild_playlists(g.guild_id)
+        else:
+            self._personal = g.deps.personal_playlists
+
+    def _handle(self) -> PersonalPlaylistsHandle:
+        if self._personal is None:
+            raise Unavailable()
+        return self._personal
+
+    async def load(self, name: str) -> Playlist:
+        if self._repo is not None:
+            return await self._repo.load(name)
+        return await self._handle().load(self.user_id, name)
+
+    async def list(self) -> PlaylistIndex:
+        if self._repo is not None:
+            return await self._repo.list()
+        return await self._handle().list(self.user_id)
+
+    async def save(self, name: str, tracks: Sequence[Track | StoredTrack]) -> Playlist:
+        if self._repo is not None:
+            return await self._repo.save(name, tracks, creator_id=self.user_id)
+        return await self._handle().save(self.user_id, name, tracks)
+
+    async def add(self, name: str, tracks: Sequence[Track | StoredTrack]) -> Playlist:
+        if self._repo is not None:
+            return await self._repo.add_tracks(name, tracks)
+        return await self._handle().add_tracks(self.user_id, name, tracks)
+
+    async def remove(self, name: str, position: int) -> tuple[Playlist, StoredTrack]:
+        if self._repo is not None:
+            return await self._repo.remove(name, position)
+        return await self._handle().remove(self.user_id, name, position)
+
+    async def rename(self, name: str, new_name: str) -> Playlist:
+        if self._repo is not None:
+            return await self._repo.rename(name, new_name)
+        return await self._handle().rename(self.user_id, name, new_name)
+
+    async def delete(self, name: str) -> Playlist | None:
+        if self._repo is not None:
+            return await self._repo.delete(name)
+        return await self._handle().delete(self.user_id, name)
+
+
+def _scope(inv: Invocation) -> ScopeName:
+    return "personal" if inv.options.get("scope") == "personal" else "guild"
+
+
+def _name(inv: Invocation, key: str = "name") -> str:
+    return str(inv.options.get(key) or "")
+
+
+def _may_change(g: Guild, inv: Invocation, book: _Book, playlist: Playlist) -> bool:
+    """Personal playlists are their owner's by construction (the folder is the user's)."""
+    return book.scope == "personal" or playlist.owner_id == inv.user_id or g.is_dj(inv)
+
+
+async def _run(g: Guild, inv: Invocation, book: _Book, action: Any) -> None:
+    """Run one playlist action, turning storage errors into the user's message."""
+    try:
+        await action()
+    except StorageError as exc:
+        log.info(
+            "playlist_refused",
+            command=inv.name,
+            scope=book.scope,
+            error=type(exc).__name__,
+            detail=str(exc),
+        )
+        await g.respond(inv, exc.user_message(g.lang(inv)), ephemeral=True)
+    except Unavailable:
+        await g.answer(inv, "playlist.personal_unavailable", ephemeral=True)
+
+
+def _where(scope: ScopeName, lang: str | None) -> str:
+    return t(f"playlist.where.{scope}", lang)
+
+
+# ------------------------------------------------------------------ save / load
+
+
+@command("playlist save")
+async def save(g: Guild, inv: Invocation) -> None:
+    book = _Book(g, _scope(inv), inv.user_id)
+    tracks = ([g.queue.current] if g.queue.current is not None else []) + g.queue.upcoming
+    if not tracks:
+        await g.answer(inv, "playlist.nothing_to_save", ephemeral=True)
+        return
+
+    async def action() -> None:
+        saved = await book.save(_name(inv), tracks)
+        await g.answer(
+            inv,
+            "playlist.saved",
+            name=saved.name,
+            count=len(saved.tracks),
+            where=_where(book.scope, g.lang(inv)),
+        )
+
+    await _run(g, inv, book, action)
+
+
+@command("playlist load")
+async def load(g: Guild, inv: Invocation) -> None:
+    book = _Book(g, _scope(inv), inv.user_id)
+
+    async def action() -> None:
+        playlist = await book.load(_name(inv))
+        if not playlist.tracks:
+            await g.answer(inv, "playlist.empty", name=playlist.name, ephemeral=True)
+            return
+        replace = bool(inv.options.get("replace", False))
+        if replace and g.queue.current is not None and not g.is_dj(inv):
+            await g.answer(inv, "cmd.need_dj", ephemeral=True)
+            return
+        if not await _voice_check(g, inv):
+            return
+        if replace:
+            g.queue.clear(keep_current=False)
+            await g.stop_playback()
+        # Unresolved tracks (no stream URL): the actor resolves each one just before it plays.
+        entries = [_entry(s.to_track(), inv.user_id) for s in playlist.tracks]
+        room = g.queue.free_slots
+        added = entries[:room]
+        if not added:
+            raise QueueFull(g.queue.max_length, len(g.queue), len(entries))
+        g.queue.extend(added)
+        await _kick(g)
+        g.changed()
+        key = "playlist.loaded_replaced" if replace else "playlist.loaded"
+        text = t(key, g.lang(inv), name=playlist.name, count=len(added))
+        if len(added) < len(entries):
+            text += " " + t("playlist.loaded_partly", g.lang(inv), skipped=len(entries) - room)
+        await g.respond(inv, text)
+
+    await _run(g, inv, book, action)
+
+
+# ------------------------------------------------------------------ reading
+
+
+@command("playlist list")
+async def list_playlists(g: Guild, inv: Invocation) -> None:
+    book = _Book(g, _scope(inv), inv.user_id)
+
+    async def action() -> None:
+        index = await book.list()
+        lang = g.lang(inv)
+        where = _where(book.scope, lang)
+        if not index.playlists and not index.unreadable:
+            await g.answer(inv, "playlist.none", where=where)
+            return
+        lines = [
+            t(
+                "playlist.list_line",
+                lang,
+                name=p.name,
+                count=p.track_count,
+                duration=views.format_duration(p.total_duration, lang),
+            )
+            for p in index.playlists
+        ]
+        if index.unreadable:
+            lines.append(t("playlist.unreadable", lang, count=len(index.unreadable)))
+        embed = {
+            "title": t("playlist.list_title", lang, where=where),
+            "description": "\n".join(lines)[:4096],
+            "color": views.EMBED_COLOUR,
+        }
+        await g.respond(inv, {"embeds": [embed]})
+
+    await _run(g, inv, book, action)
+
+
+def _button(custom_id: str, label: str, style: int, *, disabled: bool = False) -> dict[str, Any]:
+    return {
+        "type": views.COMPONENT_BUTTON,
+        "style": style,
+        "label": label[:80],
+        "custom_id": custom_id,
+        "disabled": disabled,
+    }
+
+
+def playlist_page(
+    playlist: Playlist, page: Page, scope: ScopeName, lang: str | None
+) -> dict[str, Any]:
+    """The body of /playlist show: one page of tracks, with previous/next buttons."""
+    lines = [
+        f"`{pos}.` {track.title} ({views.format_duration(track.duration, lang)})"
+        for pos, track in page.items
+    ] or [t("playlist.empty", lang, name=playlist.name)]
+    embed = {
+        "title": t(
+            "playlist.show_title", lang, name=playlist.name, page=page.page, pages=page.pages
+        ),
+        "description": "\n".join(lines)[:4096],
+        "color": views.EMBED_COLOUR,
+        "footer": {
+            "text": t(
+                "playlist.show_footer",
+                lang,
+                count=page.total,
+                duration=views.format_duration(page.total_duration, lang),
+                owner=playlist.owner_id,
+            )
+        },
+    }
+    body: dict[str, Any] = {"embeds": [embed], "allowed_mentions": {"parse": []}}
+    code = _SCOPE_CODE[scope]
+    prev_id = f"{PAGE_PREFIX}:{code}:{page.page - 1}:{playlist.name}"
+    next_id = f"{PAGE_PREFIX}:{code}:{page.page + 1}:{playlist.name}"
+    if page.pages > 1 and max(len(prev_id), len(next_id)) <= MAX_CUSTOM_ID:
+        buttons = [
+            _button(
+                prev_id,
+                t("button.prev_page", lang),
+                views.BUTTON_SECONDARY,
+                disabled=page.page <= 1,
+            ),
+            _button(
+                next_id,
+                t("button.next_page", lang),
+                views.BUTTON_SECONDARY,
+                disabled=page.page >= page.pages,
+            ),
+        ]
+        body["components"] = [{"type": views.COMPONENT_ROW, "components": buttons}]
+    return body
+
+
+@command("playlist show")
+async def show(g: Guild, inv: Invocation) -> None:
+    book = _Book(g, _scope(inv), inv.user_id)
+
+    async def action() -> None:
+        playlist = await book.load(_name(inv))
+        page = paginate(playlist, int(inv.options.get("page", 1) or 1), PAGE_SIZE)
+        await g.respond(
+            inv,
+            playlist_page(playlist, page, book.scope, g.lang(inv)),
+            ephemeral=book.scope == "personal",
+        )
+
+    await _run(g, inv, book, action)
+
+
+@command(PAGE_PREFIX)
+async def show_page(g: Guild, inv: Invocation) -> None:
+    """A page button of /playlist show: ``playlist:page:<g|p>:<page>:<name>``."""
+    parts = inv.name.split(":", 4)
+    if len(parts) != 5 or parts[2] not in _CODE_SCOPE or not parts[3].isdigit():
+        await g.answer(inv, "cmd.unknown_command", ephemeral=True)
+        return
+    scope = _CODE_SCOPE[parts[2]]
+    book = _Book(g, scope, inv.user_id)
+
+    async def action() -> None:
+        playlist = await book.load(parts[4])
+        page = paginate(playlist, int(parts[3]), PAGE_SIZE)
+        await inv.reply.update(playlist_page(playlist, page, scope, g.lang(inv)))
+
+    await _run(g, inv, book, action)
+
+
+# ------------------------------------------------------------------ changing
+
+
+@command("playlist add")
+async def add(g: Guild, inv: Invocation) -> None:
+    book = _Book(g, _scope(inv), inv.user_id)
+    query = str(inv.options.get("query") or "").strip()
+    if not query:
+        await g.answer(inv, "cmd.search_none", ephemeral=True, query=query)
+        return
+
+    async def action() -> None:
+        playlist = await book.load(_name(inv))  # refuse early: unknown name, no permission
+        if not _may_change(g, inv, book, playlist):
+            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+            return
+        if len(playlist.tracks) >= _track_limit(g):
+            await g.answer(inv, "playlist.full", ephemeral=True, limit=_track_limit(g))
+            return
+        await inv.reply.defer()
+        g.pending += 1
+        g.nursery.start_soon(_find_track, g, inv, query)
+
+    await _run(g, inv, book, action)
+
+
+def _track_limit(g: Guild) -> int:
+    return g.deps.storage.max_playlist_tracks
+
+
+async def _first_track(outcome: Any) -> Track | None:
+    match outcome:
+        case SingleResult(track=track):
+            return track
+        case SearchResult(tracks=tracks):
+            return tracks[0] if tracks else None
+        case PlaylistResult(batches=batches):
+            async with batches:
+                async for batch in batches:
+                    if batch:
+                        return batch[0]
+            return None
+    return None
+
+
+async def _find_track(g: Guild, inv: Invocation, query: str) -> None:
+    """Child task: the network part of /playlist add; the answer goes back to the inbox."""
+    try:
+        outcome = await g.deps.extractor.extract(query, inv.user_id)
+        track = await _first_track(outcome)
+    except Exception as exc:  # reported to the user by the actor, like /play's failures
+        await g.inbox_send.send(PlaylistTrackFound(inv=inv, error=exc))
+        return
+    await g.inbox_send.send(PlaylistTrackFound(inv=inv, track=track))
+
+
+async def on_track_found(g: Guild, msg: PlaylistTrackFound) -> None:
+    inv = msg.inv
+    g.pending -= 1
+    lang = g.lang(inv)
+    if msg.error is not None:
+        log.info("playlist_add_extraction_failed", error=repr(msg.error))
+        await g.respond(inv, failure_text(msg.error, lang))
+        return
+    if msg.track is None:
+        await g.answer(inv, "cmd.search_none", query=str(inv.options.get("query") or ""))
+        return
+    book = _Book(g, _scope(inv), inv.user_id)
+    track = msg.track
+
+    async def action() -> None:
+        # Checked again: the playlist may have changed while the track was being found.
+        playlist = await book.load(_name(inv))
+        if not _may_change(g, inv, book, playlist):
+            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+            return
+        updated = await book.add(playlist.name, [track])
+        await g.answer(
+            inv,
+            "playlist.added",
+            title=track.title,
+            name=updated.name,
+            position=len(updated.tracks),
+        )
+
+    await _run(g, inv, book, action)
+
+
+@command("playlist remove")
+async def remove(g: Guild, inv: Invocation) -> None:
+    book = _Book(g, _scope(inv), inv.user_id)
+
+    async def action() -> None:
+        playlist = await book.load(_name(inv))
+        if not _may_change(g, inv, book, playlist):
+            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+            return
+        updated, track = await book.remove(playlist.name, int(inv.options.get("index", 0)))
+        await g.answer(
+            inv, "playlist.removed", title=track.title, name=updated.name, count=len(updated.tracks)
+        )
+
+    await _run(g, inv, book, action)
+
+
+@command("playlist rename")
+async def rename(g: Guild, inv: Invocation) -> None:
+    book = _Book(g, _scope(inv), inv.user_id)
+
+    async def action() -> None:
+        playlist = await book.load(_name(inv))
+        if not _may_change(g, inv, book, playlist):
+            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+            return
+        renamed = await book.rename(playlist.name, _name(inv, "new_name"))
+        await g.answer(inv, "playlist.renamed", old=playlist.name, new=renamed.name)
+
+    await _run(g, inv, book, action)
+
+
+@command("playlist delete")
+async def delete(g: Guild, inv: Invocation) -> None:
+    book = _Book(g, _scope(inv), inv.user_id)
+
+    async def action() -> None:
+        playlist = await book.load(_name(inv))
+        if not _may_change(g, inv, book, playlist):
+            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+            return
+        lang = g.lang(inv)
+        token = f"{_SCOPE_CODE[book.scope]}:{int(time.time()) + CONFIRM_TTL}:{playlist.name}"
+        buttons = [
+            _button(
+                f"{DELETE_PREFIX}:{token}", t("playlist.delete_yes", lang), views.BUTTON_DANGER
+            ),
+            _button(
+                f"{KEEP_PREFIX}:{token}", t("playlist.delete_no", lang), views.BUTTON_SECONDARY
+            ),
+        ]
+        body = {
+            "content": t(
+                "playlist.delete_confirm", lang, name=playlist.name, count=len(playlist.tracks)
+            ),
+            "components": [{"type": views.COMPONENT_ROW, "components": buttons}],
+        }
+        await g.respond(inv, body, ephemeral=True)
+
+    await _run(g, inv, book, action)
+
+
+def _parse_token(name: str) -> tuple[ScopeName, int, str] | None:
+    """``playlist:<delete|keep>:<g|p>:<expiry>:<name>`` (a name never contains ``:``)."""
+    parts = name.split(":", 4)
+    if len(parts) != 5 or parts[2] not in _CODE_SCOPE or not parts[3].isdigit():
+        return None
+    return _CODE_SCOPE[parts[2]], int(parts[3]), parts[4]
+
+
+@command(DELETE_PREFIX)
+async def delete_confirmed(g: Guild, inv: Invocation) -> None:
+    parsed = _parse_token(inv.name)
+    if parsed is None or parsed[1] < time.time():
+        await inv.reply.update(
+            {"content": t("playlist.delete_expired", g.lang(inv)), "components": []}
+        )
+        return
+    scope, _expiry, name = parsed
+    book = _Book(g, scope, inv.user_id)
+
+    async def action() -> None:
+        playlist = await book.load(name)
+        if not _may_change(g, inv, book, playlist):  # the clicker, checked again
+            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+            return
+        await book.delete(playlist.name)
+        log.info("playlist_deleted", scope=scope, tracks=len(playlist.tracks))
+        text = t("playlist.deleted", g.lang(inv), name=playlist.name)
+        await inv.reply.update({"content": text, "components": []})
+
+    await _run(g, inv, book, action)
+
+
+@command(KEEP_PREFIX)
+async def delete_cancelled(g: Guild, inv: Invocation) -> None:
+    parsed = _parse_token(inv.name)
+    name = parsed[2] if parsed is not None else ""
+    await inv.reply.update(
+        {"content": t("playlist.kept", g.lang(inv), name=name), "components": []}
+    )
+
+
+register(
+    en={
+        "playlist.where.guild": "this server's playlists",
+        "playlist.where.personal": "your personal playlists",
+        "playlist.personal_unavailable": "Personal playlists are not available right now.",
+        "playlist.nothing_to_save": "The queue is empty: there is nothing to save.",
+        "playlist.saved": "Saved {count} tracks as **{name}** in {where}.",
+        "playlist.empty": "The playlist **{name}** has no tracks.",
+        "playlist.loaded": "Added {count} tracks from **{name}** to the queue.",
+        "playlist.loaded_replaced": "Replaced the queue with {count} tracks from **{name}**.",
+        "playlist.loaded_partly": "The queue is full, so {skipped} tracks were left out.",
+        "playlist.none": "There are no saved playlists in {where} yet.",
+        "playlist.list_title": "Saved playlists — {where}",
+        "playlist.list_line": "**{name}** — {count} tracks ({duration})",
+        "playlist.unreadable": "{count} damaged playlist file(s) could not be read.",
+        "playlist.show_title": "{name} — page {page}/{pages}",
+        "playlist.show_footer": "{count} tracks · {duration}",
+        "playlist.not_allowed": (
+            "Only the creator of **{name}**, a DJ or a server manager may change it."
+        ),
+        "playlist.full": "That playlist already has the maximum of {limit} tracks.",
+        "playlist.added": "Added **{title}** to **{name}** at position {position}.",
+        "playlist.removed": "Removed **{title}** from **{name}** ({count} tracks left).",
+        "playlist.renamed": "Renamed **{old}** to **{new}**.",
+        "playlist.delete_confirm": "Delete the playlist **{name}** ({count} tracks) for good?",
+        "playlist.delete_yes": "Delete",
+        "playlist.delete_no": "Keep it",
+        "playlist.deleted": "Deleted the playlist **{name}**.",
+        "playlist.kept": "Kept the playlist **{name}**.",
+        "playlist.delete_expired": "This confirmation has expired; run /playlist delete again.",
+    },
+    vi={
+        "playlist.where.guild": "danh sách phát của máy chủ",
+        "playlist.where.personal": "danh sách phát cá nhân của bạn",
+        "playlist.personal_unavailable": "Hiện không dùng được danh sách phát cá nhân.",
+        "playlist.nothing_to_save": "Hàng đợi đang trống: không có gì để lưu.",
+        "playlist.saved": "Đã lưu {count} bài thành **{name}** trong {where}.",
+        "playlist.empty": "Danh sách phát **{name}** không có bài nào.",
+        "playlist.loaded": "Đã thêm {count} bài từ **{name}** vào hàng đợi.",
+        "playlist.loaded_replaced": "Đã thay hàng đợi bằng {count} bài từ **{name}**.",
+        "playlist.loaded_partly": "Hàng đợi đã đầy nên {skipped} bài không được thêm.",
+        "playlist.none": "Chưa có danh sách phát nào được lưu trong {where}.",
+        "playlist.list_title": "Danh sách phát đã lưu — {where}",
+        "playlist.list_line": "**{name}** — {count} bài ({duration})",
+        "playlist.unreadable": "Không đọc được {count} tệp danh sách phát bị hỏng.",
+        "playlist.show_title": "{name} — trang {page}/{pages}",
+        "playlist.show_footer": "{count} bài · {duration}",
+        "playlist.not_allowed": (
+            "Chỉ người tạo **{name}**, DJ hoặc người quản lý máy chủ mới được thay đổi nó."
+        ),
+        "playlist.full": "Danh sách phát này đã có tối đa {limit} bài.",
+        "playlist.added": "Đã thêm **{title}** vào **{name}** ở vị trí {position}.",
+        "playlist.removed": "Đã xóa **{title}** khỏi **{name}** (còn {count} bài).",
+        "playlist.renamed": "Đã đổi tên **{old}** thành **{new}**.",
+        "playlist.delete_confirm": "Xóa vĩnh viễn danh sách phát **{name}** ({count} bài)?",
+        "playlist.delete_yes": "Xóa",
+        "playlist.delete_no": "Giữ lại",
+        "playlist.deleted": "Đã xóa danh sách phát **{name}**.",
+        "playlist.kept": "Đã giữ lại danh sách phát **{name}**.",
+        "playlist.delete_expired": "Xác nhận này đã hết hạn; hãy chạy lại /playlist delete.",
+    },
+)

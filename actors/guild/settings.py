@@ -1,0 +1,102 @@
+"""/settings: a server manager's per-guild settings (DJ role, language, default volume).
+
+The guild actor owns ``<data_dir>/guilds/<id>/settings.json`` (its
+:class:`~musicbot.storage.GuildSettingsStore`) and keeps the loaded value in ``g.settings``,
+which the rest of the actor reads: ``g.lang`` (language override), ``g.is_dj`` (DJ role) and the
+volume a new session starts at.  A change is saved first and applied only once it is on disk,
+so what the bot does always matches what a restart would load.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+import structlog
+
+from actors.guild.commands import command
+from actors.guild.messages import Invocation
+from musicbot.i18n import register, t
+from musicbot.storage import GuildSettings, StorageError
+
+if TYPE_CHECKING:
+    from actors.guild.actor import Guild
+
+log = structlog.get_logger(__name__)
+
+MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
+ADMINISTRATOR: Final = 1 << 3
+LANGUAGES: Final = ("en", "vi")
+
+
+def _describe(settings: GuildSettings, default_volume: int, lang: str | None) -> str:
+    dj = f"<@&{settings.dj_role_id}>" if settings.dj_role_id else t("settings.none", lang)
+    language = (
+        t(f"settings.language.{settings.language}", lang)
+        if settings.language
+        else t("settings.language.auto", lang)
+    )
+    volume = settings.default_volume if settings.default_volume is not None else default_volume
+    return t("settings.current", lang, dj=dj, language=language, volume=volume)
+
+
+@command("settings")
+async def settings(g: Guild, inv: Invocation) -> None:
+    if not inv.permissions & (MANAGE_GUILD | ADMINISTRATOR):
+        await g.answer(inv, "settings.need_manager", ephemeral=True)
+        return
+    changes: dict[str, Any] = {}
+    if inv.options.get("dj_role") is not None:
+        changes["dj_role_id"] = int(inv.options["dj_role"])
+    if inv.options.get("language") is not None:
+        language = str(inv.options["language"])
+        if language not in LANGUAGES:
+            await g.answer(inv, "settings.bad_language", ephemeral=True)
+            return
+        changes["language"] = language
+    if inv.options.get("default_volume") is not None:
+        changes["default_volume"] = max(0, min(200, int(inv.options["default_volume"])))
+    if not changes:
+        text = _describe(g.settings, g.cfg.audio.default_volume, g.lang(inv))
+        await g.respond(inv, text, ephemeral=True)
+        return
+    updated = attrs.evolve(g.settings, **changes)
+    try:
+        await g.deps.storage.guild_settings(g.guild_id).save(updated)
+    except StorageError as exc:
+        log.warning("settings_save_failed", error=type(exc).__name__, detail=str(exc))
+        await g.respond(inv, exc.user_message(g.lang(inv)), ephemeral=True)
+        return
+    g.settings = updated
+    if "default_volume" in changes and g.player is None:
+        g.volume = updated.default_volume or 0  # applies now when nothing is playing
+    log.info("guild_settings_changed", fields=sorted(changes))
+    lang = g.lang(inv)  # the new language answers already
+    text = t("settings.saved", lang) + "\n" + _describe(updated, g.cfg.audio.default_volume, lang)
+    await g.respond(inv, text, ephemeral=True)
+
+
+register(
+    en={
+        "settings.need_manager": "Only server managers can change the bot's settings.",
+        "settings.bad_language": "The language must be English (en) or Vietnamese (vi).",
+        "settings.none": "none",
+        "settings.language.auto": "each member's Discord language",
+        "settings.language.en": "English",
+        "settings.language.vi": "Vietnamese",
+        "settings.current": ("DJ role: {dj}\nLanguage: {language}\nDefault volume: {volume}%"),
+        "settings.saved": "Settings saved.",
+    },
+    vi={
+        "settings.need_manager": "Chỉ người quản lý máy chủ mới được đổi cài đặt của bot.",
+        "settings.bad_language": "Ngôn ngữ phải là tiếng Anh (en) hoặc tiếng Việt (vi).",
+        "settings.none": "không có",
+        "settings.language.auto": "ngôn ngữ Discord của từng thành viên",
+        "settings.language.en": "Tiếng Anh",
+        "settings.language.vi": "Tiếng Việt",
+        "settings.current": (
+            "Vai trò DJ: {dj}\nNgôn ngữ: {language}\nÂm lượng mặc định: {volume}%"
+        ),
+        "settings.saved": "Đã lưu cài đặt.",
+    },
+)
