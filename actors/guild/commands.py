@@ -331,7 +331,7 @@ async def stop(g: Guild, inv: Invocation) -> None:
 
 @command("join")
 async def join(g: Guild, inv: Invocation) -> None:
-    if inv.voice_channel_id is not None:
+    if await _voice_check(g, inv):
         await g.answer(inv, "cmd.joined", channel_id=inv.voice_channel_id)
 
 
