@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -44,6 +45,12 @@ from musicbot.config import Config
 from musicbot.errors import MusicBotError
 from musicbot.gateway import GatewayDispatch, ShardManager
 from musicbot.log import configure
+from musicbot.ops import wiring
+from musicbot.ops.audio import AudioBoard
+from musicbot.ops.context import OpsContext
+from musicbot.ops.health import HealthState
+from musicbot.ops.metrics import Metrics
+from musicbot.ops.server import serve as serve_ops
 from musicbot.rest.client import RestClient, open_rest_client
 from musicbot.storage import SessionSnapshot, Storage
 
@@ -68,17 +75,41 @@ class App:
     commands_synced: trio.Event
     stop_requested: trio.Event
     cancel_scope: trio.CancelScope
+    metrics: Metrics
+    health: HealthState
+    ops_url: str | None = None  # the bound ops endpoint ("http://127.0.0.1:9464"), if served
 
     def request_stop(self) -> None:
         self.stop_requested.set()
 
     async def graceful_stop(self) -> None:
-        """Stop accepting commands, let every guild snapshot and leave, then cancel."""
-        deadline = self.config.ops.shutdown_timeout
-        log.info("shutdown_started", deadline=deadline)
-        with trio.move_on_after(max(0.5, deadline - 1.0)):
+        """Stop within ``[ops] shutdown_timeout``, in this order:
+
+        1. the router stops accepting commands and tells every guild actor to stop: each saves
+           its session snapshot, lets the player finish its silence frames, leaves voice (op 4
+           queued, voice session closed) and ends; we wait for all of them (until 2 s before
+           the deadline), then close the guild supervisor;
+        2. the shards send what is still queued (those op 4s) and close with 4900, so the
+           gateway session stays resumable (until 1 s before the deadline);
+        3. everything else is cancelled: the HTTP clients close, any ffmpeg left is reaped by
+           its player's cancellation.
+        """
+        timeout = self.config.ops.shutdown_timeout
+        deadline = trio.current_time() + timeout
+        log.info("shutdown_started", deadline=timeout)
+        with trio.move_on_at(deadline - min(2.0, timeout / 2)) as guilds_scope:
             await self.router.shutdown_guilds()
+            # The supervisor has no "child stopped" event to wait on; 50 ms polls are cheap.
+            while any(c.running for c in self.guilds.which_children()):  # noqa: ASYNC110
+                await trio.sleep(0.05)
+        with trio.move_on_at(deadline - min(1.0, timeout / 4)) as shards_scope:
             await self.guilds.aclose()
+            await self.shards.close()
+        log.info(
+            "shutdown_finished",
+            guilds_in_time=not guilds_scope.cancelled_caught,
+            gateway_closed=not shards_scope.cancelled_caught,
+        )
         self.cancel_scope.cancel()
 
 
@@ -117,19 +148,36 @@ async def serve(
     storage = Storage.from_config(cfg)
     opener = FfmpegOpener.from_config(cfg.audio, trusted_local=trusted_local_media)
     restores = await _load_sessions(storage, cfg)
+    from musicbot import __version__
+
+    metrics = Metrics(version=__version__)
+    health = HealthState()
+    board = AudioBoard(metrics)
     async with (
-        open_rest_client(api_base=cfg.discord.api_base, token=cfg.discord.token) as rest,
+        open_rest_client(
+            api_base=cfg.discord.api_base,
+            token=cfg.discord.token,
+            on_response=wiring.rest_observer(metrics, health),
+        ) as rest,
         trio.open_nursery() as root,
     ):
-        bus: EventBus = await root.start(run_event_bus)
+        bus: EventBus = await root.start(
+            functools.partial(run_event_bus, on_drop=metrics.event_dropped)
+        )
         cache = await cache_actor.start(root, cfg.cache)
-        extractor = await extractor_actor.start(
-            root, config=cfg, cache=cache, extra_extractors=extra_extractors
+        extractor = wiring.TimedExtractor.wrap(
+            await extractor_actor.start(
+                root, config=cfg, cache=cache, extra_extractors=extra_extractors
+            ),
+            metrics,
         )
         personal_playlists = await playlists_actor.start(root, storage)
         events_send, events_receive = trio.open_memory_channel[GatewayDispatch](EVENT_BUFFER)
         shards = ShardManager.from_config(
-            cfg.discord, events=events_send, get_gateway_bot=rest.get_gateway_bot
+            cfg.discord,
+            events=events_send,
+            get_gateway_bot=rest.get_gateway_bot,
+            metrics=wiring.GatewayObserver(metrics, health),
         )
         identity = BotIdentity()
         voice_states: dict[int, dict[int, int]] = {}
@@ -151,10 +199,12 @@ async def serve(
             opener=opener,
             storage=storage,
             voice_members=lambda gid: dict(voice_states.get(gid, {})),
+            ops=OpsContext(metrics=metrics, health=health, board=board),
             personal_playlists=personal_playlists,
         )
         guilds: SupervisorHandle[int, GuildHandle] = await root.start(
-            run_supervisor, guild_supervisor_spec(guild_deps)
+            run_supervisor,
+            attrs.evolve(guild_supervisor_spec(guild_deps), on_restart=metrics.supervisor_restart),
         )
         ready = trio.Event()
 
@@ -198,27 +248,35 @@ async def serve(
             commands_synced=trio.Event(),
             stop_requested=trio.Event(),
             cancel_scope=root.cancel_scope,
+            metrics=metrics,
+            health=health,
         )
         root.start_soon(_sync_commands_when_ready, app)
+        await root.start(
+            functools.partial(
+                wiring.run_recorder,
+                recorder=wiring.Recorder(metrics, health, board),
+                bus=bus,
+                sources=wiring.Sources(
+                    shards=shards.shards,
+                    guild_actors=wiring.running_children(guilds),
+                    guilds=lambda: tuple(voice_states),
+                    cache_stats=cache.stats,
+                ),
+            )
+        )
         if cfg.ops.listen:
-            root.start_soon(_serve_ops, app)
+            app.ops_url = await root.start(
+                functools.partial(serve_ops, cfg.ops.listen, metrics=metrics, health=health)
+            )
         task_status.started(app)
         await app.stop_requested.wait()
         await app.graceful_stop()
 
 
-async def _serve_ops(app: App) -> None:
-    from musicbot import __version__
-    from musicbot.ops.health import HealthState
-    from musicbot.ops.metrics import Metrics
-    from musicbot.ops.server import serve as serve_ops
-
-    metrics = Metrics(version=__version__)
-    health = HealthState()
-    await serve_ops(app.config.ops.listen, metrics=metrics, health=health)
-
-
-async def _watch_signals(current: Callable[[], App | None], cancel: trio.CancelScope) -> None:
+async def _watch_signals(
+    current: Callable[[], App | None], cancel: trio.CancelScope, forced: list[int]
+) -> None:
     """First SIGINT/SIGTERM: graceful stop within the deadline; second: stop at once."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         count = 0
@@ -229,6 +287,9 @@ async def _watch_signals(current: Callable[[], App | None], cancel: trio.CancelS
             if count == 1 and app is not None:
                 app.request_stop()
             else:
+                if count > 1:
+                    log.warning("shutdown_forced")
+                    forced.append(signum)
                 cancel.cancel()
 
 
@@ -246,10 +307,11 @@ async def _main(cfg: Config, *, embedded: bool) -> int:
         cancel.cancel()
 
     failed: list[BaseException] = []
+    forced: list[int] = []
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(
-                _watch_signals, lambda: holder[0] if holder else None, nursery.cancel_scope
+                _watch_signals, lambda: holder[0] if holder else None, nursery.cancel_scope, forced
             )
             nursery.start_soon(bot, nursery.cancel_scope)
     except* MusicBotError as group:
@@ -257,16 +319,26 @@ async def _main(cfg: Config, *, embedded: bool) -> int:
     for exc in failed:
         print(f"error: {exc}", file=sys.stderr)
         log.error("bot_stopped", error=str(exc))
-    if failed:
+    if failed or forced:
         return 1
     log.info("bot_stopped_cleanly")
     return 0
 
 
+def _flush_logs() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
 def run(cfg: Config) -> int:
     """``python -m musicbot run`` with a token: connect to Discord."""
     configure(cfg.log, secrets=cfg.secrets())
-    return trio.run(functools.partial(_main, cfg, embedded=False))
+    try:
+        return trio.run(functools.partial(_main, cfg, embedded=False))
+    finally:
+        _flush_logs()
 
 
 def run_embedded(cfg: Config) -> int:

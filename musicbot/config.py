@@ -208,7 +208,8 @@ def _listen(v: Any) -> str | None:
     if v == "":
         return None
     host, sep, port = str(v).rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    # Port 0 asks the OS for a free port (tests; the bound URL is logged as ops_server_started).
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         return 'must be "host:port", e.g. "127.0.0.1:9464", or "" to turn it off'
     return None
 

@@ -23,6 +23,7 @@ resumes the track from the saved position.  A guild that crashes more than
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import random
@@ -66,6 +67,7 @@ from musicbot.i18n import t
 from musicbot.log import bind
 from musicbot.models.queue import Queue
 from musicbot.models.track import Track
+from musicbot.ops.context import OpsContext
 from musicbot.storage import GuildSettings, SessionSnapshot, Storage
 from musicbot.voice import (
     Connected,
@@ -120,6 +122,7 @@ class GuildDeps:
     storage: Storage
     voice_members: Callable[[int], dict[int, int]]  # guild id -> {user id: channel id}
     rng: random.Random = attrs.field(factory=random.Random)
+    ops: OpsContext | None = None  # metrics, health, and the board for audio counters
     personal_playlists: PersonalPlaylistsHandle | None = None  # None: personal scope unavailable
 
 
@@ -165,6 +168,7 @@ class Guild:
         self.stopping = False
         self.player: PlayerHandle | None = None
         self.voice: VoiceConnection | None = None
+        self.voice_done = trio.Event()  # set when the current voice connection's task ended
         self.crashes = _Crashes()
         self.np_message_id: int | None = None
         self.announce_send, self.announce_receive = trio.open_memory_channel[
@@ -326,15 +330,25 @@ class Guild:
                 update_voice_state=self.deps.update_voice_state,
                 events=send,
             )
-            self.nursery.start_soon(self.voice.run)
+            self.voice_done = trio.Event()
+            self.nursery.start_soon(self.run_voice, self.voice, self.voice_done)
             self.nursery.start_soon(self.forward, receive, FromVoice)
             self.start_player(self.voice)
+            if self.deps.ops is not None and self.player is not None:
+                self.deps.ops.board.attach(self.guild_id, self.voice, self.player.stats)
         return self.voice
+
+    async def run_voice(self, voice: VoiceConnection, done: trio.Event) -> None:
+        try:
+            await voice.run()
+        finally:
+            done.set()
 
     def start_player(self, sink: VoiceConnection) -> None:
         commands, receive = open_player_channel()
         events_send, events_receive = trio.open_memory_channel[pm.PlayerEvent](32)
-        self.player = PlayerHandle(commands, stats=_player_stats())
+        stats = _player_stats()
+        self.player = PlayerHandle(commands, stats=stats)
         self.nursery.start_soon(
             functools.partial(
                 run_player,
@@ -343,6 +357,7 @@ class Guild:
                 events=events_send,
                 opener=self.deps.opener,
                 volume=self.volume,
+                stats=stats,
             )
         )
         self.nursery.start_soon(self.forward, events_receive, FromPlayer)
@@ -616,8 +631,13 @@ class Guild:
                 await self.writer.flush()
         if self.player is not None:
             await self.player.stop()  # the player sends five silence frames
+            with trio.move_on_after(2), contextlib.suppress(Exception):
+                await self.player.status()  # answered once the Stop and its silence are done
         if leave_voice and self.voice is not None and self.voice_channel_id is not None:
             self.voice.leave()
+            self.voice.close()  # after the leave: op 4 is queued, the session closed, task ends
+            with trio.move_on_after(3):
+                await self.voice_done.wait()
 
     async def restore_session(self, data: Mapping[str, Any], *, recovered: bool) -> None:
         self.restore_from(data)
@@ -697,6 +717,8 @@ async def run(
                 g.voice.close()
             with trio.move_on_after(REPLY_TIMEOUT):
                 await g.writer.flush()
+            if deps.ops is not None:
+                deps.ops.board.detach(guild_id)
             nursery.cancel_scope.cancel()
     log.info("guild_actor_stopped")
 

@@ -108,6 +108,13 @@ class ShardManager:
         """The handle of the shard that owns ``guild_id`` (KeyError if not in this process)."""
         return self.shard(shard_for_guild(guild_id, self.shard_count))
 
+    async def close(self) -> None:
+        """Graceful shutdown: every shard sends what is queued and closes with a resumable
+        code (see :meth:`Shard.close`); returns once all have stopped.  Bound it with a timeout."""
+        async with trio.open_nursery() as nursery:
+            for shard in self._shards.values():
+                nursery.start_soon(shard.close)
+
     async def wait_ready(self) -> None:
         """Wait until every shard of this process is READY (or RESUMED) at least once now."""
         for shard in list(self._shards.values()):

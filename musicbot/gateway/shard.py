@@ -141,6 +141,7 @@ class Shard:
         self._ready = trio.Event()
         self.identifies = 0
         self.resumes = 0
+        self._closing = False  # close(): drain the outbox, close with 4900, never reconnect
 
     @property
     def session_id(self) -> str | None:
@@ -163,6 +164,16 @@ class Shard:
         """Wait for the next state change (a new connection always passes CONNECTING)."""
         await self._changed.wait()
 
+    async def close(self) -> None:
+        """Stop for good (graceful shutdown): send every payload already queued (a last op 4
+        leaving voice), close with 4900 so that the session stays resumable, and return once
+        ``run`` has returned.  Later payloads are refused.  Bound it with a timeout: a shard that
+        is not connected cannot drain its outbox."""
+        self._closing = True
+        self._outbox_send.close()
+        while self.state is not ShardState.STOPPED:
+            await self.wait_changed()
+
     # ------------------------------------------------------------------ the loop
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -184,6 +195,9 @@ class Shard:
                     task_status.started()
                 opened_at = trio.current_time()
                 outcome = await self._connect_once()
+                if self._closing:
+                    log.info("gateway_closed", shard_id=self.shard_id, reason=outcome.reason)
+                    return
                 lived = self._ready_since(opened_at)
                 self._ready = trio.Event()
                 log.info(
@@ -400,7 +414,11 @@ class Shard:
     async def _writer(self, conn: _Conn) -> None:
         while True:
             if self._pending is None:
-                self._pending = await self._outbox_receive.receive()
+                try:
+                    self._pending = await self._outbox_receive.receive()
+                except trio.EndOfChannel:  # close(): everything queued has been sent
+                    conn.finish(_resume("shard closing", "shutdown"))
+                    return
             await conn.limiter.acquire()
             try:
                 await conn.ws.send_message(self._pending)

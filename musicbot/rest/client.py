@@ -17,7 +17,7 @@ routes with tokens redacted.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, Final
@@ -41,6 +41,12 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=5.0, read=15.0, write=15.0, pool=
 LIMITER_INBOX: Final = 64
 
 JSON = Any
+# on_response(route template key, HTTP status or None for a transport error, X-RateLimit-Scope)
+ResponseHook = Callable[[str, int | None, str], None]
+
+
+def _no_hook(_route: str, _status: int | None, _scope: str) -> None:
+    pass
 
 
 def _float(value: str | None) -> float | None:
@@ -97,8 +103,10 @@ class RestClient:
         max_retries: int = 3,
         max_429_retries: int = 5,
         retry_base_delay: float = 0.5,
+        on_response: ResponseHook = _no_hook,
     ) -> None:
         self._http = http
+        self._on_response = on_response  # every attempt's result, e.g. for metrics and health
         self._limiter = limiter
         self._max_retries = max_retries
         self._max_429_retries = max_429_retries
@@ -130,9 +138,11 @@ class RestClient:
                     )
                 except httpx.TransportError as exc:
                     error = exc
+                    self._on_response(route.key, None, "")
                 else:
                     body = _body(response)
                     outcome = _outcome(response, body)
+                    self._on_response(route.key, response.status_code, outcome.scope)
             finally:
                 await self._limiter.done(permit, outcome)
 
@@ -333,6 +343,7 @@ async def open_rest_client(
     max_retries: int = 3,
     max_429_retries: int = 5,
     retry_base_delay: float = 0.5,
+    on_response: ResponseHook = _no_hook,
 ) -> AsyncIterator[RestClient]:
     """Start the rate-limiter actor and the HTTP client; both stop when the block exits."""
     send, receive = trio.open_memory_channel[RateLimiterMsg](LIMITER_INBOX)
@@ -355,4 +366,5 @@ async def open_rest_client(
                 max_retries=max_retries,
                 max_429_retries=max_429_retries,
                 retry_base_delay=retry_base_delay,
+                on_response=on_response,
             )

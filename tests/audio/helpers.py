@@ -186,9 +186,12 @@ def rms(samples: Sequence[int]) -> float:
 
 
 @contextmanager
-def http_server(directory: Path, *, stall_path: str = "/stall") -> Iterator[str]:
+def http_server(
+    directory: Path, *, stall_path: str = "/stall", seen: list[dict[str, str]] | None = None
+) -> Iterator[str]:
     """Serve ``directory`` on 127.0.0.1 from a thread; ``stall_path`` sends headers and a few
-    bytes, then never sends more (until the server shuts down)."""
+    bytes, then never sends more (until the server shuts down).  Request headers go to
+    ``seen``."""
     stop = threading.Event()
 
     class Handler(http.server.SimpleHTTPRequestHandler):
@@ -199,6 +202,8 @@ def http_server(directory: Path, *, stall_path: str = "/stall") -> Iterator[str]
             pass
 
         def do_GET(self) -> None:
+            if seen is not None:
+                seen.append(dict(self.headers.items()))
             if self.path.startswith("/redirect-to-file"):
                 self.send_response(302)
                 self.send_header("Location", "file:///etc/hostname")

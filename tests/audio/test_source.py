@@ -153,10 +153,13 @@ async def test_volume_filter_scales_the_samples(media: dict[str, Path]) -> None:
 
 async def test_http_source_and_error_statuses(media: dict[str, Path]) -> None:
     opener = FfmpegOpener(ffmpeg=FFMPEG, stall_timeout=1.5)
-    with http_server(media["ogg"].parent) as base, trio.fail_after(30):
-        req = SourceRequest(track=track(f"{base}/tone.ogg", codec="opus"))
+    seen: list[dict[str, str]] = []
+    headers = {"User-Agent": "musicbot-test/1", "X-Extractor": "yes"}
+    with http_server(media["ogg"].parent, seen=seen) as base, trio.fail_after(30):
+        req = SourceRequest(track=track(f"{base}/tone.ogg", codec="opus", http_headers=headers))
         async with opener(req) as source:
             assert await read_all(source) == file_packets(media["ogg"])
+        assert seen[0]["User-Agent"] == "musicbot-test/1" and seen[0]["X-Extractor"] == "yes"
         for path, status in (("/missing.ogg", 404), ("/forbidden.ogg", 403)):
             req = SourceRequest(track=track(base + path, codec="opus"))
             with pytest.raises(SourceOpenError) as info:
