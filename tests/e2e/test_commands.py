@@ -116,7 +116,7 @@ async def test_permissions_and_voice_rules(tmp_path: Path) -> None:
             assert not bot_in_voice(s)
 
             assert (await me.ask("join")).startswith("Joined <#")
-            await wait_rest(s, lambda: bot_in_voice(s))
+            await s.voice.wait_until(lambda: bot_in_voice(s))
             await me.ask("play", {"query": a440})
             await other.ask("play", {"query": e660})
             await frames_after(s, 0, 5)
@@ -150,7 +150,7 @@ async def test_permissions_and_voice_rules(tmp_path: Path) -> None:
             assert await dj.ask("volume", {"percent": 80}) == "Volume set to 80%."
             assert await dj.ask("stop") == "Stopped and cleared the queue."
             assert await dj.ask("leave") == "Left the voice channel."
-            await wait_rest(s, lambda: not bot_in_voice(s))
+            await s.voice.wait_until(lambda: not bot_in_voice(s))
             # Now the bot is free: the member in the other channel gets it.
             assert (await elsewhere.ask("join")).startswith(f"Joined <#{quiet}>")
             everyone = [*me.sent, *other.sent, *dj.sent, *outsider.sent, *elsewhere.sent]
