@@ -7,8 +7,10 @@ a ``now`` on the same clock (``trio.current_time()``), and returns a :class:`Hea
 * **unhealthy** (``/healthz`` answers 503, a supervisor such as systemd or Docker should act):
   a shard has been disconnected or reconnecting for longer than ``disconnected_grace``; a
   connected shard has had no heartbeat ACK for more than ``missed_acks`` heartbeat intervals (a
-  zombie connection the shard failed to notice); REST has been failing for longer than
-  ``rest_grace``.
+  zombie connection the shard failed to notice); a shard dropped a connection as a zombie (no
+  ACK for a whole interval) and has had no ACK since, on any connection (``zombie_since``: the
+  gateway stopped acknowledging us, resuming does not help until an ACK arrives again); REST has
+  been failing for longer than ``rest_grace``.
 * **degraded** (still 200: the bot works, a human may want to look): a shard's heartbeat latency
   is above ``degraded_latency``; a shard is reconnecting (briefly); REST is failing (briefly);
   some voice connections are not healthy.
@@ -59,6 +61,7 @@ class ShardHealth:
     last_ack: float | None = None  # clock time of the last heartbeat ACK
     heartbeat_interval: float | None = None  # seconds, from HELLO
     latency: float | None = None  # seconds, last heartbeat round trip
+    zombie_since: float | None = None  # a zombie reconnect happened and no ACK came since
 
 
 @attrs.frozen(kw_only=True)
@@ -114,6 +117,16 @@ class HealthSource(Protocol):
 def _shard_reasons(s: ShardHealth, now: float, th: Thresholds) -> list[Reason]:
     out: list[Reason] = []
     down_for = now - s.since
+    if s.zombie_since is not None:
+        out.append(
+            Reason(
+                code="shard_no_ack",
+                status=Status.UNHEALTHY,
+                detail=f"shard {s.shard_id}: the gateway stopped acknowledging heartbeats "
+                f"{now - s.zombie_since:.0f} s ago (zombie connection)",
+                shard_id=s.shard_id,
+            )
+        )
     if s.status in (ShardStatus.RECONNECTING, ShardStatus.DISCONNECTED):
         bad = down_for > th.disconnected_grace or s.status is ShardStatus.DISCONNECTED
         out.append(
@@ -137,7 +150,7 @@ def _shard_reasons(s: ShardHealth, now: float, th: Thresholds) -> list[Reason]:
             )
         return out
     # CONNECTED: the ACK clock starts when the shard connected if no ACK came yet.
-    if s.heartbeat_interval:
+    if s.heartbeat_interval and s.zombie_since is None:
         ack_age = now - (s.last_ack if s.last_ack is not None else s.since)
         if ack_age > th.missed_acks * s.heartbeat_interval:
             out.append(
@@ -233,7 +246,17 @@ class HealthState:
         old = self._shards.get(shard_id) or ShardHealth(
             shard_id=shard_id, status=ShardStatus.CONNECTED, since=now
         )
-        self._shards[shard_id] = attrs.evolve(old, last_ack=now, latency=latency)
+        self._shards[shard_id] = attrs.evolve(old, last_ack=now, latency=latency, zombie_since=None)
+
+    def shard_zombie(self, shard_id: int, now: float) -> None:
+        """Writer: the shard task, when it drops a connection that stopped ACKing heartbeats.
+
+        Unhealthy from now until the next ACK, whatever connection it comes on."""
+        old = self._shards.get(shard_id) or ShardHealth(
+            shard_id=shard_id, status=ShardStatus.RECONNECTING, since=now
+        )
+        if old.zombie_since is None:
+            self._shards[shard_id] = attrs.evolve(old, zombie_since=now)
 
     def forget_shard(self, shard_id: int) -> None:
         self._shards.pop(shard_id, None)
