@@ -49,6 +49,23 @@ class VoiceCloseCode(enum.IntEnum):
     RATE_LIMITED = 4021
     CALL_TERMINATED = 4022
 
+    @property
+    def action(self) -> CloseAction:
+        return classify(self)[0]
+
+    @property
+    def can_resume(self) -> bool:
+        return self.action is CloseAction.RESUME
+
+    @property
+    def must_rejoin(self) -> bool:
+        """A new op 4 (fresh token and session) is needed, at once or after a backoff."""
+        return self.action in (CloseAction.REJOIN, CloseAction.BACKOFF_REJOIN)
+
+    @property
+    def fatal(self) -> bool:
+        return self.action is CloseAction.STOP
+
 
 # A close frame never arrived: the TCP stream just ended (RFC 6455 reserves 1006 for this).
 ABNORMAL_CLOSURE: Final = 1006

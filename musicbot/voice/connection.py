@@ -225,6 +225,14 @@ class VoiceConnection:
         self.channel_id = channel_id
         if self.state is VoiceState.JOINING:
             self._maybe_start()
+        elif moved and self.state is VoiceState.CONNECTING:
+            # The new server came first (Discord does not order the two events): its token
+            # is already ours, so only the session id changes.
+            log.info("voice_moved", guild_id=self.guild_id, channel_id=channel_id)
+            self._new_generation()
+            self._drop_session()
+            self.state = VoiceState.JOINING
+            self._maybe_start()
         elif moved:
             log.info("voice_moved", guild_id=self.guild_id, channel_id=channel_id)
             self._wait_for_server()

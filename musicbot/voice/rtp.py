@@ -10,8 +10,9 @@ per-key u32 counter written big-endian into the *first* four bytes of an otherwi
 wraps at 2^16, timestamp and the nonce counter at 2^32; a wrapped nonce would repeat under the
 same key, but that takes 2^32 frames (~2.7 years of audio) on one session key.
 
-Hot path: one preallocated header buffer rewritten with ``pack_into``; the datagram goes out as
-a scatter/gather list, so the only per-packet allocations are the ones the AEAD libraries make.
+Hot path: preallocated header, nonce and suffix buffers rewritten with ``pack_into``; the
+datagram goes out as a scatter/gather list (no concatenation).  The per-packet allocations left
+are the AEAD output (and, for XChaCha20, the bytes copies its binding demands).
 """
 
 from __future__ import annotations
@@ -72,14 +73,14 @@ class TransportCipher:
         size = 12 if mode is EncryptionMode.AES256_GCM else 24
         self._nonce = bytearray(size)
 
-    def seal(self, header: bytes, payload: bytes, counter: int) -> bytes:
+    def seal(self, header: bytes | bytearray, payload: bytes, counter: int) -> bytes:
         """Ciphertext + tag for ``payload``, with ``header`` as associated data."""
         struct.pack_into(">I", self._nonce, 0, counter)
         if self._aes is not None:
             return self._aes.encrypt(self._nonce, payload, header)
-        # libsodium's binding insists on ``bytes`` for every argument.
+        # libsodium's binding insists on ``bytes`` for every argument: two small copies.
         return crypto_aead_xchacha20poly1305_ietf_encrypt(
-            payload, header, bytes(self._nonce), self._key
+            payload, bytes(header), bytes(self._nonce), self._key
         )
 
     def open(self, aad: bytes, body: bytes, nonce4: bytes) -> bytes:
@@ -118,7 +119,7 @@ class RtpPacketizer:
     counter never goes back, so it cannot repeat under a key the server kept across a resume.
     """
 
-    __slots__ = ("_header", "nonce", "seq", "ssrc", "timestamp")
+    __slots__ = ("_header", "_suffix", "nonce", "seq", "ssrc", "timestamp")
 
     def __init__(self, *, ssrc: int = 0, seq: int = 0, timestamp: int = 0, nonce: int = 0) -> None:
         self.ssrc = ssrc
@@ -128,20 +129,24 @@ class RtpPacketizer:
         self._header = bytearray(RTP_HEADER_SIZE)
         self._header[0] = RTP_VERSION_BYTE
         self._header[1] = RTP_PAYLOAD_TYPE_OPUS
+        self._suffix = bytearray(NONCE_SUFFIX_SIZE)
 
     def next_packet_parts(
         self, cipher: TransportCipher, payload: bytes
-    ) -> tuple[bytes, bytes, bytes]:
-        """Header, sealed payload and nonce suffix of the next packet; advances all counters."""
+    ) -> tuple[bytearray, bytes, bytearray]:
+        """Header, sealed payload and nonce suffix of the next packet; advances all counters.
+
+        The header and suffix are this packetizer's own buffers, rewritten by the next call:
+        hand them to the socket (scatter/gather) before packetizing again.
+        """
         header = self._header
         struct.pack_into(">HII", header, 2, self.seq, self.timestamp, self.ssrc)
-        frozen = bytes(header)
-        sealed = cipher.seal(frozen, payload, self.nonce)
-        suffix = self.nonce.to_bytes(4, "big")
+        struct.pack_into(">I", self._suffix, 0, self.nonce)
+        sealed = cipher.seal(header, payload, self.nonce)
         self.seq = (self.seq + 1) % SEQ_MODULO
         self.timestamp = (self.timestamp + SAMPLES_PER_FRAME) % U32_MODULO
         self.nonce = (self.nonce + 1) % U32_MODULO
-        return frozen, sealed, suffix
+        return header, sealed, self._suffix
 
     def skip_frame(self) -> None:
         """A frame was dropped: time moves on (timestamp) but no packet was sent (seq)."""

@@ -43,3 +43,15 @@ def test_policy_matches_table(
 
 def test_every_named_code_is_in_the_table() -> None:
     assert {c.value for c in VoiceCloseCode} <= {code for code, _, _ in TABLE}
+
+
+def test_enum_flags_agree_with_the_policy() -> None:
+    assert VoiceCloseCode.SERVER_CRASHED.can_resume
+    assert VoiceCloseCode.SESSION_INVALID.must_rejoin and not VoiceCloseCode.SESSION_INVALID.fatal
+    assert VoiceCloseCode.SERVER_NOT_FOUND.must_rejoin
+    for code in (
+        VoiceCloseCode.DISCONNECTED,
+        VoiceCloseCode.RATE_LIMITED,
+        VoiceCloseCode.DAVE_REQUIRED,
+    ):
+        assert code.fatal and not code.can_resume and not code.must_rejoin

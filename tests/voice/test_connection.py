@@ -371,3 +371,41 @@ async def test_joining_another_channel_makes_a_new_session() -> None:
     assert [f.opus for f in got] == list(frames)
     assert [ch for _, ch, *_ in env.gateway.op4] == [CHANNEL, OTHER_CHANNEL]
     assert len(env.server.identifies) == 2
+
+
+async def test_move_with_the_server_update_arriving_first() -> None:
+    frames = sine_opus_frames()[:20]
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            there = env.server.add_listener(
+                guild_id=GUILD, channel_id=OTHER_CHANNEL, user_id=LISTENER_2
+            )
+            # A moderator moves the bot; Discord happens to send the server update first.
+            token, endpoint = env.server.create_session(
+                guild_id=GUILD, channel_id=OTHER_CHANNEL, user_id=BOT, session_id="moved"
+            )
+            env.conn.on_voice_server_update(token=token, endpoint=endpoint)
+            env.conn.on_voice_state_update(session_id="moved", channel_id=OTHER_CHANNEL)
+            moved = await env.next_event(Connected)
+            assert moved.channel_id == OTHER_CHANNEL
+            await env.server.wait_for_epoch(GUILD, OTHER_CHANNEL, 1)
+            await env.send_all(frames)
+            got = await env.server.wait_for_frames(there, len(frames))
+    assert [f.opus for f in got] == list(frames)
+    assert len(env.gateway.op4) == 1  # no join timeout and no second op 4 was needed
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [(4021, StopReason.RATE_LIMITED), (4022, StopReason.CALL_TERMINATED)],
+)
+async def test_rate_limited_and_call_terminated_stop(code: int, reason: StopReason) -> None:
+    with trio.fail_after(20):
+        async with voice_env() as env:
+            await connect(env)
+            await env.server.close_client(GUILD, BOT, code)
+            gone = await env.next_event(Disconnected)
+    assert gone.reason is reason and gone.close_code == code
+    assert [ch for _, ch, *_ in env.gateway.op4] == [CHANNEL, None]  # we leave, no reconnect
+    assert len(env.server.identifies) == 1

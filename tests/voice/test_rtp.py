@@ -24,7 +24,7 @@ KEY = bytes(range(32))
 
 
 def packet(p: RtpPacketizer, cipher: TransportCipher, payload: bytes) -> bytes:
-    return b"".join(p.next_packet_parts(cipher, payload))
+    return b"".join(bytes(part) for part in p.next_packet_parts(cipher, payload))
 
 
 def test_counters_wrap_around() -> None:
