@@ -68,7 +68,7 @@ from musicbot.log import bind
 from musicbot.models.queue import Queue
 from musicbot.models.track import Track
 from musicbot.ops.context import OpsContext
-from musicbot.storage import GuildSettings, SessionSnapshot, Storage
+from musicbot.storage import GuildSettings, SessionSnapshot, Storage, StorageError
 from musicbot.voice import (
     Connected,
     Disconnected,
@@ -647,11 +647,29 @@ class Guild:
         if not any(c == channel for u, c in self.members.items() if u != self.bot_id):
             log.info("session_not_resumed_channel_empty", channel_id=channel)
             self.voice_channel_id = None
+            if not recovered:
+                await self.drop_stored_session()
             return
         self.voice_channel_id = None
         self.join(channel)
         if recovered and self.queue.current is not None:
             self.announce_text("cmd.recovered", title=self.queue.current.title)
+
+    async def drop_stored_session(self) -> None:
+        """A stored session whose channel is gone or empty is over: forget it, and leave the
+        channel Discord may still show the bot in (the crashed process never said goodbye)."""
+        self.queue = Queue(max_length=self.cfg.limits.max_queue_length)
+        self.position = 0.0
+        await self.writer.discard()
+        try:
+            await self.deps.storage.sessions().delete(self.guild_id)
+        except StorageError as exc:
+            log.warning("session_delete_failed", error=str(exc))
+        if self.members.get(self.bot_id) is not None:
+            try:
+                await self.deps.update_voice_state(self.guild_id, None, False, False)
+            except Exception as exc:  # the gateway may be reconnecting; Discord times it out
+                log.warning("ghost_voice_leave_failed", error=repr(exc))
 
 
 def _player_stats() -> Any:
