@@ -451,7 +451,8 @@ class VoiceConnection:
         try:
             parts = packetizer.next_packet_parts(transport.cipher, session.dave.encrypt(opus))
             await transport.udp.sendmsg(parts)
-        except (OSError, ValueError):
+        except (OSError, ValueError, trio.ClosedResourceError):
+            # The socket went away under us (a rejoin closed it) or DAVE refused: drop it.
             self.stats.frames_dropped += 1
             return
         self.stats.frames_sent += 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 
+import davey
 import pytest
+import structlog
 import trio
 
 from musicbot.emulator.voice_call import Listener, ReceivedFrame
@@ -67,6 +69,8 @@ async def test_listener_decrypts_every_frame_in_order(
         async with voice_env(modes=offered) as env:
             connected = await connect(env)
             assert connected.mode == chosen and connected.dave_protocol_version == 1
+            identify = env.server.identifies[0]
+            assert identify["max_dave_protocol_version"] == davey.DAVE_PROTOCOL_VERSION
             await env.send_all(frames)
             await env.conn.send_silence()
             got = await env.server.wait_for_frames(listener(env), len(frames) + 5)
@@ -409,3 +413,19 @@ async def test_rate_limited_and_call_terminated_stop(code: int, reason: StopReas
     assert gone.reason is reason and gone.close_code == code
     assert [ch for _, ch, *_ in env.gateway.op4] == [CHANNEL, None]  # we leave, no reconnect
     assert len(env.server.identifies) == 1
+
+
+async def test_tokens_never_reach_the_logs() -> None:
+    with trio.fail_after(20), structlog.testing.capture_logs() as logs:
+        async with voice_env() as env:
+            await connect(env)
+            token = env.server.session_of(GUILD, BOT).token
+            await env.server.close_client(GUILD, BOT, 4006)  # a rejoin: a second token
+            await env.next_event(Reconnecting)
+            await env.next_event(Connected)
+            second = env.server.session_of(GUILD, BOT).token
+            assert env.conn._session is not None
+            assert second not in repr(env.conn._session.creds)
+    text = repr(logs)
+    assert "voice_connected" in text and "voice_socket_ended" in text
+    assert token not in text and second not in text
