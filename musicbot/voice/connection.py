@@ -10,6 +10,11 @@ leave) is a no-op.  After a socket ends, ``closecodes.classify`` picks one of: b
 (op 7, same session), full rejoin (new op 4), stop (tell the owner why), or back off and rejoin.
 A new token or a channel move always makes a new session; an old one is never reused.
 
+Ownership: connection state (``state``, the session, the generation) changes only in ``run``.
+The DAVE session and the RTP/speaking flags are shared by the socket task (gateway ops) and the
+player task (``send_frame``); both run on the one Trio thread and neither awaits between
+reading and updating them, so every access is atomic, and no lock is needed.
+
 The frame sink side (``send_frame``/``set_speaking``) is called by the player task.  It never
 waits for a reconnect: while not connected, or before the DAVE group exists, frames are dropped
 and counted, and the RTP timestamp still advances so receivers see the gap in time.
@@ -26,6 +31,7 @@ import attrs
 import structlog
 import trio
 
+from musicbot.errors import MusicBotError
 from musicbot.models.media import SILENCE_FRAME, SILENCE_FRAMES_ON_STOP
 from musicbot.voice import opcodes as op
 from musicbot.voice.closecodes import CloseAction, StopReason, classify
@@ -183,7 +189,7 @@ class VoiceConnection:
                 self._new_generation()
                 self._drop_session()
                 self._finish(StopReason.LEFT, None)
-                await self._update_voice_state(self.guild_id, None, False, False)
+                await self._send_op4(None)
             case StateUpdate(session_id=session_id, channel_id=channel_id):
                 await self._on_state_update(session_id, channel_id)
             case ServerUpdate(token=token, endpoint=endpoint):
@@ -292,7 +298,7 @@ class VoiceConnection:
                 self._drop_session()
                 self._finish(reason, code)
                 if reason is not StopReason.KICKED:
-                    await self._update_voice_state(self.guild_id, None, False, False)
+                    await self._send_op4(None)
             case CloseAction.BACKOFF_REJOIN:
                 await self._backoff(code)
             case _:
@@ -304,7 +310,7 @@ class VoiceConnection:
         self._attempts += 1
         if self._attempts > self.settings.max_attempts:
             self._finish(StopReason.FAILED, code)
-            await self._update_voice_state(self.guild_id, None, False, False)
+            await self._send_op4(None)
             return
         self.stats.rejoins += 1
         delay = min(
@@ -325,7 +331,7 @@ class VoiceConnection:
             if self._attempts > self.settings.max_attempts:
                 gone = StopReason.SERVER_GONE if self._server_gone else StopReason.FAILED
                 self._finish(gone, None)
-                await self._update_voice_state(self.guild_id, None, False, False)
+                await self._send_op4(None)
             else:
                 log.info("voice_join_timeout", guild_id=self.guild_id, attempt=self._attempts)
                 await self._start_join()
@@ -338,8 +344,16 @@ class VoiceConnection:
         self._session_id = self._token = self._endpoint = None
         self.state = VoiceState.JOINING
         self._deadline = trio.current_time() + self.settings.join_timeout
+        await self._send_op4(self.channel_id)
+
+    async def _send_op4(self, channel_id: int | None) -> None:
+        """Op 4 through the main gateway.  If that fails (the shard is reconnecting), a join
+        simply times out and is retried; a leave is already final on our side."""
         s = self.settings
-        await self._update_voice_state(self.guild_id, self.channel_id, s.self_mute, s.self_deaf)
+        try:
+            await self._update_voice_state(self.guild_id, channel_id, s.self_mute, s.self_deaf)
+        except MusicBotError as exc:
+            log.warning("voice_op4_failed", guild_id=self.guild_id, error=repr(exc))
 
     def _maybe_start(self) -> None:
         if None in (self._session_id, self._token, self._endpoint, self.channel_id):

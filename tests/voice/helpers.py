@@ -16,6 +16,7 @@ import trio
 
 from musicbot.audio.ogg import OggOpusDemuxer
 from musicbot.emulator.voice import MODE_AES, MODE_XCHACHA, VoiceServer
+from musicbot.errors import ActorDeadError
 from musicbot.voice import VoiceConnection, VoiceEvent, VoiceSettings
 
 GUILD = 1100000000000000001
@@ -70,11 +71,15 @@ class FakeMainGateway:
     conn: VoiceConnection | None = None
     op4: list[tuple[int, int | None, bool, bool]] = attrs.Factory(list)
     answer: bool = True  # False: swallow op 4 (a join that never completes)
+    fail_next: int = 0  # raise ActorDeadError for this many op 4s (the shard is down)
 
     async def update_voice_state(
         self, guild_id: int, channel_id: int | None, self_mute: bool, self_deaf: bool
     ) -> None:
         self.op4.append((guild_id, channel_id, self_mute, self_deaf))
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise ActorDeadError("shard")
         assert self.conn is not None
         if channel_id is None:
             self.server.end_session(guild_id=guild_id, user_id=BOT)

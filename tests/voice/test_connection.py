@@ -18,6 +18,7 @@ from musicbot.voice import (
     Disconnected,
     Reconnecting,
     StopReason,
+    VoiceSettings,
     VoiceState,
 )
 from tests.voice.helpers import (
@@ -293,8 +294,6 @@ async def test_server_gone_then_a_new_server() -> None:
 
 
 async def test_join_gives_up_when_discord_never_answers(autojump_clock: trio.abc.Clock) -> None:
-    from musicbot.voice import VoiceSettings
-
     settings = VoiceSettings(join_timeout=2.0, max_attempts=2)
     with trio.fail_after(60):
         async with voice_env(settings=settings) as env:
@@ -429,3 +428,12 @@ async def test_tokens_never_reach_the_logs() -> None:
     text = repr(logs)
     assert "voice_connected" in text and "voice_socket_ended" in text
     assert token not in text and second not in text
+
+
+async def test_op4_failure_is_retried_after_the_join_timeout() -> None:
+    settings = VoiceSettings(join_timeout=0.2, handshake_timeout=5.0)
+    with trio.fail_after(20):
+        async with voice_env(settings=settings) as env:
+            env.gateway.fail_next = 1
+            await connect(env)
+    assert [ch for _, ch, *_ in env.gateway.op4] == [CHANNEL, CHANNEL]
