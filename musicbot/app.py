@@ -189,6 +189,8 @@ async def serve(
                 guild_id, channel_id, self_mute=mute, self_deaf=deaf
             )
 
+        recorder = wiring.Recorder(metrics, health, board)
+        live_health = wiring.LiveHealth(recorder, shards.shards)
         guild_deps = GuildDeps(
             config=cfg,
             identity=identity,
@@ -199,7 +201,7 @@ async def serve(
             opener=opener,
             storage=storage,
             voice_members=lambda gid: dict(voice_states.get(gid, {})),
-            ops=OpsContext(metrics=metrics, health=health, board=board),
+            ops=OpsContext(metrics=metrics, health=live_health, board=board),
             personal_playlists=personal_playlists,
         )
         guilds: SupervisorHandle[int, GuildHandle] = await root.start(
@@ -255,7 +257,7 @@ async def serve(
         await root.start(
             functools.partial(
                 wiring.run_recorder,
-                recorder=wiring.Recorder(metrics, health, board),
+                recorder=recorder,
                 bus=bus,
                 sources=wiring.Sources(
                     shards=shards.shards,
@@ -267,7 +269,7 @@ async def serve(
         )
         if cfg.ops.listen:
             app.ops_url = await root.start(
-                functools.partial(serve_ops, cfg.ops.listen, metrics=metrics, health=health)
+                functools.partial(serve_ops, cfg.ops.listen, metrics=metrics, health=live_health)
             )
         task_status.started(app)
         await app.stop_requested.wait()

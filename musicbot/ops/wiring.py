@@ -36,7 +36,7 @@ from musicbot.gateway.handle import ShardHandle
 from musicbot.gateway.state import ShardState
 from musicbot.models.track import Track
 from musicbot.ops.audio import AudioBoard
-from musicbot.ops.health import HealthState, ShardStatus
+from musicbot.ops.health import HealthInputs, HealthState, ShardStatus
 from musicbot.ops.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -283,6 +283,19 @@ class Recorder:
                     self.sample_cache(await sources.cache_stats())
                 except Exception as exc:  # the cache restarting must not stop the figures
                     log.debug("metrics_cache_stats_failed", error=repr(exc))
+
+
+class LiveHealth:
+    """The health source for the ops server and /health: the shards' states are read at the
+    moment of the question (cheap, synchronous), the rest as last sampled."""
+
+    def __init__(self, recorder: Recorder, shards: Callable[[], Iterable[ShardHandle]]) -> None:
+        self._recorder = recorder
+        self._shards = shards
+
+    def health_inputs(self) -> HealthInputs:
+        self._recorder.sample_shards(self._shards())
+        return self._recorder.health.health_inputs()
 
 
 def running_children(guilds: SupervisorHandle[int, Any]) -> Callable[[], list[int]]:
