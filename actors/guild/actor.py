@@ -697,21 +697,25 @@ async def run(
             if g.settings.default_volume is not None:
                 g.volume = g.settings.default_volume
             g.stay_24_7 = g.settings.stay_24_7 or g.stay_24_7
-            nursery.start_soon(g.announcer)
-            nursery.start_soon(g.writer.run)
             previous = ctx.last_state if ctx is not None else None
             if isinstance(previous, Mapping):
                 now = trio.current_time()
                 recent = [x for x in previous.get("crashes", ()) if x > now - CRASH_WINDOW]
                 recent.append(now)
                 if len(recent) > MAX_CRASHES:
+                    # Started (so the supervisor is not held up), then a normal exit: a
+                    # transient child that returns is not restarted.
+                    task_status.started()
+                    inbox.close()
                     g.restore_from(previous)
                     log.error("guild_actor_gave_up", crashes=len(recent))
                     g.announce_text("cmd.gave_up")
-                    await _drain_announcements(g)
-                    task_status.started()
+                    await _give_up(g)
                     nursery.cancel_scope.cancel()
                     return
+            nursery.start_soon(g.announcer)
+            nursery.start_soon(g.writer.run)
+            if isinstance(previous, Mapping):
                 await g.restore_session(previous, recovered=True)
                 g.crashes.times = recent
                 g.save_state(g.snapshot())
@@ -741,10 +745,15 @@ async def run(
     log.info("guild_actor_stopped")
 
 
-async def _drain_announcements(g: Guild) -> None:
+async def _give_up(g: Guild) -> None:
+    """Past the crash limit: say so, leave voice, forget the session (no resume of a loop)."""
     g.announce_send.close()
     with trio.move_on_after(REPLY_TIMEOUT):
         await g.announcer()
+        if g.voice_channel_id is not None:
+            await g.deps.update_voice_state(g.guild_id, None, False, False)
+        await g.writer.discard()
+        await g.deps.storage.sessions().delete(g.guild_id)
 
 
 def _from_session(s: SessionSnapshot) -> dict[str, Any]:

@@ -59,6 +59,11 @@ async def dispatch(g: Guild, inv: Invocation) -> None:
         await g.answer(inv, "cmd.queue_full", ephemeral=True, limit=exc.limit)
     except QueuePositionError as exc:
         await g.answer(inv, "cmd.bad_index", ephemeral=True, index=exc.position)
+    except Exception:
+        # Let it crash (the supervisor restarts the guild from its snapshot), but the member
+        # still gets an answer instead of "the application did not respond".
+        await g.answer(inv, "cmd.internal_error", ephemeral=True)
+        raise
 
 
 # ------------------------------------------------------------------ voice checks

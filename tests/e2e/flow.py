@@ -222,3 +222,9 @@ def local_search(media: list[Any]) -> type:
                 yield self.url_result(media[0].page_url(tone.name), title=tone.title)
 
     return LocalSearchIE
+
+
+async def poll(predicate: Callable[[], Any], every: float = 0.02) -> None:
+    """For conditions nothing notifies about (e.g. a supervisor dropping a child)."""
+    while not predicate():
+        await trio.sleep(every)

@@ -1,0 +1,106 @@
+"""A guild actor that crashes mid-song is restarted from its snapshot and playback goes on;
+one that keeps crashing gives up cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from actors.guild import commands
+from tests.e2e.flow import (
+    bot_in_voice,
+    bot_messages,
+    callback,
+    config,
+    frames_after,
+    poll,
+    tone_of,
+    user,
+    wait_message,
+    wait_rest,
+)
+from tests.e2e.harness import stack
+
+INTERNAL = "Something went wrong on my side; the queue is safe. Try again."
+
+
+class Boom(Exception):
+    pass
+
+
+def make_history_crash(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """/history raises inside the guild actor (a bug in a handler); returns the call count."""
+    calls: list[int] = []
+
+    async def boom(g: Any, inv: Any) -> None:
+        calls.append(1)
+        raise Boom("a bug in a command handler")
+
+    monkeypatch.setitem(commands.HANDLERS, "history", boom)
+    return calls
+
+
+def recovered_count(s: Any) -> int:
+    return sum(1 for m in bot_messages(s) if "Playback recovered" in (m.get("content") or ""))
+
+
+async def test_crash_mid_song_resumes_from_the_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = make_history_crash(monkeypatch)
+    with trio.fail_after(60):
+        async with stack(tmp_path, config=config()) as s:
+            me = user(s)
+            await me.ask("play", {"query": s.media.media_url("a440")})
+            await me.ask("play", {"query": s.media.media_url("e660")})
+            await me.ask("play", {"query": s.media.media_url("c880")})
+            await me.ask("repeat", {"mode": "track"})
+            await frames_after(s, 0, 20)
+            before = s.app.guilds.lookup(s.guild.id)
+
+            assert await me.ask("history") == INTERNAL
+            assert calls == [1]
+            said = await wait_message(s, "Playback recovered")
+            assert said["content"] == (
+                "Playback recovered after an internal error; resuming **a440**."
+            )
+            assert s.app.guilds.lookup(s.guild.id) is not before  # a new instance
+            # The listener hears the same track again, and the queue is intact.
+            at = len(s.listener.frames)
+            packets = await frames_after(s, at, 60)
+            assert abs(tone_of(packets[10:]) - 440) < 10
+            record = me.run("queue")
+            queue = await s.answer(record)
+            assert "[a440]" in queue and "`1.` [e660]" in queue and "`2.` [c880]" in queue
+            footer = callback(s, record)["data"]["embeds"][0]["footer"]["text"]
+            assert footer.endswith("repeat: this track")  # the repeat mode survived too
+            assert bot_in_voice(s)
+
+
+async def test_repeated_crashes_give_up_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_history_crash(monkeypatch)
+    with trio.fail_after(60):
+        async with stack(tmp_path, config=config()) as s:
+            me = user(s)
+            await me.ask("play", {"query": s.media.media_url("a440")})
+            await me.ask("repeat", {"mode": "track"})
+            await frames_after(s, 0, 5)
+            for crash in range(1, 4):
+                assert await me.ask("history") == INTERNAL
+                await wait_rest(s, lambda n=crash: recovered_count(s) >= n)  # type: ignore[misc]
+                # Wait for the new instance to be running before the next command.
+                await wait_rest(s, lambda: s.app.guilds.lookup(s.guild.id) is not None)
+            assert await me.ask("history") == INTERNAL  # the fourth crash within 60 s
+            await wait_message(s, "Playback in this server hit repeated errors and was stopped.")
+            await s.voice.wait_until(lambda: not bot_in_voice(s))
+            assert recovered_count(s) == 3
+            # The guild is usable again afterwards, with a fresh actor.
+            await poll(lambda: s.app.guilds.lookup(s.guild.id) is None)  # it exited
+            monkeypatch.undo()
+            assert await me.ask("history") == "Nothing has been played yet."
+            assert "The queue is empty." in await me.ask("queue")
