@@ -625,6 +625,10 @@ class Guild:
     async def shutdown(self, *, leave_voice: bool) -> None:
         """Graceful stop: keep the snapshot on disk, send silence, leave voice."""
         self.stopping = True
+        if self.player is not None and self.playing_entry is not None:
+            # PositionChanged comes every 5 s: ask for the exact place to resume from.
+            with trio.move_on_after(1), contextlib.suppress(Exception):
+                self.position = (await self.player.status()).position
         if self.voice_channel_id is not None and (self.queue.current or len(self.queue)):
             self.writer.mark_dirty()
             with trio.move_on_after(5):
