@@ -52,6 +52,7 @@ from musicbot.ops.health import HealthState
 from musicbot.ops.metrics import Metrics
 from musicbot.ops.server import serve as serve_ops
 from musicbot.rest.client import RestClient, open_rest_client
+from musicbot.rest.errors import Unauthorized
 from musicbot.storage import SessionSnapshot, Storage
 
 log = structlog.get_logger(__name__)
@@ -317,14 +318,32 @@ async def _main(cfg: Config, *, embedded: bool) -> int:
             )
             nursery.start_soon(bot, nursery.cancel_scope)
     except* MusicBotError as group:
-        failed.extend(group.exceptions)
+        failed.extend(_leaves(group))
     for exc in failed:
-        print(f"error: {exc}", file=sys.stderr)
-        log.error("bot_stopped", error=str(exc))
+        print(f"error: {describe_failure(exc)}", file=sys.stderr)
+        log.error("bot_stopped", error=describe_failure(exc), kind=type(exc).__name__)
     if failed or forced:
         return 1
     log.info("bot_stopped_cleanly")
     return 0
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The real errors inside (nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What stopped the bot, said so an operator knows what to do."""
+    if isinstance(exc, Unauthorized):
+        return (
+            "Discord refused the bot token (HTTP 401): the token is invalid. Reset it in the "
+            "Developer Portal (your application → Bot → Reset Token) and update DISCORD_TOKEN "
+            "or the file named by [discord] token_file."
+        )
+    return str(exc)
 
 
 def _flush_logs() -> None:
