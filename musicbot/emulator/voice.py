@@ -41,7 +41,7 @@ from cryptography.exceptions import InvalidTag
 from nacl.exceptions import CryptoError
 
 from musicbot.emulator.dave_sender import split_commit_welcome
-from musicbot.emulator.voice_call import Call, Listener, ReceivedFrame
+from musicbot.emulator.voice_call import COMMITTER_BOT, Call, Listener, ReceivedFrame
 from musicbot.emulator.voice_session import (
     MODE_AES,
     MODE_XCHACHA,
@@ -90,10 +90,12 @@ class VoiceServer:
         modes: Iterable[str] = (MODE_AES, MODE_XCHACHA),
         heartbeat_interval_ms: float = 13_750.0,
         require_dave: bool = True,
+        committer: str = COMMITTER_BOT,
     ) -> None:
         self.modes = tuple(modes)
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.require_dave = require_dave
+        self.committer = committer  # new calls: "bot" commits changes, or "listener" does
         self.ws_port = 0
         self.udp_port = 0
         self.sessions: dict[tuple[int, int], ServerSession] = {}  # (guild, user) -> session
@@ -170,7 +172,12 @@ class VoiceServer:
     def call(self, guild_id: int, channel_id: int) -> Call:
         key = (guild_id, channel_id)
         if key not in self.calls:
-            self.calls[key] = Call(guild_id=guild_id, channel_id=channel_id, on_change=self._notify)
+            self.calls[key] = Call(
+                guild_id=guild_id,
+                channel_id=channel_id,
+                on_change=self._notify,
+                committer=self.committer,
+            )
         return self.calls[key]
 
     def add_listener(self, *, guild_id: int, channel_id: int, user_id: int) -> Listener:
@@ -234,6 +241,11 @@ class VoiceServer:
             return session is not None and session.received.count(op) >= count
 
         await self.wait_until(seen)
+
+    async def wait_for_member(self, guild_id: int, channel_id: int, user_id: int) -> None:
+        """Until ``user_id`` is in the channel's DAVE group and no change is in flight."""
+        call = self.call(guild_id, channel_id)
+        await self.wait_until(lambda: call.is_member(user_id) and call.idle)
 
     async def wait_for_epoch(self, guild_id: int, channel_id: int, epoch: int) -> None:
         """Until the group reached ``epoch`` and no change is in flight."""
@@ -380,7 +392,7 @@ class VoiceServer:
             session.received.append(op)
             self._notify()
             if op == OP_KEY_PACKAGE:
-                call.on_key_package()
+                call.on_key_package(bytes(body))
             elif op == OP_COMMIT_WELCOME:
                 commit, welcome = split_commit_welcome(body)
                 call.on_commit_welcome(commit, welcome)

@@ -22,7 +22,7 @@ import attrs
 import dave
 import structlog
 
-from musicbot.emulator.dave_sender import ExternalSender
+from musicbot.emulator.dave_sender import ExternalSender, split_commit_welcome
 
 log = structlog.get_logger(__name__)
 
@@ -34,8 +34,11 @@ OP_PREPARE_EPOCH: Final = 24
 OP_EXTERNAL_SENDER: Final = 25
 OP_PROPOSALS: Final = 27
 OP_ANNOUNCE_COMMIT: Final = 29
+OP_WELCOME: Final = 30
 DAVE_VERSION: Final = 1
 TRANSITION_EXPIRY_S: Final = 10.0
+COMMITTER_BOT: Final = "bot"  # the bot commits every change (it gets op 27, answers op 28)
+COMMITTER_LISTENER: Final = "listener"  # a libdave listener commits; the bot gets 29/30
 DAVE_MAGIC: Final = b"\xfa\xfa"  # every DAVE-encrypted frame ends with this marker
 
 
@@ -139,8 +142,9 @@ class Listener:
 @attrs.define(kw_only=True)
 class _Round:
     transition_id: int
-    adds: list[int]  # listener user ids
+    adds: list[int]  # user ids joining the group (listeners and/or the bot)
     removes: list[int]  # user ids leaving the group
+    committer: int = 0  # who commits this round's proposals
     committed: bool = False
     downgrade: bool = False
 
@@ -148,8 +152,16 @@ class _Round:
 class Call:
     """The DAVE state of one voice channel."""
 
-    def __init__(self, *, guild_id: int, channel_id: int, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        on_change: Callable[[], None],
+        committer: str = COMMITTER_BOT,
+    ) -> None:
         self.guild_id = guild_id
+        self.committer = committer  # who commits when both could: "bot" or "listener"
         self.channel_id = channel_id
         self.sender = ExternalSender(channel_id)
         self.listeners: dict[int, Listener] = {}
@@ -157,12 +169,17 @@ class Call:
         self.epoch = 0
         self.leaves: list[int | None] = []  # user id per MLS leaf, in tree order
         self.bot: BotLink | None = None
-        self.bot_has_key_package = False
+        self.bot_key_package: bytes | None = None
         self.invalid_reports = 0
         self.transitions_executed = 0
         self._round: _Round | None = None
+        self._stale_bot: int | None = None  # the bot's leaf from a session that is gone
         self._next_transition = 1
         self._on_change = on_change
+
+    def is_member(self, user_id: int) -> bool:
+        """``user_id`` holds a live leaf of the group (not one left over from an old session)."""
+        return user_id in self.leaves and user_id != self._stale_bot
 
     @property
     def idle(self) -> bool:
@@ -172,9 +189,10 @@ class Call:
     # -- membership ----------------------------------------------------------------------------
 
     def bot_session_started(self, bot: BotLink) -> None:
-        """A bot identified: a fresh MLS member, so the group starts over."""
+        """A bot identified: a fresh MLS member.  If the bot commits, the group starts over;
+        if listeners do, they keep their group and remove the bot's old leaf, if any."""
         self.bot = bot
-        self._reset_group()
+        self._forget_bot(bot.user_id)
         if self.listeners:
             bot.queue_json(OP_CLIENTS_CONNECT, {"user_ids": [str(u) for u in self.listeners]})
         if self.version > 0:
@@ -183,7 +201,18 @@ class Call:
     def bot_left(self, bot: BotLink) -> None:
         if self.bot is bot:
             self.bot = None
+            self._forget_bot(bot.user_id)
+            self._advance()
+
+    def _forget_bot(self, bot_id: int) -> None:
+        if self.committer == COMMITTER_BOT or not self.listeners:
             self._reset_group()
+            return
+        self.bot_key_package = None
+        self._round = None  # a round waiting for the old session's op 23 is abandoned
+        if bot_id in self.leaves:
+            self._stale_bot = bot_id
+        self._on_change()
 
     def add_listener(self, user_id: int) -> Listener:
         listener = Listener(
@@ -206,20 +235,28 @@ class Call:
 
     # -- messages from the bot -----------------------------------------------------------------
 
-    def on_key_package(self) -> None:
-        self.bot_has_key_package = True
+    def on_key_package(self, package: bytes) -> None:
+        self.bot_key_package = package
         self._advance()
 
     def on_commit_welcome(self, commit: bytes, welcome: bytes | None) -> None:
+        """Op 28 from the bot: it wins the round if the round was waiting for it."""
         r = self._round
-        if r is None or r.committed or self.bot is None:
+        if r is None or r.committed or self.bot is None or r.committer != self.bot.user_id:
             return  # a commit for a round that is over: another member's won, or a reset
-        bot_id = self.bot.user_id
-        old_members = [u for u in self.leaves if u is not None and u != bot_id]
+        self._apply_commit(r, commit, welcome)
+
+    def _apply_commit(self, r: _Round, commit: bytes, welcome: bytes | None) -> None:
+        """The winning commit: update the tree, let every member process it, tell the bot."""
+        bot_id = None if self.bot is None else self.bot.user_id
+        old_members = [u for u in self.leaves if u is not None and u not in r.removes]
         for uid in r.removes:
             self.leaves[self.leaves.index(uid)] = None
+            if uid == self._stale_bot:
+                self._stale_bot = None
         if not self.leaves:
-            self.leaves.append(bot_id)  # the bot's own commit founds the group at leaf 0
+            self.leaves.append(r.committer)  # the first commit founds the group at leaf 0
+            old_members = [r.committer]
         for uid in r.adds:
             if None in self.leaves:
                 self.leaves[self.leaves.index(None)] = uid
@@ -229,22 +266,30 @@ class Call:
         recognized = {str(u) for u in self.leaves if u is not None}
         for uid in old_members:
             member = self.listeners.get(uid)
-            if member is None or uid in r.removes:
-                continue
-            result = member.session.process_commit(commit)
-            if isinstance(result, dave.RejectType):
-                log.warning("emulator_listener_commit_failed", user_id=uid, result=result.name)
-            member.use_keys_of(bot_id, self.epoch)
-        for uid in r.adds:
-            member = self.listeners.get(uid)
-            if member is None or welcome is None:
-                continue
-            if member.session.process_welcome(welcome, recognized) is None:
-                log.warning("emulator_listener_welcome_failed", user_id=uid)
-            member.use_keys_of(bot_id, self.epoch)
+            if member is not None:
+                result = member.session.process_commit(commit)
+                if isinstance(result, dave.RejectType):
+                    log.warning("emulator_listener_commit_failed", user_id=uid, result=result.name)
+        newcomers = [self.listeners[u] for u in r.adds if u in self.listeners]
+        for member in newcomers:
+            if welcome is None or member.session.process_welcome(welcome, recognized) is None:
+                log.warning("emulator_listener_welcome_failed", user_id=member.user_id)
         r.committed = True
-        self.bot.queue_binary(OP_ANNOUNCE_COMMIT, struct.pack(">H", r.transition_id) + commit)
-        self._on_change()
+        head = struct.pack(">H", r.transition_id)
+        if self.bot is not None and bot_id in old_members:
+            self.bot.queue_binary(OP_ANNOUNCE_COMMIT, head + commit)
+        elif self.bot is not None and bot_id in r.adds and welcome is not None:
+            self.bot.queue_binary(OP_WELCOME, head + welcome)
+        if bot_id is not None and bot_id in self.leaves:
+            for leaf in self.leaves:
+                listener = self.listeners.get(leaf or 0)
+                if listener is not None:
+                    listener.use_keys_of(bot_id, self.epoch)
+            self._on_change()  # the round ends when the bot says it is ready (op 23)
+        else:
+            self._round = None  # the bot is not in this group: nobody to wait for
+            self._on_change()
+            self._advance()
 
     def on_transition_ready(self, transition_id: int) -> None:
         r = self._round
@@ -304,7 +349,8 @@ class Call:
     def _reset_group(self) -> None:
         self.epoch = 0
         self.leaves = []
-        self.bot_has_key_package = False
+        self._stale_bot = None
+        self.bot_key_package = None
         self._round = None
         for member in self.listeners.values():
             member.fresh(self.sender.package)
@@ -317,25 +363,57 @@ class Call:
 
     def _advance(self) -> None:
         """Start the next round if the group differs from who is in the channel."""
-        if self._round is not None or self.bot is None or not self.bot_has_key_package:
+        if self._round is not None or self.version == 0:
             return
-        if self.version == 0:
-            return
+        bot_id = None if self.bot is None else self.bot.user_id
         in_group = {u for u in self.leaves if u is not None}
-        adds = [u for u in self.listeners if u not in in_group]
-        removes = [u for u in in_group if u != self.bot.user_id and u not in self.listeners]
+        # Who could commit: a member of the group, or anyone with a key package if none exists.
+        able = [u for u in self.listeners if not in_group or u in in_group]
+        bot_able = bot_id is not None and self.bot_key_package is not None
+        stale = self._stale_bot if self._stale_bot in in_group else None
+        if bot_able and (not in_group or bot_id in in_group) and bot_id != stale:
+            able.insert(0 if self.committer == COMMITTER_BOT else len(able), bot_id or 0)
+        if not able:
+            return
+        committer = able[0]
+        present = list(self.listeners) + ([bot_id] if bot_able and bot_id else [])
+        if in_group:
+            adds = [u for u in present if u not in in_group]
+        else:
+            adds = [u for u in present if u != committer]  # the committer founds the group
+        removes = [u for u in in_group if u == stale or (u not in present and u != bot_id)]
         if not adds and not removes:
             return
+        packages = [
+            self.bot_key_package if u == bot_id else self.listeners[u].key_package for u in adds
+        ]
         body = self.sender.proposals(
             self.epoch,
-            add=[self.listeners[u].key_package for u in adds],
+            add=[p for p in packages if p is not None],
             remove=[self.leaves.index(u) for u in removes],
         )
-        self._round = _Round(transition_id=self._take_transition_id(), adds=adds, removes=removes)
-        recognized = {str(u) for u in in_group | set(self.listeners)} | {str(self.bot.user_id)}
-        for uid in in_group:
+        r = _Round(
+            transition_id=self._take_transition_id(),
+            adds=adds,
+            removes=removes,
+            committer=committer,
+        )
+        self._round = r
+        recognized = {str(u) for u in in_group | set(present)}
+        members = in_group if in_group else {committer}
+        commit_welcome: bytes | None = None
+        for uid in members:
             member = self.listeners.get(uid)
-            if member is not None:
-                member.session.process_proposals(body, recognized)  # members queue them too
-        self.bot.queue_binary(OP_PROPOSALS, body)
+            if member is not None:  # members queue the proposals; the committer gets a commit
+                out = member.session.process_proposals(body, recognized)
+                if uid == committer:
+                    commit_welcome = out
+        if self.bot is not None and bot_id in members:
+            self.bot.queue_binary(OP_PROPOSALS, body)
         self._on_change()
+        if committer != bot_id:
+            if commit_welcome is None:
+                log.warning("emulator_listener_did_not_commit", user_id=committer)
+                self._round = None
+                return
+            self._apply_commit(r, *split_commit_welcome(bytes(commit_welcome)))

@@ -16,6 +16,7 @@ import trio
 
 from musicbot.audio.ogg import OggOpusDemuxer
 from musicbot.emulator.voice import MODE_AES, MODE_XCHACHA, VoiceServer
+from musicbot.emulator.voice_call import COMMITTER_BOT, COMMITTER_LISTENER
 from musicbot.errors import ActorDeadError
 from musicbot.voice import VoiceConnection, VoiceEvent, VoiceSettings
 
@@ -122,8 +123,11 @@ async def voice_env(
     listeners: tuple[int, ...] = (LISTENER,),
     heartbeat_interval_ms: float = 13_750.0,
     settings: VoiceSettings | None = None,
+    committer: str = COMMITTER_BOT,
 ) -> AsyncIterator[VoiceEnv]:
-    server = VoiceServer(modes=modes, heartbeat_interval_ms=heartbeat_interval_ms)
+    server = VoiceServer(
+        modes=modes, heartbeat_interval_ms=heartbeat_interval_ms, committer=committer
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(server.serve)
         for uid in listeners:
@@ -145,4 +149,4 @@ async def voice_env(
         nursery.cancel_scope.cancel()
 
 
-__all__ = ["MODE_AES", "MODE_XCHACHA"]
+__all__ = ["COMMITTER_BOT", "COMMITTER_LISTENER", "MODE_AES", "MODE_XCHACHA"]

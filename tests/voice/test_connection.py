@@ -24,6 +24,8 @@ from musicbot.voice import (
 from tests.voice.helpers import (
     BOT,
     CHANNEL,
+    COMMITTER_BOT,
+    COMMITTER_LISTENER,
     GUILD,
     LISTENER,
     LISTENER_2,
@@ -36,6 +38,8 @@ from tests.voice.helpers import (
 )
 
 OP_KEY_PACKAGE = 26
+OP_COMMIT_WELCOME = 28
+OP_WELCOME = 30
 OP_INVALID_COMMIT_WELCOME = 31
 
 
@@ -47,10 +51,11 @@ def assert_contiguous(got: list[ReceivedFrame]) -> None:
         assert b.ssrc == a.ssrc
 
 
-async def connect(env: VoiceEnv, epoch: int = 1) -> Connected:
+async def connect(env: VoiceEnv) -> Connected:
+    """Join and wait until the bot is a member of the channel's DAVE group."""
     env.conn.join(CHANNEL)
     connected = await env.next_event(Connected)
-    await env.server.wait_for_epoch(GUILD, CHANNEL, epoch)
+    await env.server.wait_for_member(GUILD, CHANNEL, BOT)
     return connected
 
 
@@ -90,10 +95,11 @@ async def test_listener_decrypts_every_frame_in_order(
     assert env.conn.stats.frames_dropped == 0
 
 
-async def test_second_listener_joins_mid_stream() -> None:
+@pytest.mark.parametrize("committer", [COMMITTER_BOT, COMMITTER_LISTENER])
+async def test_second_listener_joins_mid_stream(committer: str) -> None:
     frames = sine_opus_frames()
     with trio.fail_after(20):
-        async with voice_env() as env:
+        async with voice_env(committer=committer) as env:
             await connect(env)
             await env.send_all(frames[:40])
             second = env.server.add_listener(guild_id=GUILD, channel_id=CHANNEL, user_id=LISTENER_2)
@@ -115,23 +121,25 @@ async def test_second_listener_joins_mid_stream() -> None:
     assert_contiguous(second.frames)
 
 
-async def test_member_leaves_and_the_rest_keep_decrypting() -> None:
+@pytest.mark.parametrize("committer", [COMMITTER_BOT, COMMITTER_LISTENER])
+async def test_member_leaves_and_the_rest_keep_decrypting(committer: str) -> None:
     frames = sine_opus_frames()
     with trio.fail_after(20):
-        async with voice_env(listeners=(LISTENER, LISTENER_2)) as env:
+        async with voice_env(listeners=(LISTENER, LISTENER_2), committer=committer) as env:
             await connect(env)
+            epoch = env.server.call(GUILD, CHANNEL).epoch
             leaving = listener(env, LISTENER_2)
             await env.send_all(frames[:50])
             await env.server.wait_for_frames(leaving, 50)
             env.server.remove_listener(guild_id=GUILD, channel_id=CHANNEL, user_id=LISTENER_2)
-            await env.server.wait_for_epoch(GUILD, CHANNEL, 2)
+            await env.server.wait_for_epoch(GUILD, CHANNEL, epoch + 1)
             await env.send_all(frames[50:])
             got = await env.server.wait_for_frames(listener(env), len(frames))
-            assert env.conn.dave_epoch == 2
+            assert env.conn.dave_epoch == epoch + 1
 
     assert [f.opus for f in got] == list(frames)
     assert [f.opus for f in leaving.frames] == list(frames[:50])
-    assert listener(env).epochs == [1, 2]
+    assert listener(env).epochs[-2:] == [epoch, epoch + 1]
 
 
 async def test_4015_resumes_with_rtp_continuity() -> None:
@@ -197,17 +205,22 @@ async def test_4014_reports_kicked_and_does_not_reconnect() -> None:
     assert not any(isinstance(e, Reconnecting) for e in env.seen)
 
 
-@pytest.mark.parametrize("code", [4006, 4009])
-async def test_invalid_session_does_a_full_rejoin(code: int) -> None:
+@pytest.mark.parametrize(
+    ("code", "committer"),
+    [(4006, COMMITTER_BOT), (4009, COMMITTER_BOT), (4006, COMMITTER_LISTENER)],
+)
+async def test_invalid_session_does_a_full_rejoin(code: int, committer: str) -> None:
     frames = sine_opus_frames()
     with trio.fail_after(20):
-        async with voice_env() as env:
+        async with voice_env(committer=committer) as env:
             first = await connect(env)
             await env.server.close_client(GUILD, BOT, code)
             assert (await env.next_event(Reconnecting)).action is CloseAction.REJOIN
             again = await env.next_event(Connected)
             assert not again.resumed and again.mode == first.mode
-            await env.server.wait_for_epoch(GUILD, CHANNEL, 1)  # a new group with the listener
+            await env.server.wait_for_member(GUILD, CHANNEL, BOT)  # the new session is in
+            # The bot's group starts over; a listeners' group removes the old leaf, adds the new.
+            assert env.server.call(GUILD, CHANNEL).epoch == (1 if committer == "bot" else 3)
             await env.send_all(frames)
             got = await env.server.wait_for_frames(listener(env), len(frames))
     assert [guild for guild, *_ in env.gateway.op4] == [GUILD, GUILD]  # a new op 4
@@ -437,3 +450,24 @@ async def test_op4_failure_is_retried_after_the_join_timeout() -> None:
             env.gateway.fail_next = 1
             await connect(env)
     assert [ch for _, ch, *_ in env.gateway.op4] == [CHANNEL, CHANNEL]
+
+
+async def test_bot_is_welcomed_into_a_group_that_listeners_formed() -> None:
+    """The usual case on Discord: people are already talking; a member commits the bot's Add
+    and the bot joins by Welcome (op 30), never committing anything itself."""
+    frames = sine_opus_frames()
+    with trio.fail_after(20):
+        async with voice_env(listeners=(LISTENER, LISTENER_2), committer=COMMITTER_LISTENER) as env:
+            call = env.server.call(GUILD, CHANNEL)
+            assert call.epoch == 1 and set(call.leaves) == {LISTENER, LISTENER_2}  # no bot yet
+            env.conn.join(CHANNEL)
+            await env.next_event(Connected)
+            await env.server.wait_until(lambda: BOT in call.leaves and call.idle)
+            assert call.epoch == 2
+            await env.send_all(frames)
+            for member in call.listeners.values():
+                got = await env.server.wait_for_frames(member, len(frames))
+                assert [f.opus for f in got] == list(frames)
+            session = env.server.session_of(GUILD, BOT)
+    assert OP_COMMIT_WELCOME not in session.received  # the bot never had to commit
+    assert any(isinstance(m, bytes) and m[2] == OP_WELCOME for _, m in session.log)
