@@ -1,15 +1,19 @@
 """A voice channel in the emulator: its DAVE group, driven by the server, and its listeners.
 
-The server is the group's MLS external sender (``dave_sender``).  The bot (a WebSocket client)
-is the member that commits; listeners are in-process members built on libdave (``dave``, the
-second DAVE implementation), so what they decrypt proves the bot's davey output interoperates.
+The server is the group's MLS external sender (``dave_sender``).  Listeners are in-process
+members built on libdave (``dave``, the second DAVE implementation), so what they decrypt
+proves the bot's davey output interoperates.  Who commits is configurable: with
+``committer="bot"`` the bot (the WebSocket client) commits every change (op 27 → op 28 → op 29);
+with ``committer="listener"`` a listener does, as when the bot joins people already talking, so
+the bot joins by Welcome (op 30) and processes commits it did not make (op 29).
 
-One change at a time ("a round"): the server proposes Adds for listeners not yet in the group
+One change at a time ("a round"): the server proposes Adds for members not yet in the group
 and Removes for members who left (op 27, the same signed bytes to every member: commits refer
-to proposals by hash), the bot answers with a commit (+ Welcome) in op 28, existing listeners
-process the commit, new ones the Welcome, and the bot gets op 29 with a transition id; when it
-says ready (op 23) the server says execute (op 22).  A new bot session, or op 31 from it, resets
-the group: every listener starts over with a fresh key package.
+to proposals by hash); the committer's commit (+ Welcome) is processed by the old members, the
+Welcome by the new ones, and the bot gets op 29 or op 30 with a transition id; when it says
+ready (op 23) the server says execute (op 22).  When the bot commits, a new bot session or op
+31 resets the group and every listener starts over with a fresh key package; when listeners
+commit, they keep their group and remove the bot's old leaf before adding the new session.
 """
 
 from __future__ import annotations

@@ -250,6 +250,9 @@ class VoiceConnection:
             log.info("voice_server_gone", guild_id=self.guild_id)
             self._server_gone = True
             self._wait_for_server()
+            self._emit(
+                Reconnecting(guild_id=self.guild_id, action=CloseAction.REJOIN, close_code=None)
+            )
             return
         self._token, self._endpoint = token, endpoint
         if self.state is not VoiceState.JOINING:

@@ -294,7 +294,8 @@ async def test_server_gone_then_a_new_server() -> None:
         async with voice_env() as env:
             await connect(env)
             env.conn.on_voice_server_update(token="unused", endpoint=None)
-            await env.server.wait_until(lambda: env.conn.state is VoiceState.JOINING)
+            gone = await env.next_event(Reconnecting)
+            assert gone.action is CloseAction.REJOIN and env.conn.state is VoiceState.JOINING
             token, endpoint = env.server.create_session(
                 guild_id=GUILD, channel_id=CHANNEL, user_id=BOT, session_id="s2"
             )
