@@ -23,6 +23,7 @@ import attrs
 import structlog
 import trio
 
+import actors.guild.ops_commands  # noqa: F401  (registers /metrics and /health)
 from actors.guild.actor import BotIdentity, GuildDeps
 from actors.guild.actor import run as run_guild
 from actors.guild.messages import (
