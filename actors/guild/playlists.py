@@ -19,21 +19,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
 import structlog
 
 from actors.extractor.messages import PlaylistResult, SearchResult, SingleResult
-from actors.guild import views
+from actors.guild import playlist_views
 from actors.guild.commands import _entry, _kick, _voice_check, command
 from actors.guild.messages import Invocation, PlaylistTrackFound
+from actors.guild.playlist_views import CODE_SCOPE, ScopeName
 from actors.guild.reasons import failure_text
 from actors.playlists import PersonalPlaylistsHandle
-from musicbot.i18n import register, t
+from musicbot.i18n import t
 from musicbot.models.queue import QueueFull
 from musicbot.models.track import Track
 from musicbot.storage import (
-    Page,
     Playlist,
     PlaylistIndex,
     PlaylistRepository,
@@ -47,15 +47,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-ScopeName = Literal["guild", "personal"]
 PAGE_SIZE: Final = 10
-CONFIRM_TTL: Final = 300  # seconds a delete confirmation stays valid
-MAX_CUSTOM_ID: Final = 100  # Discord's limit on a component custom_id
-PAGE_PREFIX: Final = "playlist:page"
-DELETE_PREFIX: Final = "playlist:delete"
-KEEP_PREFIX: Final = "playlist:keep"
-_SCOPE_CODE: Final[dict[ScopeName, str]] = {"guild": "g", "personal": "p"}
-_CODE_SCOPE: Final[dict[str, ScopeName]] = {"g": "guild", "p": "personal"}
 
 
 class Unavailable(Exception):
@@ -146,10 +138,6 @@ async def _run(g: Guild, inv: Invocation, book: _Book, action: Any) -> None:
         await g.answer(inv, "playlist.personal_unavailable", ephemeral=True)
 
 
-def _where(scope: ScopeName, lang: str | None) -> str:
-    return t(f"playlist.where.{scope}", lang)
-
-
 # ------------------------------------------------------------------ save / load
 
 
@@ -168,7 +156,7 @@ async def save(g: Guild, inv: Invocation) -> None:
             "playlist.saved",
             name=saved.name,
             count=len(saved.tracks),
-            where=_where(book.scope, g.lang(inv)),
+            where=playlist_views.where(book.scope, g.lang(inv)),
         )
 
     await _run(g, inv, book, action)
@@ -220,87 +208,13 @@ async def list_playlists(g: Guild, inv: Invocation) -> None:
     async def action() -> None:
         index = await book.list()
         lang = g.lang(inv)
-        where = _where(book.scope, lang)
+        where = playlist_views.where(book.scope, lang)
         if not index.playlists and not index.unreadable:
             await g.answer(inv, "playlist.none", where=where)
             return
-        lines = [
-            t(
-                "playlist.list_line",
-                lang,
-                name=p.name,
-                count=p.track_count,
-                duration=views.format_duration(p.total_duration, lang),
-            )
-            for p in index.playlists
-        ]
-        if index.unreadable:
-            lines.append(t("playlist.unreadable", lang, count=len(index.unreadable)))
-        embed = {
-            "title": t("playlist.list_title", lang, where=where),
-            "description": "\n".join(lines)[:4096],
-            "color": views.EMBED_COLOUR,
-        }
-        await g.respond(inv, {"embeds": [embed]})
+        await g.respond(inv, playlist_views.index_body(index, where, lang))
 
     await _run(g, inv, book, action)
-
-
-def _button(custom_id: str, label: str, style: int, *, disabled: bool = False) -> dict[str, Any]:
-    return {
-        "type": views.COMPONENT_BUTTON,
-        "style": style,
-        "label": label[:80],
-        "custom_id": custom_id,
-        "disabled": disabled,
-    }
-
-
-def playlist_page(
-    playlist: Playlist, page: Page, scope: ScopeName, lang: str | None
-) -> dict[str, Any]:
-    """The body of /playlist show: one page of tracks, with previous/next buttons."""
-    lines = [
-        f"`{pos}.` {track.title} ({views.format_duration(track.duration, lang)})"
-        for pos, track in page.items
-    ] or [t("playlist.empty", lang, name=playlist.name)]
-    embed = {
-        "title": t(
-            "playlist.show_title", lang, name=playlist.name, page=page.page, pages=page.pages
-        ),
-        "description": "\n".join(lines)[:4096],
-        "color": views.EMBED_COLOUR,
-        "footer": {
-            "text": t(
-                "playlist.show_footer",
-                lang,
-                count=page.total,
-                duration=views.format_duration(page.total_duration, lang),
-                owner=playlist.owner_id,
-            )
-        },
-    }
-    body: dict[str, Any] = {"embeds": [embed], "allowed_mentions": {"parse": []}}
-    code = _SCOPE_CODE[scope]
-    prev_id = f"{PAGE_PREFIX}:{code}:{page.page - 1}:{playlist.name}"
-    next_id = f"{PAGE_PREFIX}:{code}:{page.page + 1}:{playlist.name}"
-    if page.pages > 1 and max(len(prev_id), len(next_id)) <= MAX_CUSTOM_ID:
-        buttons = [
-            _button(
-                prev_id,
-                t("button.prev_page", lang),
-                views.BUTTON_SECONDARY,
-                disabled=page.page <= 1,
-            ),
-            _button(
-                next_id,
-                t("button.next_page", lang),
-                views.BUTTON_SECONDARY,
-                disabled=page.page >= page.pages,
-            ),
-        ]
-        body["components"] = [{"type": views.COMPONENT_ROW, "components": buttons}]
-    return body
 
 
 @command("playlist show")
@@ -312,27 +226,27 @@ async def show(g: Guild, inv: Invocation) -> None:
         page = paginate(playlist, int(inv.options.get("page", 1) or 1), PAGE_SIZE)
         await g.respond(
             inv,
-            playlist_page(playlist, page, book.scope, g.lang(inv)),
+            playlist_views.playlist_page(playlist, page, book.scope, g.lang(inv)),
             ephemeral=book.scope == "personal",
         )
 
     await _run(g, inv, book, action)
 
 
-@command(PAGE_PREFIX)
+@command(playlist_views.PAGE_PREFIX)
 async def show_page(g: Guild, inv: Invocation) -> None:
     """A page button of /playlist show: ``playlist:page:<g|p>:<page>:<name>``."""
     parts = inv.name.split(":", 4)
-    if len(parts) != 5 or parts[2] not in _CODE_SCOPE or not parts[3].isdigit():
+    if len(parts) != 5 or parts[2] not in CODE_SCOPE or not parts[3].isdigit():
         await g.answer(inv, "cmd.unknown_command", ephemeral=True)
         return
-    scope = _CODE_SCOPE[parts[2]]
+    scope = CODE_SCOPE[parts[2]]
     book = _Book(g, scope, inv.user_id)
 
     async def action() -> None:
         playlist = await book.load(parts[4])
         page = paginate(playlist, int(parts[3]), PAGE_SIZE)
-        await inv.reply.update(playlist_page(playlist, page, scope, g.lang(inv)))
+        await inv.reply.update(playlist_views.playlist_page(playlist, page, scope, g.lang(inv)))
 
     await _run(g, inv, book, action)
 
@@ -467,37 +381,15 @@ async def delete(g: Guild, inv: Invocation) -> None:
             await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
             return
         lang = g.lang(inv)
-        token = f"{_SCOPE_CODE[book.scope]}:{int(time.time()) + CONFIRM_TTL}:{playlist.name}"
-        buttons = [
-            _button(
-                f"{DELETE_PREFIX}:{token}", t("playlist.delete_yes", lang), views.BUTTON_DANGER
-            ),
-            _button(
-                f"{KEEP_PREFIX}:{token}", t("playlist.delete_no", lang), views.BUTTON_SECONDARY
-            ),
-        ]
-        body = {
-            "content": t(
-                "playlist.delete_confirm", lang, name=playlist.name, count=len(playlist.tracks)
-            ),
-            "components": [{"type": views.COMPONENT_ROW, "components": buttons}],
-        }
+        body = playlist_views.delete_confirmation(playlist, book.scope, lang)
         await g.respond(inv, body, ephemeral=True)
 
     await _run(g, inv, book, action)
 
 
-def _parse_token(name: str) -> tuple[ScopeName, int, str] | None:
-    """``playlist:<delete|keep>:<g|p>:<expiry>:<name>`` (a name never contains ``:``)."""
-    parts = name.split(":", 4)
-    if len(parts) != 5 or parts[2] not in _CODE_SCOPE or not parts[3].isdigit():
-        return None
-    return _CODE_SCOPE[parts[2]], int(parts[3]), parts[4]
-
-
-@command(DELETE_PREFIX)
+@command(playlist_views.DELETE_PREFIX)
 async def delete_confirmed(g: Guild, inv: Invocation) -> None:
-    parsed = _parse_token(inv.name)
+    parsed = playlist_views.parse_token(inv.name)
     if parsed is None or parsed[1] < time.time():
         await inv.reply.update(
             {"content": t("playlist.delete_expired", g.lang(inv)), "components": []}
@@ -519,74 +411,10 @@ async def delete_confirmed(g: Guild, inv: Invocation) -> None:
     await _run(g, inv, book, action)
 
 
-@command(KEEP_PREFIX)
+@command(playlist_views.KEEP_PREFIX)
 async def delete_cancelled(g: Guild, inv: Invocation) -> None:
-    parsed = _parse_token(inv.name)
+    parsed = playlist_views.parse_token(inv.name)
     name = parsed[2] if parsed is not None else ""
     await inv.reply.update(
         {"content": t("playlist.kept", g.lang(inv), name=name), "components": []}
     )
-
-
-register(
-    en={
-        "playlist.where.guild": "this server's playlists",
-        "playlist.where.personal": "your personal playlists",
-        "playlist.personal_unavailable": "Personal playlists are not available right now.",
-        "playlist.nothing_to_save": "The queue is empty: there is nothing to save.",
-        "playlist.saved": "Saved {count} tracks as **{name}** in {where}.",
-        "playlist.empty": "The playlist **{name}** has no tracks.",
-        "playlist.loaded": "Added {count} tracks from **{name}** to the queue.",
-        "playlist.loaded_replaced": "Replaced the queue with {count} tracks from **{name}**.",
-        "playlist.loaded_partly": "The queue is full, so {skipped} tracks were left out.",
-        "playlist.none": "There are no saved playlists in {where} yet.",
-        "playlist.list_title": "Saved playlists — {where}",
-        "playlist.list_line": "**{name}** — {count} tracks ({duration})",
-        "playlist.unreadable": "{count} damaged playlist file(s) could not be read.",
-        "playlist.show_title": "{name} — page {page}/{pages}",
-        "playlist.show_footer": "{count} tracks · {duration}",
-        "playlist.not_allowed": (
-            "Only the creator of **{name}**, a DJ or a server manager may change it."
-        ),
-        "playlist.full": "That playlist already has the maximum of {limit} tracks.",
-        "playlist.added": "Added **{title}** to **{name}** at position {position}.",
-        "playlist.removed": "Removed **{title}** from **{name}** ({count} tracks left).",
-        "playlist.renamed": "Renamed **{old}** to **{new}**.",
-        "playlist.delete_confirm": "Delete the playlist **{name}** ({count} tracks) for good?",
-        "playlist.delete_yes": "Delete",
-        "playlist.delete_no": "Keep it",
-        "playlist.deleted": "Deleted the playlist **{name}**.",
-        "playlist.kept": "Kept the playlist **{name}**.",
-        "playlist.delete_expired": "This confirmation has expired; run /playlist delete again.",
-    },
-    vi={
-        "playlist.where.guild": "danh sách phát của máy chủ",
-        "playlist.where.personal": "danh sách phát cá nhân của bạn",
-        "playlist.personal_unavailable": "Hiện không dùng được danh sách phát cá nhân.",
-        "playlist.nothing_to_save": "Hàng đợi đang trống: không có gì để lưu.",
-        "playlist.saved": "Đã lưu {count} bài thành **{name}** trong {where}.",
-        "playlist.empty": "Danh sách phát **{name}** không có bài nào.",
-        "playlist.loaded": "Đã thêm {count} bài từ **{name}** vào hàng đợi.",
-        "playlist.loaded_replaced": "Đã thay hàng đợi bằng {count} bài từ **{name}**.",
-        "playlist.loaded_partly": "Hàng đợi đã đầy nên {skipped} bài không được thêm.",
-        "playlist.none": "Chưa có danh sách phát nào được lưu trong {where}.",
-        "playlist.list_title": "Danh sách phát đã lưu — {where}",
-        "playlist.list_line": "**{name}** — {count} bài ({duration})",
-        "playlist.unreadable": "Không đọc được {count} tệp danh sách phát bị hỏng.",
-        "playlist.show_title": "{name} — trang {page}/{pages}",
-        "playlist.show_footer": "{count} bài · {duration}",
-        "playlist.not_allowed": (
-            "Chỉ người tạo **{name}**, DJ hoặc người quản lý máy chủ mới được thay đổi nó."
-        ),
-        "playlist.full": "Danh sách phát này đã có tối đa {limit} bài.",
-        "playlist.added": "Đã thêm **{title}** vào **{name}** ở vị trí {position}.",
-        "playlist.removed": "Đã xóa **{title}** khỏi **{name}** (còn {count} bài).",
-        "playlist.renamed": "Đã đổi tên **{old}** thành **{new}**.",
-        "playlist.delete_confirm": "Xóa vĩnh viễn danh sách phát **{name}** ({count} bài)?",
-        "playlist.delete_yes": "Xóa",
-        "playlist.delete_no": "Giữ lại",
-        "playlist.deleted": "Đã xóa danh sách phát **{name}**.",
-        "playlist.kept": "Đã giữ lại danh sách phát **{name}**.",
-        "playlist.delete_expired": "Xác nhận này đã hết hạn; hãy chạy lại /playlist delete.",
-    },
-)

@@ -85,6 +85,8 @@ async def test_guild_playlist_save_list_show_add_remove_rename_load_delete(
             assert "There are no saved playlists" in await _pl(s, "list")
             # A second click on the same (stale) button finds nothing to delete.
             assert "There is no playlist named" in await _click(s, delete_id)
+            expired = await _click(s, "playlist:delete:g:1:Chill")
+            assert "This confirmation has expired" in expired
 
 
 async def test_personal_playlists_follow_the_user_and_page(tmp_path: Path) -> None:
@@ -112,6 +114,9 @@ async def test_personal_playlists_follow_the_user_and_page(tmp_path: Path) -> No
 
             added = await _pl(s, "add", name="Mine", scope="personal", query=url)
             assert "Added **c880** to **Mine** at position 2" in added
+            # A playlist link adds its first entry.
+            added = await _pl(s, "add", name="Long", scope="personal", query=s.media.feed_url)
+            assert "Added **Tone A440** to **Long** at position 13" in added
             removed = await _pl(s, "remove", name="Mine", scope="personal", index=1)
             assert "Removed **a440**" in removed
             renamed = await _pl(s, "rename", name="Mine", new_name="Ours", scope="personal")
