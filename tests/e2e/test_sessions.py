@@ -13,6 +13,7 @@ from pathlib import Path
 
 import attrs
 import imageio_ffmpeg
+import pytest
 import trio
 
 from musicbot.app import App, serve
@@ -89,8 +90,9 @@ async def test_killed_mid_song_rejoins_and_resumes_near_the_saved_position(
                 app.request_stop()
 
 
-async def test_a_session_whose_channel_emptied_is_dropped_and_its_ghost_leaves(
-    tmp_path: Path,
+@pytest.mark.parametrize("gone", ["emptied", "deleted"])
+async def test_a_session_whose_channel_is_empty_or_gone_is_dropped_and_its_ghost_leaves(
+    tmp_path: Path, gone: str
 ) -> None:
     with trio.fail_after(60):
         async with stack(tmp_path, config=CONFIG) as s:
@@ -101,7 +103,10 @@ async def test_a_session_whose_channel_emptied_is_dropped_and_its_ghost_leaves(
             world = s.emu.world
             bot = world.bot_user_id
             assert world.voice_channel_of(s.guild.id, bot) == s.voice_channel  # a ghost
-            world.move_member(s.guild.id, s.user.user_id, None)  # nobody left to listen
+            if gone == "emptied":
+                world.move_member(s.guild.id, s.user.user_id, None)  # nobody left to listen
+            else:
+                world.delete_channel(s.guild.id, s.voice_channel)
             async with trio.open_nursery() as nursery:
                 app: App = await nursery.start(serve, s.app.config)
                 await app.ready.wait()
