@@ -37,6 +37,7 @@ class UdpSink:
         self.cipher = TransportCipher(mode, os.urandom(32))
         self.rtp = RtpPacketizer(ssrc=ssrc)
         self.times = array("d")
+        self.play_at = 0.0
 
     async def send_frame(self, opus: bytes) -> None:
         parts = self.rtp.next_packet_parts(self.cipher, opus)
@@ -149,6 +150,7 @@ async def scenario(
             # Streams start at random phases, as they would in a real process.
             await trio.sleep(random.uniform(0, FRAME))
             send.send_nowait(Play(track=track))
+            sink.play_at = trio.current_time()
         await trio.sleep(warmup)
         t0, cpu0 = trio.current_time(), self_cpu()
         re0 = sum(s.reanchors for s in stats)
@@ -166,6 +168,7 @@ async def scenario(
     errors: list[float] = []
     for sink in sinks:
         errors += pacing_errors(sink.times, t0, t1)
+    startup = sorted((s.times[0] - s.play_at) * 1000 for s in sinks if s.times)
     packets = sum(sum(1 for t in s.times if t0 <= t <= t1) for s in sinks)
     stream_minutes = n * (t1 - t0) / 60
     bot_cpu = cpu1 - cpu0
@@ -181,6 +184,8 @@ async def scenario(
             "p99": round(percentile(errors, 99), 3),
             "max": round(max(errors, default=float("nan")), 3),
         },
+        startup_ms_p50=round(percentile(startup, 50), 1),
+        startup_ms_max=round(max(startup, default=float("nan")), 1),
         reanchors=re1 - re0,
         reanchors_incl_startup=sum(s.reanchors for s in stats),
         underruns=sum(s.underruns for s in stats),
