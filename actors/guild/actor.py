@@ -384,8 +384,7 @@ class Guild:
         self.voice_channel_id = None
         self.voice_connected = False
         self.alone_since = None
-        await self.writer.discard()
-        await self.deps.storage.sessions().delete(self.guild_id)
+        await self.end_session()
         if reason_key:
             self.announce_text(reason_key)
         self.deps.bus.publish(
@@ -394,6 +393,14 @@ class Guild:
             )
         )
         self.changed()
+
+    async def end_session(self) -> None:
+        """Out of voice for good: the queue goes (a later /play starts afresh; the history
+        stays) and so does the saved session, so a process restart does not bring it back."""
+        self.queue.clear(keep_current=False)
+        self.position = 0.0
+        await self.writer.discard()
+        await self.deps.storage.sessions().delete(self.guild_id)
 
     def refresh_alone(self) -> None:
         if self.voice_channel_id is None or self.listeners():
@@ -418,10 +425,15 @@ class Guild:
             self.deps.bus.publish(ev.QueueEmpty(guild_id=self.guild_id))
             return
         self.idle_since = None
+        self.position = start_at  # kept for Connected or the resolution to start from
         if not self.voice_connected or self.player is None:
             return  # starts on Connected
         expired = track.stream_expires_at is not None and track.stream_expires_at < time.time() + 30
         if not track.resolved or expired:
+            if self.playing_entry is not None and self.playing_entry != track.entry_id:
+                # The previous track must not play on while this one resolves: its natural
+                # end would advance the queue past the track the member asked for.
+                await self.stop_playback()
             if track.entry_id not in self.resolving:
                 self.resolving.add(track.entry_id)
                 self.nursery.start_soon(self.resolve_task, track, expired)
@@ -456,7 +468,7 @@ class Guild:
             await self.play_current()
             return
         self.queue.replace_current(msg.track)
-        await self.play_current(start_at=self.position if self.playing_entry is None else 0.0)
+        await self.play_current(start_at=self.position)
 
     async def on_player(self, event: pm.PlayerEvent) -> None:
         match event:
@@ -521,9 +533,12 @@ class Guild:
                     return
                 log.info("voice_lost", reason=reason.value, channel_id=was)
                 await self.stop_playback()
-                self.voice = None  # its task has ended; a new join builds a new one
+                if self.voice is not None:
+                    self.voice.close()  # ends its task; a new join builds a new connection
+                self.voice = None
                 await self.player_close()
                 self.voice_channel_id = None
+                await self.end_session()
                 key = "cmd.kicked" if reason is StopReason.KICKED else None
                 self.announce_text(key or "cmd.voice_failed", reason=reason.value.replace("_", " "))
                 self.deps.bus.publish(
