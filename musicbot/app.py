@@ -4,7 +4,7 @@
 
     root nursery
     ├─ REST client + its rate-limiter actor
-    ├─ event bus, cache actor, extractor actor
+    ├─ event bus, cache actor, extractor actor, personal-playlist actor
     ├─ guild supervisor (simple_one_for_one, transient) → guild actors
     ├─ router (gateway dispatch → guild actors)
     ├─ shard manager → shards
