@@ -7,6 +7,7 @@ from typing import Any
 
 import trio
 
+from musicbot.app import App, serve
 from musicbot.emulator.world import DEFAULT_MEMBER_PERMISSIONS
 from musicbot.storage import GuildSettings
 from tests.e2e.harness import Stack, stack, subcommand
@@ -65,3 +66,14 @@ async def test_settings_are_for_managers_persist_and_change_behaviour(tmp_path: 
             )
             shown = await _run(s, boss.user_id, "settings")
             assert "Vai trò DJ" in shown and "Tiếng Việt" in shown
+
+            # A new bot process on the same data applies them from the start.
+            s.app.cancel_scope.cancel()
+            async with trio.open_nursery() as nursery:
+                app: App = await nursery.start(serve, s.app.config)
+                await app.ready.wait()
+                stopped = await _run(s, dj.user_id, "stop", locale="en-US")
+                assert stopped == "Đã dừng phát và xoá hàng chờ."
+                refused = await _run(s, nobody.user_id, "stop", locale="en-US")
+                assert refused.startswith("Bạn cần vai trò DJ"), refused
+                app.request_stop()
