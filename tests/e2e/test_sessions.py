@@ -134,3 +134,24 @@ async def test_resume_sessions_false_leaves_the_stored_session_alone(tmp_path: P
                 assert len(s.listener.frames) == mark  # nothing resumed playing
                 assert await app.storage.sessions().load(s.guild.id) is not None
                 app.request_stop()
+
+
+async def test_a_graceful_restart_resumes_too(tmp_path: Path) -> None:
+    with trio.fail_after(60):
+        async with stack(tmp_path, config=CONFIG) as s:
+            await _queue_staircase(s, tmp_path)
+            await s.frames(25)
+            s.app.request_stop()  # snapshot flushed, silence sent, voice left
+            world = s.emu.world
+            bot = world.bot_user_id
+            await _eventually(lambda: world.voice_channel_of(s.guild.id, bot) is None)
+            saved = await s.app.storage.sessions().load(s.guild.id)
+            assert saved is not None and saved.voice_channel_id == s.voice_channel
+            async with trio.open_nursery() as nursery:
+                app: App = await nursery.start(serve, s.app.config)
+                await app.ready.wait()
+                assert "steps" in await s.answer(s.command("queue"))
+                mark = len(s.listener.frames)
+                await s.frames(mark + 25)  # heard again
+                assert world.voice_channel_of(s.guild.id, bot) == s.voice_channel
+                app.request_stop()
