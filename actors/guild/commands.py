@@ -182,7 +182,11 @@ async def _add_one(g: Guild, inv: Invocation, track: Track, *, play_next: bool) 
         )
         return
     entry = _entry(track, inv.user_id)
-    position = g.queue.add_next(entry) if play_next else g.queue.add(entry)
+    try:
+        position = g.queue.add_next(entry) if play_next else g.queue.add(entry)
+    except QueueFull as exc:  # also reached from on_extracted, outside dispatch
+        await g.answer(inv, "cmd.queue_full", limit=exc.limit)
+        return
     key = "cmd.queued_next" if play_next else "cmd.queued"
     await g.answer(
         inv,
