@@ -62,6 +62,8 @@ EN: Final = {
     "ops.reasons": "Why",
     "ops.all_good": "Every shard is connected and heartbeating, Discord's API answers.",
     "ops.shards": "Shards",
+    "ops.rest_age": "Discord API last answered",
+    "ops.seconds_ago": "{seconds} s ago",
     "ops.shard_line": "shard {shard}: {status}, latency {latency}",
     "ops.r.shard_no_ack": "Shard {shard} gets no heartbeat acknowledgements from Discord.",
     "ops.r.shard_latency": "Shard {shard} has a high gateway latency.",
@@ -103,6 +105,8 @@ VI: Final = {
     "ops.reasons": "Lý do",
     "ops.all_good": "Mọi shard đều kết nối và gửi nhịp tim, API của Discord vẫn trả lời.",
     "ops.shards": "Các shard",
+    "ops.rest_age": "API Discord trả lời lần cuối",
+    "ops.seconds_ago": "{seconds} giây trước",
     "ops.shard_line": "shard {shard}: {status}, độ trễ {latency}",
     "ops.r.shard_no_ack": "Shard {shard} không nhận được xác nhận nhịp tim từ Discord.",
     "ops.r.shard_latency": "Shard {shard} có độ trễ gateway cao.",
@@ -234,6 +238,13 @@ def health_embed(
         },
     ]
     if shards is not None:
+        age = report.rest_last_success_age
+        ago = (
+            t("ops.none", locale)
+            if age is None
+            else t("ops.seconds_ago", locale, seconds=f"{age:.0f}")
+        )
+        fields.append(_field("ops.rest_age", ago, locale))
         text = "\n".join(
             t("ops.shard_line", locale, shard=sid, status=st, latency=_ms(lat, locale))
             for sid, st, lat in shards

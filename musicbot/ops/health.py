@@ -95,11 +95,14 @@ class HealthReport:
     status: Status
     ready: bool
     reasons: tuple[Reason, ...]
+    rest_last_success_age: float | None = None  # seconds since Discord's API last answered
 
     def to_json(self) -> dict[str, Any]:
+        age = self.rest_last_success_age
         return {
             "status": self.status.value,
             "ready": self.ready,
+            "rest_last_success_age": None if age is None else round(age, 3),
             "reasons": [
                 {"code": r.code, "status": r.status.value, "detail": r.detail}
                 | ({"shard_id": r.shard_id} if r.shard_id is not None else {})
@@ -205,7 +208,13 @@ def evaluate(inputs: HealthInputs, now: float, th: Thresholds | None = None) -> 
         status = Status.DEGRADED
     else:
         status = Status.HEALTHY
-    return HealthReport(status=status, ready=ready, reasons=tuple(reasons))
+    last = inputs.rest_last_success
+    return HealthReport(
+        status=status,
+        ready=ready,
+        reasons=tuple(reasons),
+        rest_last_success_age=None if last is None else max(0.0, now - last),
+    )
 
 
 class HealthState:

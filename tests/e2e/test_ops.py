@@ -125,6 +125,8 @@ async def test_healthz_unhealthy_without_heartbeat_acks_and_healthy_after_resume
                     return r.status_code == code and r.json()["status"] == status
 
                 await poll(lambda: health_is(200, "healthy"))
+                age = (await client.get(url + "/healthz")).json()["rest_last_success_age"]
+                assert 0 <= age < 30  # the command sync answered just now
                 ready = await client.get(url + "/readyz")
                 assert ready.status_code == 200 and ready.json() == {"ready": True}
 

@@ -91,6 +91,7 @@ async def test_metrics_and_health_by_role_and_language(tmp_path: Path) -> None:
             f = fields(embed)
             assert f["Ready"] == "yes"
             assert f["Shards"].startswith("shard 0: connected, latency ")
+            assert f["Discord API last answered"].endswith(" s ago")
             data = await answer_data(s, run(s, "health", people["manager"], locale="vi"))
             (embed,) = data["embeds"]
             assert embed["title"] == "Tình trạng: tốt"

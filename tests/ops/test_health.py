@@ -104,8 +104,10 @@ def test_rest_failing_degrades_then_turns_unhealthy_and_recovers() -> None:
     assert codes(state, 60.0)[:2] == (Status.DEGRADED, {"rest_failing"})
     state.heartbeat_ack(0, 130.0, 0.05)  # the gateway is fine meanwhile
     assert codes(state, 131.0)[:2] == (Status.UNHEALTHY, {"rest_failing"})
+    assert evaluate(state.health_inputs(), 131.0).rest_last_success_age == 131.0
     state.rest_ok(131.0)
     assert codes(state, 131.0)[:2] == (Status.HEALTHY, set())
+    assert evaluate(state.health_inputs(), 133.5).to_json()["rest_last_success_age"] == 2.5
 
 
 def test_unhealthy_voice_connections_degrade() -> None:
@@ -128,6 +130,7 @@ def test_thresholds_and_json_shape() -> None:
     assert strict.to_json() == {
         "status": "degraded",
         "ready": True,
+        "rest_last_success_age": None,  # REST never answered yet
         "reasons": [
             {
                 "code": "shard_latency",
