@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 import attrs
 import structlog
@@ -185,14 +185,12 @@ def record_event(metrics: Metrics, event: ev.Event) -> None:
             metrics.voice_connected(guild_id)
         case ev.VoiceDisconnected(guild_id=guild_id):
             metrics.voice_disconnected(guild_id)
-        case ev.TrackProcessed(elapsed=elapsed):
-            metrics.observe_extraction(elapsed)
         case ev.QueueEmpty(guild_id=guild_id):
             metrics.player_playing(guild_id, False)
-        case ev.PlaybackError():
-            pass
+        case ev.TrackProcessed() | ev.PlaybackError():
+            pass  # extraction time is measured by TimedExtractor; errors end as TrackFailed
         case _:
-            pass
+            assert_never(event)
 
 
 def shard_status(state: ShardState, was_ready: bool) -> ShardStatus:
