@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
+from actors.guild import commands
 from musicbot.app import App, serve
 from musicbot.emulator.server import open_emulator
 from tests.e2e.harness import stack
@@ -145,3 +148,24 @@ async def test_healthz_unhealthy_without_heartbeat_acks_and_healthy_after_resume
                 assert sum(labels.values()) >= 1
                 assert all(dict(k)["cause"] == "zombie" for k in labels)
                 app.request_stop()
+
+
+async def test_a_guild_actor_crash_counts_a_supervisor_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def boom(g: Any, inv: Any) -> None:
+        raise RuntimeError("a bug in a command handler")
+
+    monkeypatch.setitem(commands.HANDLERS, "history", boom)
+    with trio.fail_after(30):
+        async with stack(tmp_path, config=OPS) as s, httpx.AsyncClient() as client:
+            s.command("history")
+
+            async def restarted() -> bool:
+                text = await scrape(client, s.app)
+                return labelled(text, "musicbot_supervisor_restarts_total") == {
+                    (("supervisor", "guilds"),): 1.0
+                }
+
+            await poll(restarted)
+            assert s.app.guilds.lookup(s.guild.id) is not None  # running again
