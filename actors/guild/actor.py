@@ -29,7 +29,7 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, assert_never
 
 import attrs
@@ -258,10 +258,22 @@ class Guild:
     async def respond(
         self, inv: Invocation, body: dict[str, Any] | str, *, ephemeral: bool = False
     ) -> None:
+        await self._reply(inv, functools.partial(inv.reply.send, body, ephemeral=ephemeral))
+
+    async def defer(self, inv: Invocation, *, ephemeral: bool = False) -> None:
+        await self._reply(inv, functools.partial(inv.reply.defer, ephemeral=ephemeral))
+
+    async def update(self, inv: Invocation, body: dict[str, Any]) -> None:
+        """Replace the message a component sits on (a plain answer for a slash command)."""
+        await self._reply(inv, functools.partial(inv.reply.update, body))
+
+    async def _reply(self, inv: Invocation, call: Callable[[], Awaitable[None]]) -> None:
+        """One interaction REST call, bounded in time; a failure (an expired token, Discord
+        unreachable) is logged and must not take the guild's playback down."""
         with trio.move_on_after(REPLY_TIMEOUT) as scope:
             try:
-                await inv.reply.send(body, ephemeral=ephemeral)
-            except Exception as exc:  # a failed reply must not kill the guild's playback
+                await call()
+            except Exception as exc:
                 log.warning("interaction_reply_failed", command=inv.name, error=repr(exc))
         if scope.cancelled_caught:
             log.warning("interaction_reply_timeout", command=inv.name)

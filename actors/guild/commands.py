@@ -109,7 +109,7 @@ async def _start_extraction(
     if g.pending >= 8:
         await g.answer(inv, "cmd.internal_error", ephemeral=True)
         return
-    await inv.reply.defer(ephemeral=search_only)
+    await g.defer(inv, ephemeral=search_only)
     g.pending += 1
     g.nursery.start_soon(_extract_task, g, inv, query, play_next, search_only)
 
@@ -260,7 +260,7 @@ async def pause(g: Guild, inv: Invocation) -> None:
     g.paused = True
     if g.player is not None:
         await g.player.pause()
-    await _after_control(g, inv, "cmd.paused")
+    await _after_control(g, inv, "cmd.paused", refresh_np=True)
 
 
 @command("resume", "np:resume")
@@ -273,16 +273,21 @@ async def resume(g: Guild, inv: Invocation) -> None:
     g.paused = False
     if g.player is not None:
         await g.player.resume()
-    await _after_control(g, inv, "cmd.resumed")
+    await _after_control(g, inv, "cmd.resumed", refresh_np=True)
 
 
-async def _after_control(g: Guild, inv: Invocation, key: str, **kw: Any) -> None:
+async def _after_control(
+    g: Guild, inv: Invocation, key: str, *, refresh_np: bool = False, **kw: Any
+) -> None:
+    """Answer a playback control: a button updates the now-playing message it sits on; a
+    slash command answers in words and (``refresh_np``) brings that message up to date."""
     g.changed()
     if inv.name.startswith("np:"):
         track = g.queue.current
         if track is not None:
             upcoming = g.queue.upcoming
-            await inv.reply.update(
+            await g.update(
+                inv,
                 views.now_playing(
                     track,
                     position=g.position,
@@ -290,9 +295,11 @@ async def _after_control(g: Guild, inv: Invocation, key: str, **kw: Any) -> None
                     repeat=g.queue.repeat.value,
                     up_next=upcoming[0] if upcoming else None,
                     locale=g.lang(inv),
-                )
+                ),
             )
             return
+    if refresh_np:
+        g.show_now_playing()
     await g.answer(inv, key, **kw)
 
 
@@ -400,13 +407,15 @@ async def repeat(g: Guild, inv: Invocation) -> None:
         mode = _REPEAT_CYCLE[g.queue.repeat]
     g.queue.set_repeat(mode)
     lang = g.lang(inv)
-    await _after_control(g, inv, "cmd.repeat_set", mode=t(f"cmd.repeat.{mode.value}", lang))
+    await _after_control(
+        g, inv, "cmd.repeat_set", refresh_np=True, mode=t(f"cmd.repeat.{mode.value}", lang)
+    )
 
 
 @command("shuffle", "np:shuffle")
 async def shuffle(g: Guild, inv: Invocation) -> None:
     g.queue.shuffle(g.deps.rng)
-    await _after_control(g, inv, "cmd.shuffled", count=len(g.queue.upcoming))
+    await _after_control(g, inv, "cmd.shuffled", refresh_np=True, count=len(g.queue.upcoming))
 
 
 @command("remove")
@@ -453,7 +462,7 @@ async def queue(g: Guild, inv: Invocation) -> None:
         locale=g.lang(inv),
     )
     if inv.name.startswith("queue:"):
-        await inv.reply.update(body)
+        await g.update(inv, body)
     else:
         await g.respond(inv, body)
 

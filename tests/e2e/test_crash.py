@@ -104,3 +104,18 @@ async def test_repeated_crashes_give_up_cleanly(
             monkeypatch.undo()
             assert await me.ask("history") == "Nothing has been played yet."
             assert "The queue is empty." in await me.ask("queue")
+
+
+async def test_a_failed_interaction_reply_does_not_take_the_guild_down(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        async with stack(tmp_path, config=config()) as s:
+            me = user(s)
+            assert s.emu.rest is not None
+            s.emu.rest.force_status("POST /interactions/*", 500)  # the defer of /play fails
+            me.run("play", {"query": s.media.media_url("a440")})
+            await frames_after(s, 0, 25)  # it plays although the member saw no answer
+            before = s.app.guilds.lookup(s.guild.id)
+            queue = await me.ask("queue")
+            assert "[a440]" in queue
+            assert s.app.guilds.lookup(s.guild.id) is before  # no crash, no restart
+            assert recovered_count(s) == 0

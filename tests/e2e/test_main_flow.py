@@ -21,7 +21,12 @@ from tests.e2e.flow import (
     wait_no_ffmpeg,
     wait_rest,
 )
-from tests.e2e.harness import stack
+from tests.e2e.harness import Stack, stack
+
+
+def first_button(s: Stack) -> str | None:
+    np = np_messages(s)
+    return np[0]["components"][0]["components"][0]["custom_id"] if np else None
 
 
 async def test_pause_resume_skip_stop_leave(tmp_path: Path) -> None:
@@ -41,9 +46,12 @@ async def test_pause_resume_skip_stop_leave(tmp_path: Path) -> None:
             with trio.move_on_after(0.5):
                 await wait_frames(s, paused_at + 1)
             assert len(s.listener.frames) == paused_at, "audio kept flowing while paused"
+            # The now-playing message now offers "Resume".
+            await wait_rest(s, lambda: first_button(s) == "np:resume")
 
             # /resume: the same tone again.
             assert await me.ask("resume") == "Resumed."
+            await wait_rest(s, lambda: first_button(s) == "np:pause")
             assert abs(tone_of(await frames_after(s, paused_at, 50)) - 440) < 10
 
             # The now-playing message with buttons was posted once.
