@@ -1,8 +1,10 @@
 """Operations: Prometheus metrics, the health model and the /metrics /healthz /readyz endpoint.
 
-``Metrics`` (metrics.py) is created once by the composition root and passed to every layer that
-counts something; ``HealthState`` (health.py) is updated by the shards, the REST client and the
-guild supervisor; ``serve`` (server.py) exposes both over HTTP when ``[ops] listen`` is set.
+``Metrics`` (metrics.py) and ``HealthState`` (health.py) are created once by the composition
+root; ``serve`` (server.py) exposes both over HTTP when ``[ops] listen`` is set.  ``wiring.py`` is
+the composition root's part that feeds them (hooks, bus events, a 1 s sampler; it imports actors,
+so this package does not import it); ``audio.py`` samples the players' and voice connections'
+counters; ``context.py`` is what guild actors get (/metrics, /health, the audio board).
 """
 
 from musicbot.ops.health import (
