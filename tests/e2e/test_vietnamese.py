@@ -77,8 +77,8 @@ async def test_failed_tracks_are_explained_and_the_queue_goes_on(tmp_path: Path)
                 await me.ask("play", {"query": s.media.media_url(name)})
             await frames_after(s, 0, 5)
             s.media.forbid("/media/e660.mp3")
-            at = len(s.listener.frames)
             assert await me.ask("skip", locale="vi") == "Đã bỏ qua **a440**."
+            at = len(s.listener.frames)
             said = await wait_message(s, "Không phát được **e660**")
             assert said["content"] == (
                 "Không phát được **e660**: không mở được âm thanh (đường dẫn có thể đã hết hạn)."
