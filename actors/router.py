@@ -15,6 +15,7 @@ wait on REST or the cache.
 
 from __future__ import annotations
 
+import enum
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
@@ -70,7 +71,15 @@ SUB_COMMAND_GROUP: Final = 2
 INTERACTION_COMMAND: Final = 2
 INTERACTION_COMPONENT: Final = 3
 INTERACTION_AUTOCOMPLETE: Final = 4
+GONE_RETRIES: Final = 20  # x GONE_RETRY_DELAY: how long a stopping actor is waited out
+GONE_RETRY_DELAY: Final = 0.01
 ROUTER_COMMANDS: Final = frozenset({"ping"})
+
+
+class Delivery(enum.Enum):
+    DELIVERED = "delivered"
+    FULL = "full"  # the actor is behind: tell the member it is busy
+    GONE = "gone"  # the actor has stopped (its inbox is closed)
 
 
 @attrs.frozen
@@ -78,13 +87,19 @@ class GuildHandle:
     guild_id: int
     inbox: trio.MemorySendChannel[GuildMsg]
 
-    def post(self, msg: GuildMsg) -> bool:
-        """Deliver without waiting; False when the actor is gone or its inbox is full."""
+    def offer(self, msg: GuildMsg) -> Delivery:
+        """Deliver without waiting."""
         try:
             self.inbox.send_nowait(msg)
-        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            return False
-        return True
+        except trio.WouldBlock:
+            return Delivery.FULL
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return Delivery.GONE
+        return Delivery.DELIVERED
+
+    def post(self, msg: GuildMsg) -> bool:
+        """Deliver without waiting; False when the actor is gone or its inbox is full."""
+        return self.offer(msg) is Delivery.DELIVERED
 
 
 async def start_guild(
@@ -272,11 +287,28 @@ class Router:
             locale=i.locale,
             reply=reply,
         )
-        handle = await self.guild(i.guild_id, start=True)
-        if handle is None or not handle.post(Command(inv=inv)):
+        if not await self.deliver(i.guild_id, Command(inv=inv)):
             self.dropped += 1
             log.warning("guild_inbox_full", guild_id=i.guild_id, command=name)
             await self.send_quick(reply, t("audio.busy", i.locale))
+
+    async def deliver(self, guild_id: int, msg: GuildMsg) -> bool:
+        """Post to the guild's actor, starting it if needed.  An actor that has just stopped
+        by itself (idle) closed its inbox before the supervisor heard of it: wait briefly for
+        the supervisor and start a fresh one, instead of losing the member's command."""
+        for _ in range(GONE_RETRIES):
+            try:
+                handle = await self.guild(guild_id, start=True)
+            except Exception as exc:  # the supervisor is shutting down or the start failed
+                log.warning("guild_start_failed", guild_id=guild_id, error=repr(exc))
+                return False
+            if handle is None:
+                return False
+            outcome = handle.offer(msg)
+            if outcome is not Delivery.GONE:
+                return outcome is Delivery.DELIVERED
+            await trio.sleep(GONE_RETRY_DELAY)
+        return False
 
     async def send_quick(self, reply: Responder, text: str) -> None:
         with trio.move_on_after(5):

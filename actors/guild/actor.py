@@ -89,7 +89,8 @@ ANNOUNCE_BUFFER: Final = 4
 PENDING_SEARCH_TTL: Final = 300.0
 MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
 ADMINISTRATOR: Final = 1 << 3
-LINGER: Final = 30.0  # seconds an actor with no voice and no queue stays before it stops
+# Seconds an actor with no voice and no queue stays before it stops (at most idle_timeout).
+LINGER: Final = 30.0
 
 
 class Messages:
@@ -175,6 +176,7 @@ class Guild:
             tuple[str, dict[str, Any]]
         ](ANNOUNCE_BUFFER)
         self.announce_drops = 0
+        self.announced = trio.Event()  # set when the announcer has finished
         self.save_state: Callable[[Any], None] = lambda _s: None
         self.writer = deps.storage.session_writer(self.capture)
 
@@ -293,7 +295,14 @@ class Guild:
         )
 
     async def announcer(self) -> None:
-        """Owns the now-playing message id: edits it on track change instead of spamming."""
+        """Owns the now-playing message id: edits it on track change instead of spamming.
+        Returns once ``announce_send`` is closed and everything queued was said."""
+        try:
+            await self._announce_all()
+        finally:
+            self.announced.set()
+
+    async def _announce_all(self) -> None:
         async with self.announce_receive:
             async for kind, body in self.announce_receive:
                 channel = self.text_channel_id
@@ -411,6 +420,7 @@ class Guild:
         stays) and so does the saved session, so a process restart does not bring it back."""
         self.queue.clear(keep_current=False)
         self.position = 0.0
+        self.idle_since = trio.current_time()  # the actor itself lingers from now
         await self.writer.discard()
         await self.deps.storage.sessions().delete(self.guild_id)
 
@@ -594,7 +604,8 @@ class Guild:
         if now_ok and idle and self.voice_channel_id is not None:
             deadlines.append(self.idle_since + self.cfg.voice.idle_timeout)  # type: ignore[operator]
         if self.voice_channel_id is None and not len(self.queue) and self.pending == 0:
-            deadlines.append((self.idle_since or trio.current_time()) + LINGER)
+            linger = min(LINGER, self.cfg.voice.idle_timeout)
+            deadlines.append((self.idle_since or trio.current_time()) + linger)
         return min(deadlines)
 
     async def on_deadline(self) -> bool:
@@ -770,6 +781,7 @@ async def run(
                 g.voice.close()
             with trio.move_on_after(REPLY_TIMEOUT):
                 await g.writer.flush()
+                await g.announced.wait()  # e.g. "left because nobody was listening"
             if deps.ops is not None:
                 deps.ops.board.detach(guild_id)
             nursery.cancel_scope.cancel()

@@ -11,6 +11,7 @@ from tests.e2e.flow import (
     bot_in_voice,
     config,
     frames_after,
+    poll,
     user,
     wait_message,
 )
@@ -71,6 +72,9 @@ async def test_idle_timeout(tmp_path: Path) -> None:
             await s.voice.wait_until(lambda: not bot_in_voice(s))
             waited = trio.current_time() - done_at
             assert IDLE - 0.2 <= waited < IDLE + 2.0, waited
+            # With no voice and no queue the guild's actor stops too (memory for active
+            # guilds only); the next command starts a fresh one.
+            await poll(lambda: s.app.guilds.lookup(s.guild.id) is None)
             # A joined but idle bot leaves too, unless 24/7 is on.
             assert (await me.ask("join")).startswith("Joined")
             await s.voice.wait_until(lambda: bot_in_voice(s))
