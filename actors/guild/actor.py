@@ -85,6 +85,7 @@ MAX_PENDING_EXTRACTIONS: Final = 8  # per guild; more is refused as "busy"
 MAX_CRASHES: Final = 3
 CRASH_WINDOW: Final = 60.0
 REPLY_TIMEOUT: Final = 8.0  # a REST call answering a user may take this long at most
+REPLY_TAILS_KEPT: Final = 64  # past this many, finished interactions are forgotten
 ANNOUNCE_BUFFER: Final = 4
 PENDING_SEARCH_TTL: Final = 300.0
 MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
@@ -177,6 +178,7 @@ class Guild:
         ](ANNOUNCE_BUFFER)
         self.announce_drops = 0
         self.announced = trio.Event()  # set when the announcer has finished
+        self.reply_tails: dict[int, trio.Event] = {}  # id(responder) -> its last queued call
         self.save_state: Callable[[Any], None] = lambda _s: None
         self.writer = deps.storage.session_writer(self.capture)
 
@@ -260,25 +262,60 @@ class Guild:
     async def respond(
         self, inv: Invocation, body: dict[str, Any] | str, *, ephemeral: bool = False
     ) -> None:
-        await self._reply(inv, functools.partial(inv.reply.send, body, ephemeral=ephemeral))
+        self._reply(inv, functools.partial(inv.reply.send, body, ephemeral=ephemeral))
 
     async def defer(self, inv: Invocation, *, ephemeral: bool = False) -> None:
-        await self._reply(inv, functools.partial(inv.reply.defer, ephemeral=ephemeral))
+        self._reply(inv, functools.partial(inv.reply.defer, ephemeral=ephemeral))
 
     async def update(self, inv: Invocation, body: dict[str, Any]) -> None:
         """Replace the message a component sits on (a plain answer for a slash command)."""
-        await self._reply(inv, functools.partial(inv.reply.update, body))
+        self._reply(inv, functools.partial(inv.reply.update, body))
 
-    async def _reply(self, inv: Invocation, call: Callable[[], Awaitable[None]]) -> None:
-        """One interaction REST call, bounded in time; a failure (an expired token, Discord
-        unreachable) is logged and must not take the guild's playback down."""
-        with trio.move_on_after(REPLY_TIMEOUT) as scope:
-            try:
-                await call()
-            except Exception as exc:
-                log.warning("interaction_reply_failed", command=inv.name, error=repr(exc))
-        if scope.cancelled_caught:
-            log.warning("interaction_reply_timeout", command=inv.name)
+    def _reply(self, inv: Invocation, call: Callable[[], Awaitable[None]]) -> None:
+        """Send one interaction REST call from a child task, behind the earlier calls for the
+        same interaction (a deferral lands before its edit), and return at once: the loop
+        never waits on Discord, so one slow answer does not hold up playback or the next
+        member's acknowledgement.  Only this (actor) task touches ``reply_tails``."""
+        key = id(inv.reply)
+        previous = self.reply_tails.get(key)
+        done = trio.Event()
+        self.reply_tails[key] = done
+        if len(self.reply_tails) > REPLY_TAILS_KEPT:
+            self.reply_tails = {
+                k: e for k, e in self.reply_tails.items() if k == key or not e.is_set()
+            }
+        self.nursery.start_soon(self._send_reply, inv, call, previous, done)
+
+    async def _send_reply(
+        self,
+        inv: Invocation,
+        call: Callable[[], Awaitable[None]],
+        previous: trio.Event | None,
+        done: trio.Event,
+    ) -> None:
+        """Bounded in time; a failure (an expired token, Discord unreachable) is logged and
+        must not take the guild's playback down."""
+        try:
+            if previous is not None:
+                await previous.wait()
+            with trio.move_on_after(REPLY_TIMEOUT) as scope:
+                try:
+                    await call()
+                except Exception as exc:
+                    log.warning("interaction_reply_failed", command=inv.name, error=repr(exc))
+            if scope.cancelled_caught:
+                log.warning("interaction_reply_timeout", command=inv.name)
+        finally:
+            done.set()
+
+    async def wait_replies(self, inv: Invocation | None = None) -> None:
+        """Until the answers queued so far (for ``inv``, or for everyone) have been sent."""
+        if inv is not None:
+            tails = [e for k, e in self.reply_tails.items() if k == id(inv.reply)]
+        else:
+            tails = list(self.reply_tails.values())
+        for event in tails:
+            await event.wait()
 
     def announce(self, kind: str, body: dict[str, Any]) -> None:
         """Post to the music channel without waiting (``kind`` "np" edits the last one)."""
@@ -782,6 +819,7 @@ async def run(
             with trio.move_on_after(REPLY_TIMEOUT):
                 await g.writer.flush()
                 await g.announced.wait()  # e.g. "left because nobody was listening"
+                await g.wait_replies()
             if deps.ops is not None:
                 deps.ops.board.detach(guild_id)
             nursery.cancel_scope.cancel()

@@ -28,6 +28,7 @@ HANDLERS: dict[str, Handler] = {}
 # Commands that change what everybody hears: a DJ, a server manager or a lone listener only.
 DJ_ONLY: Final = frozenset({"stop", "clear", "volume", "247", "np:stop"})
 # Commands that need the member in the bot's voice channel (or the bot free to join them).
+REPLY_TIMEOUT_ON_CRASH: Final = 3.0
 NEEDS_VOICE: Final = frozenset({"play", "playnext", "search", "join"})
 
 
@@ -63,6 +64,8 @@ async def dispatch(g: Guild, inv: Invocation) -> None:
         # Let it crash (the supervisor restarts the guild from its snapshot), but the member
         # still gets an answer instead of "the application did not respond".
         await g.answer(inv, "cmd.internal_error", ephemeral=True)
+        with trio.move_on_after(REPLY_TIMEOUT_ON_CRASH):
+            await g.wait_replies(inv)  # before the crash cancels the actor's tasks
         raise
 
 

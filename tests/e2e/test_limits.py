@@ -46,8 +46,6 @@ async def test_queue_track_and_playlist_limits(tmp_path: Path) -> None:
             feed = await me.ask("play", {"query": s.media.feed_url})
             assert feed.startswith("Added 2 tracks from **")
             assert feed.endswith("Only the first 2 entries were imported.")
-            queue = await me.ask("queue")
-            assert queue.count("[") == 2, queue  # two entries: current + one upcoming
 
 
 async def test_play_autocomplete_suggests_recent_tracks(tmp_path: Path) -> None:
