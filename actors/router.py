@@ -264,7 +264,9 @@ class Router:
             return  # shutting down: Discord shows the user "did not respond"
         decision = self.deps.rate.check(i.user_id, trio.current_time())
         if not decision.allowed:
-            await self.send_quick(
+            # Answered from a child task: the router never waits on Discord.
+            self.nursery.start_soon(
+                self.send_quick,
                 reply,
                 t("cmd.rate_limited", i.locale, seconds=decision.retry_after_seconds),
             )
@@ -273,7 +275,7 @@ class Router:
             self.nursery.start_soon(self.ping, reply, i.guild_id)
             return
         if i.guild_id is None:
-            await self.send_quick(reply, t("cmd.not_in_guild", i.locale))
+            self.nursery.start_soon(self.send_quick, reply, t("cmd.not_in_guild", i.locale))
             return
         inv = Invocation(
             name=name,
@@ -290,7 +292,7 @@ class Router:
         if not await self.deliver(i.guild_id, Command(inv=inv)):
             self.dropped += 1
             log.warning("guild_inbox_full", guild_id=i.guild_id, command=name)
-            await self.send_quick(reply, t("audio.busy", i.locale))
+            self.nursery.start_soon(self.send_quick, reply, t("audio.busy", i.locale))
 
     async def deliver(self, guild_id: int, msg: GuildMsg) -> bool:
         """Post to the guild's actor, starting it if needed.  An actor that has just stopped
