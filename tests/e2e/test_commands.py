@@ -113,6 +113,7 @@ async def test_permissions_and_voice_rules(tmp_path: Path) -> None:
             assert await outsider.ask("play", {"query": a440}) == not_in_voice
             assert await outsider.ask("playnext", {"query": a440}) == not_in_voice
             assert await outsider.ask("join") == not_in_voice
+            assert await outsider.ask("search", {"query": "tone"}) == not_in_voice
             assert not bot_in_voice(s)
 
             assert (await me.ask("join")).startswith("Joined <#")
@@ -198,7 +199,11 @@ async def test_search_pick_and_now_playing_buttons(tmp_path: Path) -> None:
             assert "Repeat: this track." in str(callback(s, repeat)["data"]["embeds"][0])
             # np:stop needs a DJ (or being alone): the other member is refused.
             assert (await other.tap("np:stop", message_id=message_id)).startswith(NEED_DJ)
+            # /play with words plays the first search result.
+            added = await me.ask("play", {"query": "some tone"})
+            assert added.startswith("Added **Tone A440**")
             await me.ask("play", {"query": s.media.media_url("c880")})
+            await me.ask("remove", {"index": 1})  # (the A440 found by words)
             await me.tap("np:skip", message_id=message_id)
             await wait_rest(s, lambda: "c880" in np_messages(s)[0]["embeds"][0]["description"])
             assert len(np_messages(s)) == 1

@@ -53,3 +53,28 @@ async def test_follows_a_move_and_cleans_up_when_kicked(tmp_path: Path) -> None:
             at = len(s.listener.frames)
             await me.ask("play", {"query": s.media.media_url("e660")})
             assert abs(tone_of((await frames_after(s, at, 60))[10:]) - 660) < 10
+
+
+async def test_a_bot_left_alone_comes_to_the_member_who_asks(tmp_path: Path) -> None:
+    with trio.fail_after(60):
+        async with stack(tmp_path, config=config()) as s:
+            me = user(s)
+            quiet = s.guild.channel_named("Quiet").id
+            friend = add_member(s, "friend", in_voice=False)
+            s.emu.world.move_member(s.guild.id, friend.id, quiet)
+            friend_ears = s.voice.add_listener(
+                guild_id=s.guild.id, channel_id=quiet, user_id=friend.id
+            )
+            await me.ask("play", {"query": s.media.media_url("a440")})
+            await frames_after(s, 0, 5)
+            busy = await friend.ask("play", {"query": s.media.media_url("e660")})
+            assert busy.startswith("I'm already playing in")
+            s.emu.world.move_member(s.guild.id, me.id, None)  # the bot is alone in Lounge now
+            assert (await friend.ask("play", {"query": s.media.media_url("e660")})).startswith(
+                "Added **e660**"
+            )
+            bot = s.emu.world.bot_user_id
+            await s.voice.wait_until(lambda: s.emu.world.voice_channel_of(s.guild.id, bot) == quiet)
+            await s.voice.wait_until(
+                lambda: sum(1 for f in friend_ears.frames if f.opus != SILENCE_FRAME) >= 5
+            )
