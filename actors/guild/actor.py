@@ -640,7 +640,8 @@ class Guild:
         idle = self.idle_since is not None and self.playing_entry is None and not self.resolving
         if now_ok and idle and self.voice_channel_id is not None:
             deadlines.append(self.idle_since + self.cfg.voice.idle_timeout)  # type: ignore[operator]
-        if self.voice_channel_id is None and not len(self.queue) and self.pending == 0:
+        if self.voice_channel_id is None and self.pending == 0:  # (a queue left out of voice
+            # after a resume found the channel empty would otherwise keep the actor forever)
             linger = min(LINGER, self.cfg.voice.idle_timeout)
             deadlines.append((self.idle_since or trio.current_time()) + linger)
         return min(deadlines)
@@ -649,7 +650,7 @@ class Guild:
         """Act on an expired timer; returns True when the actor should stop."""
         now = trio.current_time()
         if self.voice_channel_id is None:
-            return not len(self.queue) and self.pending == 0
+            return self.pending == 0
         if self.alone_since is not None and now >= self.alone_since + self.cfg.voice.alone_timeout:
             await self.leave("cmd.left_alone")
         elif self.idle_since is not None and now >= self.idle_since + self.cfg.voice.idle_timeout:
