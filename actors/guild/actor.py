@@ -727,8 +727,8 @@ class Guild:
         if not any(c == channel for u, c in self.members.items() if u != self.bot_id):
             log.info("session_not_resumed_channel_empty", channel_id=channel)
             self.voice_channel_id = None
-            if not recovered:
-                await self.drop_stored_session()
+            # (after a crash too: the dead instance never left the channel it was in)
+            await self.drop_stored_session()
             return
         self.voice_channel_id = None
         self.join(channel)

@@ -119,3 +119,20 @@ async def test_a_failed_interaction_reply_does_not_take_the_guild_down(tmp_path:
             assert "[a440]" in queue
             assert s.app.guilds.lookup(s.guild.id) is before  # no crash, no restart
             assert recovered_count(s) == 0
+
+
+async def test_a_crash_after_everyone_left_does_not_leave_a_ghost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_history_crash(monkeypatch)
+    with trio.fail_after(30):
+        async with stack(tmp_path, config=config()) as s:
+            me = user(s)
+            await me.ask("play", {"query": s.media.media_url("a440")})
+            await frames_after(s, 0, 5)
+            s.emu.world.move_member(s.guild.id, me.id, None)
+            assert await me.ask("history") == INTERNAL
+            # The restarted actor finds nobody to play for: it leaves the channel the dead
+            # instance was still in, and says nothing about recovering.
+            await s.voice.wait_until(lambda: not bot_in_voice(s))
+            assert recovered_count(s) == 0
