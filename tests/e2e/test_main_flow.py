@@ -82,3 +82,29 @@ async def test_pause_resume_skip_stop_leave(tmp_path: Path) -> None:
             delays = ack_delays(s, me.sent)
             assert len(delays) == 7
             assert max(delays) < ACK_LIMIT, delays
+
+
+async def test_a_slow_extraction_does_not_hold_up_the_guild(tmp_path: Path) -> None:
+    with trio.fail_after(30):
+        async with stack(tmp_path, config=config()) as s:
+            me = user(s)
+            await me.ask("play", {"query": s.media.media_url("a440")})
+            await frames_after(s, 0, 5)
+            s.media.slow_delay = 3.0
+            slow = me.run("play", {"query": s.media.url("/slow/media/e660.mp3")})
+            await wait_rest(s, lambda: callback_type(s, slow) == 5)  # deferred: "thinking..."
+            started = trio.current_time()
+            at = len(s.listener.frames)
+            assert "[a440]" in await me.ask("queue")
+            assert await me.ask("pause") == "Paused."
+            assert await me.ask("resume") == "Resumed."
+            await frames_after(s, at, 25)  # the music went on meanwhile
+            assert trio.current_time() - started < 2.0
+            assert "e660" in await s.answer(slow)  # and the slow one arrives in the end
+            assert max(ack_delays(s, me.sent)) < ACK_LIMIT
+
+
+def callback_type(s: Stack, record: object) -> int | None:
+    assert s.emu.rest is not None
+    state = s.emu.rest.interactions.get(record.id)  # type: ignore[attr-defined]
+    return state.callbacks[0]["type"] if state is not None and state.callbacks else None
