@@ -90,7 +90,7 @@ async def test_a_slow_extraction_does_not_hold_up_the_guild(tmp_path: Path) -> N
             me = user(s)
             await me.ask("play", {"query": s.media.media_url("a440")})
             await frames_after(s, 0, 5)
-            s.media.slow_delay = 3.0
+            s.media.slow_delay = 2.0
             slow = me.run("play", {"query": s.media.url("/slow/media/e660.mp3")})
             await wait_rest(s, lambda: callback_type(s, slow) == 5)  # deferred: "thinking..."
             started = trio.current_time()
@@ -100,6 +100,8 @@ async def test_a_slow_extraction_does_not_hold_up_the_guild(tmp_path: Path) -> N
             assert await me.ask("resume") == "Resumed."
             await frames_after(s, at, 25)  # the music went on meanwhile
             assert trio.current_time() - started < 2.0
+            assert s.emu.rest is not None  # ... all before the slow extraction was answered
+            assert s.emu.rest.interactions[slow.id].original["content"] == ""
             assert "e660" in await s.answer(slow)  # and the slow one arrives in the end
             assert max(ack_delays(s, me.sent)) < ACK_LIMIT
 
