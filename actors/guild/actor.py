@@ -86,7 +86,7 @@ MAX_CRASHES: Final = 3
 CRASH_WINDOW: Final = 60.0
 REPLY_TIMEOUT: Final = 8.0  # a REST call answering a user may take this long at most
 REPLY_TAILS_KEPT: Final = 64  # past this many, finished interactions are forgotten
-ANNOUNCE_BUFFER: Final = 4
+ANNOUNCE_BUFFER: Final = 16  # announcements waiting for REST; more are dropped and counted
 PENDING_SEARCH_TTL: Final = 300.0
 MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
 ADMINISTRATOR: Final = 1 << 3
@@ -325,6 +325,7 @@ class Guild:
             self.announce_send.send_nowait((kind, body))
         except trio.WouldBlock:
             self.announce_drops += 1
+            log.warning("announcement_dropped", kind=kind, drops=self.announce_drops)
 
     def announce_text(self, key: str, **kw: Any) -> None:
         self.announce(
