@@ -30,7 +30,7 @@ from musicbot.extract.info import (
     track_from_info,
 )
 from musicbot.extract.options import Mode, YtdlLogger, build_options, search_query
-from musicbot.extract.probe import probe_duration
+from musicbot.extract.probe import probe_stream
 from musicbot.extract.ytdlp import extract_info
 from musicbot.models.track import Track
 from musicbot.safety import Refusal, check_url, guard_url
@@ -144,18 +144,20 @@ async def extract_url(st: State, url: str, *, check_domain: bool) -> Extraction:
         info, now=st.wall_clock(), stream_ttl=st.config.cache.stream_ttl, requested_url=url
     )
     await guard_url(track.stream_url, st.config.extractor, check_domain=False)
-    if track.duration is None and not track.is_live:
-        # Half of what is left of the flight's time at most: a slow probe costs the duration,
-        # never the track.
+    if (track.duration is None or track.codec is None) and not track.is_live:
+        # Half of what is left of the flight's time at most: a slow probe costs the duration
+        # (or the passthrough), never the track.
         left = trio.current_effective_deadline() - trio.current_time()
         async with st.limiter:
-            seconds = await probe_duration(
+            probe = await probe_stream(
                 track.stream_url,
                 track.http_headers,
                 ffmpeg=st.ffmpeg,
                 timeout=min(PROBE_TIMEOUT, left / 2),
             )
-        track = attrs.evolve(track, duration=seconds)
+        track = attrs.evolve(
+            track, duration=track.duration or probe.duration, codec=track.codec or probe.codec
+        )
     return TrackInfo(track=track)
 
 

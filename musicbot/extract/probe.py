@@ -1,4 +1,4 @@
-"""Ask ffmpeg how long a stream is when the site did not say.
+"""Ask ffmpeg how long a stream is, and in what codec, when the site did not say.
 
 A bare audio file or an ``<audio>`` element carries no duration in yt-dlp's answer, yet the queue
 shows durations and ``[limits] max_track_seconds`` must hold for such links too.  ffmpeg reads
@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Mapping
 from typing import Final
 
+import attrs
 import imageio_ffmpeg
 import structlog
 import trio
@@ -23,6 +24,7 @@ import trio
 log = structlog.get_logger(__name__)
 
 _DURATION = re.compile(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+_AUDIO_CODEC = re.compile(rb"Stream #\d+:\d+[^:]*: Audio: ([A-Za-z0-9_]+)")
 PROTOCOLS: Final = "http,https,tcp,tls,crypto"  # nothing that reads local files
 RW_TIMEOUT_US: Final = 5_000_000  # ffmpeg's network I/O timeout, in microseconds
 
@@ -42,10 +44,24 @@ def parse_duration(output: bytes) -> float | None:
     return seconds if seconds > 0 else None
 
 
-async def probe_duration(
+def parse_audio_codec(output: bytes) -> str | None:
+    """The first audio stream's codec as ffmpeg names it ("opus", "mp3", "aac", …)."""
+    m = _AUDIO_CODEC.search(output)
+    return m.group(1).decode("ascii").lower() if m else None
+
+
+@attrs.frozen
+class Probe:
+    duration: float | None = None
+    codec: str | None = None
+
+
+async def probe_stream(
     url: str, headers: Mapping[str, str], *, ffmpeg: str, timeout: float
-) -> float | None:
-    """Seconds of audio at ``url``, or None when ffmpeg cannot tell (live, error, timeout)."""
+) -> Probe:
+    """What ffmpeg reads from the header at ``url``: the duration and the audio codec (so an
+    Opus file the site did not describe can still be passed through without transcoding).
+    Fields are None when ffmpeg cannot tell (live, error, timeout)."""
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-protocol_whitelist", PROTOCOLS]
     argv += ["-rw_timeout", str(RW_TIMEOUT_US)]
     if headers:
@@ -54,6 +70,6 @@ async def probe_duration(
     with trio.move_on_after(timeout):
         # Without an output ffmpeg exits with status 1 after printing the input's header.
         done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
-        return parse_duration(done.stderr)
+        return Probe(parse_duration(done.stderr), parse_audio_codec(done.stderr))
     log.debug("probe_timed_out", timeout=timeout)
-    return None
+    return Probe()

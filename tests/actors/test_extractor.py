@@ -59,6 +59,17 @@ async def test_direct_file_resolves(media: MediaServer) -> None:
     assert "User-Agent" in track.http_headers
 
 
+@pytest.mark.parametrize("name", ["a440", "e330"])  # Opus in WebM, Opus in Ogg
+async def test_a_bare_opus_file_is_known_as_opus_so_it_is_passed_through(
+    media: MediaServer, name: str
+) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with running(local_config()) as (x, _):
+            track = await single(x, media.media_url(name))
+    assert track.codec == "opus"  # yt-dlp could not say; the ffmpeg probe did
+    assert track.duration is not None
+
+
 async def test_html_page_resolves_to_its_audio_element(media: MediaServer) -> None:
     with trio.fail_after(TIMEOUT):
         async with running(local_config()) as (x, _):

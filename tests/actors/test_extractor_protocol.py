@@ -17,7 +17,7 @@ from musicbot.extract.info import (
     track_from_info,
 )
 from musicbot.extract.options import Mode, build_options, search_query
-from musicbot.extract.probe import parse_duration
+from musicbot.extract.probe import parse_audio_codec, parse_duration
 from musicbot.i18n import EN, VI
 
 
@@ -234,3 +234,14 @@ def test_flat_entries_and_playlist_cap() -> None:
 def test_ffmpeg_duration_line() -> None:
     assert parse_duration(b"  Duration: 00:03:25.47, start: 0.000000, bitrate: 128 kb/s") == 205.47
     assert parse_duration(b"  Duration: N/A, start: 0") is None
+
+
+def test_probe_reads_the_audio_codec() -> None:
+    out = (
+        b"Input #0, matroska,webm, from 'http://127.0.0.1/a.webm':\n"
+        b"  Duration: 00:00:03.01, start: -0.007000, bitrate: 73 kb/s\n"
+        b"  Stream #0:0: Audio: opus, 48000 Hz, stereo, fltp (default)\n"
+    )
+    assert parse_audio_codec(out) == "opus"
+    assert parse_audio_codec(b"  Stream #0:0(und): Audio: mp3 (mp3float), 44100 Hz") == "mp3"
+    assert parse_audio_codec(b"  Stream #0:0: Video: h264") is None
