@@ -246,7 +246,7 @@ async def show_page(g: Guild, inv: Invocation) -> None:
     async def action() -> None:
         playlist = await book.load(parts[4])
         page = paginate(playlist, int(parts[3]), PAGE_SIZE)
-        await inv.reply.update(playlist_views.playlist_page(playlist, page, scope, g.lang(inv)))
+        await g.update(inv, playlist_views.playlist_page(playlist, page, scope, g.lang(inv)))
 
     await _run(g, inv, book, action)
 
@@ -270,7 +270,7 @@ async def add(g: Guild, inv: Invocation) -> None:
         if len(playlist.tracks) >= _track_limit(g):
             await g.answer(inv, "playlist.full", ephemeral=True, limit=_track_limit(g))
             return
-        await inv.reply.defer()
+        await g.defer(inv)
         g.pending += 1
         g.nursery.start_soon(_find_track, g, inv, query)
 
@@ -391,8 +391,8 @@ async def delete(g: Guild, inv: Invocation) -> None:
 async def delete_confirmed(g: Guild, inv: Invocation) -> None:
     parsed = playlist_views.parse_token(inv.name)
     if parsed is None or parsed[1] < time.time():
-        await inv.reply.update(
-            {"content": t("playlist.delete_expired", g.lang(inv)), "components": []}
+        await g.update(
+            inv, {"content": t("playlist.delete_expired", g.lang(inv)), "components": []}
         )
         return
     scope, _expiry, name = parsed
@@ -406,7 +406,7 @@ async def delete_confirmed(g: Guild, inv: Invocation) -> None:
         await book.delete(playlist.name)
         log.info("playlist_deleted", scope=scope, tracks=len(playlist.tracks))
         text = t("playlist.deleted", g.lang(inv), name=playlist.name)
-        await inv.reply.update({"content": text, "components": []})
+        await g.update(inv, {"content": text, "components": []})
 
     await _run(g, inv, book, action)
 
@@ -415,6 +415,4 @@ async def delete_confirmed(g: Guild, inv: Invocation) -> None:
 async def delete_cancelled(g: Guild, inv: Invocation) -> None:
     parsed = playlist_views.parse_token(inv.name)
     name = parsed[2] if parsed is not None else ""
-    await inv.reply.update(
-        {"content": t("playlist.kept", g.lang(inv), name=name), "components": []}
-    )
+    await g.update(inv, {"content": t("playlist.kept", g.lang(inv), name=name), "components": []})
