@@ -343,7 +343,9 @@ class Router:
     async def autocomplete(
         self, reply: Responder, options: Mapping[str, Any], focused: str | None
     ) -> None:
-        if self.deps.suggest is None or focused is None:
+        # Track suggestions fit only the "query" option; a playlist name is offered by nobody
+        # here, since listing a guild's playlists belongs to its actor (it may repair files).
+        if self.deps.suggest is None or focused != "query":
             choices: list[dict[str, Any]] = []
         else:
             typed = str(options.get(focused) or "")
