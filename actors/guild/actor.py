@@ -160,6 +160,8 @@ class Guild:
         self.paused = False
         self.volume = self.cfg.audio.default_volume
         self.position = 0.0
+        # When the player last reported ``position`` (trio time); None while it is not moving.
+        self.position_at: float | None = None
         self.playing_entry: str | None = None
         self.resolving: set[str] = set()
         self.pending = 0
@@ -210,12 +212,23 @@ class Guild:
 
     # ------------------------------------------------------------------ snapshots
 
+    def playback_position(self) -> float:
+        """The last reported position moved on by the time since, while audio flows (the
+        player reports only every few seconds; a snapshot should not lag behind that)."""
+        if self.position_at is None or self.paused or self.playing_entry is None:
+            return self.position
+        return self.position + max(0.0, trio.current_time() - self.position_at)
+
+    def set_position(self, position: float, *, moving: bool) -> None:
+        self.position = position
+        self.position_at = trio.current_time() if moving else None
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "queue": self.queue.snapshot(),
             "voice_channel_id": self.voice_channel_id,
             "text_channel_id": self.text_channel_id,
-            "position": self.position,
+            "position": self.playback_position(),
             "volume": self.volume,
             "stay_24_7": self.stay_24_7,
             "paused": self.paused,
@@ -229,7 +242,7 @@ class Guild:
             voice_channel_id=self.voice_channel_id or 0,
             text_channel_id=self.text_channel_id,
             queue=self.queue.snapshot(),
-            position=self.position,
+            position=self.playback_position(),
             repeat_mode=self.queue.repeat.value,
             volume=self.volume,
             stay_24_7=self.stay_24_7,
@@ -246,7 +259,7 @@ class Guild:
         self.queue = Queue.restore(data["queue"], max_length=self.cfg.limits.max_queue_length)
         self.voice_channel_id = data.get("voice_channel_id")
         self.text_channel_id = data.get("text_channel_id")
-        self.position = float(data.get("position", 0.0))
+        self.set_position(float(data.get("position", 0.0)), moving=False)
         self.volume = int(data.get("volume", self.volume))
         self.stay_24_7 = bool(data.get("stay_24_7", self.stay_24_7))
         self.locale = data.get("locale")
@@ -457,7 +470,7 @@ class Guild:
         """Out of voice for good: the queue goes (a later /play starts afresh; the history
         stays) and so does the saved session, so a process restart does not bring it back."""
         self.queue.clear(keep_current=False)
-        self.position = 0.0
+        self.set_position(0.0, moving=False)
         self.idle_since = trio.current_time()  # the actor itself lingers from now
         await self.writer.discard()
         await self.deps.storage.sessions().delete(self.guild_id)
@@ -485,7 +498,9 @@ class Guild:
             self.deps.bus.publish(ev.QueueEmpty(guild_id=self.guild_id))
             return
         self.idle_since = None
-        self.position = start_at  # kept for Connected or the resolution to start from
+        self.set_position(
+            start_at, moving=False
+        )  # kept for Connected or the resolution to start from
         if not self.voice_connected or self.player is None:
             return  # starts on Connected
         expired = track.stream_expires_at is not None and track.stream_expires_at < time.time() + 30
@@ -499,7 +514,7 @@ class Guild:
                 self.nursery.start_soon(self.resolve_task, track, expired)
             return
         self.playing_entry = track.entry_id
-        self.position = start_at
+        self.set_position(start_at, moving=False)
         self.paused = False
         await self.player.play(track, start_at=start_at)
 
@@ -535,20 +550,20 @@ class Guild:
             case pm.TrackStarted(track=track, position=position):
                 if track.entry_id != self.playing_entry:
                     return
-                self.position = position
+                self.set_position(position, moving=True)
                 self.deps.bus.publish(ev.TrackStarted(guild_id=self.guild_id, track=track))
                 self.show_now_playing()
                 self.changed()
             case pm.PositionChanged(track=track, position=position):
                 if track.entry_id == self.playing_entry:
-                    self.position = position
+                    self.set_position(position, moving=not self.paused)
                     self.save_state(self.snapshot())
                     self.writer.mark_dirty()
             case pm.TrackEnded(track=track, reason=reason, error=error, position=position):
                 if track.entry_id != self.playing_entry:
                     return  # replaced or stopped on purpose; already handled
                 self.playing_entry = None
-                self.position = 0.0
+                self.set_position(0.0, moving=False)
                 if reason is pm.EndReason.FAILED:
                     self.announce_text(
                         "cmd.track_failed",
@@ -705,7 +720,7 @@ class Guild:
         if self.player is not None and self.playing_entry is not None:
             # PositionChanged comes every 5 s: ask for the exact place to resume from.
             with trio.move_on_after(1), contextlib.suppress(Exception):
-                self.position = (await self.player.status()).position
+                self.set_position((await self.player.status()).position, moving=False)
         if self.voice_channel_id is not None and (self.queue.current or len(self.queue)):
             self.writer.mark_dirty()
             with trio.move_on_after(5):
@@ -740,7 +755,7 @@ class Guild:
         """A stored session whose channel is gone or empty is over: forget it, and leave the
         channel Discord may still show the bot in (the crashed process never said goodbye)."""
         self.queue = Queue(max_length=self.cfg.limits.max_queue_length)
-        self.position = 0.0
+        self.set_position(0.0, moving=False)
         await self.writer.discard()
         try:
             await self.deps.storage.sessions().delete(self.guild_id)

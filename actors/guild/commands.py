@@ -260,6 +260,7 @@ async def pause(g: Guild, inv: Invocation) -> None:
     if g.paused:
         await g.answer(inv, "cmd.already_paused", ephemeral=True)
         return
+    g.set_position(g.playback_position(), moving=False)
     g.paused = True
     if g.player is not None:
         await g.player.pause()
@@ -274,6 +275,7 @@ async def resume(g: Guild, inv: Invocation) -> None:
         await g.answer(inv, "cmd.not_paused", ephemeral=True)
         return
     g.paused = False
+    g.set_position(g.position, moving=g.playing_entry is not None)
     if g.player is not None:
         await g.player.resume()
     await _after_control(g, inv, "cmd.resumed", refresh_np=True)
@@ -378,7 +380,7 @@ async def seek(g: Guild, inv: Invocation) -> None:
     if position is None or (track.duration is not None and position >= track.duration):
         await g.answer(inv, "cmd.bad_position", ephemeral=True)
         return
-    g.position = position
+    g.set_position(position, moving=g.playing_entry is not None and not g.paused)
     if g.player is not None and g.playing_entry is not None:
         await g.player.seek(position)
     g.changed()
