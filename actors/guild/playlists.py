@@ -121,6 +121,17 @@ def _may_change(g: Guild, inv: Invocation, book: _Book, playlist: Playlist) -> b
     return book.scope == "personal" or playlist.owner_id == inv.user_id or g.is_dj(inv)
 
 
+async def _load_changeable(
+    g: Guild, inv: Invocation, book: _Book, name: str | None = None
+) -> Playlist | None:
+    """The playlist named in the command, if this member may change it; else say why."""
+    playlist = await book.load(_name(inv) if name is None else name)
+    if not _may_change(g, inv, book, playlist):
+        await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+        return None
+    return playlist
+
+
 async def _run(g: Guild, inv: Invocation, book: _Book, action: Any) -> None:
     """Run one playlist action, turning storage errors into the user's message."""
     try:
@@ -263,9 +274,8 @@ async def add(g: Guild, inv: Invocation) -> None:
         return
 
     async def action() -> None:
-        playlist = await book.load(_name(inv))  # refuse early: unknown name, no permission
-        if not _may_change(g, inv, book, playlist):
-            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+        playlist = await _load_changeable(g, inv, book)  # refuse early: unknown name, no permission
+        if playlist is None:
             return
         if len(playlist.tracks) >= _track_limit(g):
             await g.answer(inv, "playlist.full", ephemeral=True, limit=_track_limit(g))
@@ -323,9 +333,8 @@ async def on_track_found(g: Guild, msg: PlaylistTrackFound) -> None:
 
     async def action() -> None:
         # Checked again: the playlist may have changed while the track was being found.
-        playlist = await book.load(_name(inv))
-        if not _may_change(g, inv, book, playlist):
-            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+        playlist = await _load_changeable(g, inv, book)
+        if playlist is None:
             return
         updated = await book.add(playlist.name, [track])
         await g.answer(
@@ -344,9 +353,8 @@ async def remove(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
 
     async def action() -> None:
-        playlist = await book.load(_name(inv))
-        if not _may_change(g, inv, book, playlist):
-            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+        playlist = await _load_changeable(g, inv, book)
+        if playlist is None:
             return
         updated, track = await book.remove(playlist.name, int(inv.options.get("index", 0)))
         await g.answer(
@@ -361,9 +369,8 @@ async def rename(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
 
     async def action() -> None:
-        playlist = await book.load(_name(inv))
-        if not _may_change(g, inv, book, playlist):
-            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+        playlist = await _load_changeable(g, inv, book)
+        if playlist is None:
             return
         renamed = await book.rename(playlist.name, _name(inv, "new_name"))
         await g.answer(inv, "playlist.renamed", old=playlist.name, new=renamed.name)
@@ -376,9 +383,8 @@ async def delete(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
 
     async def action() -> None:
-        playlist = await book.load(_name(inv))
-        if not _may_change(g, inv, book, playlist):
-            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+        playlist = await _load_changeable(g, inv, book)
+        if playlist is None:
             return
         lang = g.lang(inv)
         body = playlist_views.delete_confirmation(playlist, book.scope, lang)
@@ -399,9 +405,8 @@ async def delete_confirmed(g: Guild, inv: Invocation) -> None:
     book = _Book(g, scope, inv.user_id)
 
     async def action() -> None:
-        playlist = await book.load(name)
-        if not _may_change(g, inv, book, playlist):  # the clicker, checked again
-            await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
+        playlist = await _load_changeable(g, inv, book, name)
+        if playlist is None:
             return
         await book.delete(playlist.name)
         log.info("playlist_deleted", scope=scope, tracks=len(playlist.tracks))
