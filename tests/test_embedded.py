@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import array
 import io
 import os
 import re
-import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
 import trio
 
 from musicbot import config
 from musicbot.embedded import Console, run_embedded_console
-from tests.e2e.harness import dominant_frequency
+from tests.e2e.harness import decode_ogg, dominant_frequency
 
 
 class WatchedOutput(io.StringIO):
@@ -62,34 +59,8 @@ async def test_console_plays_a_demo_track_and_records_what_the_listener_heard(
         os.close(read_fd)
     recording = tmp_path / "emulator-recording.ogg"
     assert "Saved" in out.getvalue()
-    pcm = decode_pcm_file(recording)
+    pcm = decode_ogg(recording.read_bytes())
     assert abs(dominant_frequency(pcm) - 440) < 10
-
-
-def decode_pcm_file(path: Path) -> array.array[int]:
-    raw = subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-i",
-            str(path),
-            "-ac",
-            "1",
-            "-ar",
-            "48000",
-            "-f",
-            "s16le",
-            "pipe:1",
-        ],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    pcm = array.array("h")
-    pcm.frombytes(raw)
-    return pcm
 
 
 def test_console_parses_commands_like_discord_would() -> None:

@@ -98,28 +98,16 @@ def _text_of(state: Any) -> str | None:
 
 def decode_pcm(packets: list[bytes]) -> array.array[int]:
     """Decode Opus packets (as received) to mono 48 kHz s16 PCM with the bundled ffmpeg."""
-    ogg = ogg_opus([p for p in packets if p != SILENCE_FRAME])
+    return decode_ogg(ogg_opus([p for p in packets if p != SILENCE_FRAME]))
+
+
+def decode_ogg(ogg: bytes) -> array.array[int]:
+    """Decode an Ogg Opus file's bytes to mono 48 kHz s16 PCM with the bundled ffmpeg."""
     out = subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-i",
-            "pipe:0",
-            "-ac",
-            "1",
-            "-ar",
-            "48000",
-            "-f",
-            "s16le",
-            "pipe:1",
-        ],
-        input=ogg,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
+         "-ac", "1", "-ar", "48000", "-f", "s16le", "pipe:1"],
+        input=ogg, capture_output=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
     pcm = array.array("h")
     pcm.frombytes(out)
     return pcm
