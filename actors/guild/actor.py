@@ -30,7 +30,7 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, assert_never
+from typing import Any, Final, Protocol, assert_never
 
 import attrs
 import structlog
@@ -60,7 +60,7 @@ from actors.guild.reasons import failure_text
 from actors.kit.supervisor import ChildContext
 from actors.playlists import PersonalPlaylistsHandle
 from musicbot.audio import messages as pm
-from musicbot.audio.player import PlayerHandle, open_player_channel, run_player
+from musicbot.audio.player import PlayerHandle, PlayerStats, open_player_channel, run_player
 from musicbot.audio.source import SourceOpener
 from musicbot.config import Config
 from musicbot.i18n import t
@@ -94,8 +94,9 @@ ADMINISTRATOR: Final = 1 << 3
 LINGER: Final = 30.0
 
 
-class Messages:
-    """What the actor needs of the REST client to speak in a channel."""
+class ChannelMessages(Protocol):
+    """What the actor needs of the REST client (``musicbot.rest.RestClient``) to speak in a
+    channel."""
 
     async def create_message(self, channel_id: int, body: Mapping[str, Any]) -> Any: ...
 
@@ -116,7 +117,7 @@ class BotIdentity:
 class GuildDeps:
     config: Config
     identity: BotIdentity
-    rest: Any  # musicbot.rest.RestClient (create_message / edit_message)
+    rest: ChannelMessages
     update_voice_state: UpdateVoiceState  # the main gateway's op 4 (guild id first)
     extractor: ExtractorHandle
     bus: ev.EventBus
@@ -419,7 +420,7 @@ class Guild:
     def start_player(self, sink: VoiceConnection) -> None:
         commands, receive = open_player_channel()
         events_send, events_receive = trio.open_memory_channel[pm.PlayerEvent](32)
-        stats = _player_stats()
+        stats = PlayerStats()
         self.player = PlayerHandle(commands, stats=stats)
         self.nursery.start_soon(
             functools.partial(
@@ -766,12 +767,6 @@ class Guild:
                 await self.deps.update_voice_state(self.guild_id, None, False, False)
             except Exception as exc:  # the gateway may be reconnecting; Discord times it out
                 log.warning("ghost_voice_leave_failed", error=repr(exc))
-
-
-def _player_stats() -> Any:
-    from musicbot.audio.player import PlayerStats
-
-    return PlayerStats()
 
 
 async def run(
