@@ -98,15 +98,25 @@ def build_argv(
     bitrate_kbps: int = 128,
     trusted_local: bool = False,
     mode: Mode | None = None,
+    http_proxy: str | None = None,
 ) -> list[str]:
-    """The full argv for one source.  Raises SourceOpenError for a URL we will not open."""
+    """The full argv for one source.  Raises SourceOpenError for a URL we will not open.
+
+    ``http_proxy`` (the egress guard, :mod:`musicbot.egress`) carries every HTTP(S) request,
+    redirects and reconnects included; ffmpeg tunnels HTTPS through it with CONNECT, which
+    needs the ``httpproxy`` protocol on the whitelist.
+    """
     url = track.stream_url
     is_http = url.startswith(("http://", "https://"))
     if not is_http and not trusted_local:
         raise SourceOpenError("not_allowed")
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning"]
     if is_http:
-        argv += ["-protocol_whitelist", NETWORK_PROTOCOLS]
+        if http_proxy:
+            argv += ["-protocol_whitelist", NETWORK_PROTOCOLS + ",httpproxy"]
+            argv += ["-http_proxy", http_proxy]
+        else:
+            argv += ["-protocol_whitelist", NETWORK_PROTOCOLS]
         argv += ["-reconnect", "1", "-reconnect_streamed", "1", "-reconnect_delay_max", "5"]
         argv += ["-rw_timeout", str(RW_TIMEOUT_US)]
         headers = _headers_arg(track.http_headers)

@@ -198,6 +198,7 @@ async def open_ffmpeg_source(
     trusted_local: bool = False,
     stall_timeout: float = STALL_TIMEOUT,
     mode: Mode | None = None,
+    http_proxy: str | None = None,
 ) -> AsyncIterator[FfmpegSource]:
     """Run ffmpeg for ``request`` and yield the source; reap ffmpeg on exit, always."""
     if mode is None:
@@ -212,6 +213,7 @@ async def open_ffmpeg_source(
         bitrate_kbps=bitrate_kbps,
         trusted_local=trusted_local,
         mode=mode,
+        http_proxy=http_proxy,
     )
     process = await trio.lowlevel.open_process(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -258,6 +260,7 @@ class FfmpegOpener:
     bitrate_kbps: int = 128
     trusted_local: bool = False  # only the bench, tests and bundled demo tracks set this
     stall_timeout: float = STALL_TIMEOUT
+    http_proxy: str | None = None  # the egress guard's URL when it runs (musicbot.egress)
 
     @classmethod
     def from_config(cls, audio: AudioConfig, *, trusted_local: bool = False) -> FfmpegOpener:
@@ -275,4 +278,5 @@ class FfmpegOpener:
             bitrate_kbps=self.bitrate_kbps,
             trusted_local=self.trusted_local,
             stall_timeout=self.stall_timeout,
+            http_proxy=self.http_proxy,
         )

@@ -57,12 +57,22 @@ class Probe:
 
 
 async def probe_stream(
-    url: str, headers: Mapping[str, str], *, ffmpeg: str, timeout: float
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    ffmpeg: str,
+    timeout: float,
+    http_proxy: str | None = None,
 ) -> Probe:
     """What ffmpeg reads from the header at ``url``: the duration and the audio codec (so an
     Opus file the site did not describe can still be passed through without transcoding).
-    Fields are None when ffmpeg cannot tell (live, error, timeout)."""
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-protocol_whitelist", PROTOCOLS]
+    Fields are None when ffmpeg cannot tell (live, error, timeout).  ``http_proxy`` is the
+    egress guard (:mod:`musicbot.egress`), which re-checks every address ffmpeg connects to."""
+    argv = [ffmpeg, "-hide_banner", "-nostdin"]
+    if http_proxy:
+        argv += ["-protocol_whitelist", PROTOCOLS + ",httpproxy", "-http_proxy", http_proxy]
+    else:
+        argv += ["-protocol_whitelist", PROTOCOLS]
     argv += ["-rw_timeout", str(RW_TIMEOUT_US)]
     if headers:
         argv += ["-headers", "".join(f"{k}: {v}\r\n" for k, v in headers.items())]
