@@ -38,6 +38,7 @@ from actors.guild.actor import BotIdentity, GuildDeps
 from actors.kit.supervisor import SupervisorHandle, run_supervisor
 from actors.ratelimit import UserRateLimiter
 from actors.router import GuildHandle, Router, RouterDeps, guild_supervisor_spec, run_router
+from musicbot import egress
 from musicbot.audio.source import FfmpegOpener
 from musicbot.commands.definitions import command_payloads
 from musicbot.commands.sync import sync_commands
@@ -166,9 +167,20 @@ async def serve(
             functools.partial(run_event_bus, on_drop=metrics.event_dropped)
         )
         cache = await cache_actor.start(root, cfg.cache)
+        egress_url: str | None = None
+        if egress.needed(cfg.extractor):
+            # yt-dlp and ffmpeg reach user links only through this proxy, which re-checks the
+            # address of every connection (redirects and DNS rebinding included).
+            guard = egress.EgressGuard(policy=egress.default_policy(cfg.extractor))
+            egress_url = await root.start(guard.run)
+            opener = attrs.evolve(opener, http_proxy=egress_url)
         extractor = wiring.TimedExtractor.wrap(
             await extractor_actor.start(
-                root, config=cfg, cache=cache, extra_extractors=extra_extractors
+                root,
+                config=cfg,
+                cache=cache,
+                extra_extractors=extra_extractors,
+                egress_proxy=egress_url,
             ),
             metrics,
         )

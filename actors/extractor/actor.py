@@ -229,9 +229,16 @@ async def run(
     cache: CacheHandle | None = None,
     extra_extractors: Sequence[type] = (),
     wall_clock: Callable[[], float] = time.time,
+    egress_proxy: str | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve extraction requests until the inbox closes; flights in progress are cancelled."""
+    """Serve extraction requests until the inbox closes; flights in progress are cancelled.
+
+    ``egress_proxy`` (the egress guard's URL, :mod:`musicbot.egress`) becomes yt-dlp's proxy
+    and ffmpeg's ``-http_proxy``, so every connection either tool opens is re-checked.
+    """
+    if egress_proxy:
+        config = attrs.evolve(config, extractor=attrs.evolve(config.extractor, proxy=egress_proxy))
     async with trio.open_nursery() as nursery:
         st = State(
             config=config,
@@ -241,6 +248,7 @@ async def run(
             nursery=nursery,
             limiter=trio.CapacityLimiter(config.extractor.workers),
             ffmpeg=ffmpeg_path(config.audio.ffmpeg),
+            http_proxy=egress_proxy or None,
         )
         task_status.started()
         async with inbox:
@@ -268,6 +276,7 @@ async def start(
     cache: CacheHandle | None = None,
     extra_extractors: Sequence[type] = (),
     wall_clock: Callable[[], float] = time.time,
+    egress_proxy: str | None = None,
 ) -> ExtractorHandle:
     """Open the extractor's inbox, start it in ``nursery`` and return its handle."""
     mailbox = open_mailbox(NAME)
@@ -279,6 +288,7 @@ async def start(
             cache=cache,
             extra_extractors=extra_extractors,
             wall_clock=wall_clock,
+            egress_proxy=egress_proxy,
         )
     )
     # The flight's own timeout answers first; the slack covers the limiter queue and the cache.

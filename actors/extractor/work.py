@@ -57,6 +57,7 @@ class State:
     nursery: trio.Nursery
     limiter: trio.CapacityLimiter
     ffmpeg: str
+    http_proxy: str | None = None  # the egress guard, for the ffmpeg probe (yt-dlp: config)
     flights: dict[str, list[Waiter]] = attrs.field(factory=dict)
     extractions: int = 0  # yt-dlp calls made (a test and a metric read it)
 
@@ -154,6 +155,7 @@ async def extract_url(st: State, url: str, *, check_domain: bool) -> Extraction:
                 track.http_headers,
                 ffmpeg=st.ffmpeg,
                 timeout=min(PROBE_TIMEOUT, left / 2),
+                http_proxy=st.http_proxy,
             )
         track = attrs.evolve(
             track, duration=track.duration or probe.duration, codec=track.codec or probe.codec
