@@ -30,7 +30,7 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, Protocol, assert_never
+from typing import Any, Final, assert_never
 
 import attrs
 import structlog
@@ -40,6 +40,7 @@ import actors.guild.texts  # noqa: F401  (registers the command texts)
 from actors import events as ev
 from actors.extractor import ExtractorHandle
 from actors.guild import views
+from actors.guild.announcer import Announcer, ChannelMessages
 from actors.guild.messages import (
     ChannelGone,
     Command,
@@ -57,6 +58,7 @@ from actors.guild.messages import (
     VoiceServer,
 )
 from actors.guild.reasons import failure_text
+from actors.guild.replies import ReplyQueue
 from actors.kit.supervisor import ChildContext
 from actors.playlists import PersonalPlaylistsHandle
 from musicbot.audio import messages as pm
@@ -85,24 +87,11 @@ MAX_PENDING_EXTRACTIONS: Final = 8  # per guild; more is refused as "busy"
 MAX_CRASHES: Final = 3
 CRASH_WINDOW: Final = 60.0
 REPLY_TIMEOUT: Final = 8.0  # a REST call answering a user may take this long at most
-REPLY_TAILS_KEPT: Final = 64  # past this many, finished interactions are forgotten
-ANNOUNCE_BUFFER: Final = 16  # announcements waiting for REST; more are dropped and counted
 PENDING_SEARCH_TTL: Final = 300.0
 MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
 ADMINISTRATOR: Final = 1 << 3
 # Seconds an actor with no voice and no queue stays before it stops (at most idle_timeout).
 LINGER: Final = 30.0
-
-
-class ChannelMessages(Protocol):
-    """What the actor needs of the REST client (``musicbot.rest.RestClient``) to speak in a
-    channel."""
-
-    async def create_message(self, channel_id: int, body: Mapping[str, Any]) -> Any: ...
-
-    async def edit_message(
-        self, channel_id: int, message_id: int, body: Mapping[str, Any]
-    ) -> Any: ...
 
 
 @attrs.define(kw_only=True)
@@ -175,13 +164,8 @@ class Guild:
         self.voice: VoiceConnection | None = None
         self.voice_done = trio.Event()  # set when the current voice connection's task ended
         self.crashes = _Crashes()
-        self.np_message_id: int | None = None
-        self.announce_send, self.announce_receive = trio.open_memory_channel[
-            tuple[str, dict[str, Any]]
-        ](ANNOUNCE_BUFFER)
-        self.announce_drops = 0
-        self.announced = trio.Event()  # set when the announcer has finished
-        self.reply_tails: dict[int, trio.Event] = {}  # id(responder) -> its last queued call
+        self.posts = Announcer(deps.rest, lambda: self.text_channel_id)
+        self.replies = ReplyQueue(nursery)
         self.save_state: Callable[[Any], None] = lambda _s: None
         self.writer = deps.storage.session_writer(self.capture)
 
@@ -286,93 +270,21 @@ class Guild:
         self._reply(inv, functools.partial(inv.reply.update, body))
 
     def _reply(self, inv: Invocation, call: Callable[[], Awaitable[None]]) -> None:
-        """Send one interaction REST call from a child task, behind the earlier calls for the
-        same interaction (a deferral lands before its edit), and return at once: the loop
-        never waits on Discord, so one slow answer does not hold up playback or the next
-        member's acknowledgement.  Only this (actor) task touches ``reply_tails``."""
-        key = id(inv.reply)
-        previous = self.reply_tails.get(key)
-        done = trio.Event()
-        self.reply_tails[key] = done
-        if len(self.reply_tails) > REPLY_TAILS_KEPT:
-            self.reply_tails = {
-                k: e for k, e in self.reply_tails.items() if k == key or not e.is_set()
-            }
-        self.nursery.start_soon(self._send_reply, inv, call, previous, done)
-
-    async def _send_reply(
-        self,
-        inv: Invocation,
-        call: Callable[[], Awaitable[None]],
-        previous: trio.Event | None,
-        done: trio.Event,
-    ) -> None:
-        """Bounded in time; a failure (an expired token, Discord unreachable) is logged and
-        must not take the guild's playback down."""
-        try:
-            if previous is not None:
-                await previous.wait()
-            with trio.move_on_after(REPLY_TIMEOUT) as scope:
-                try:
-                    await call()
-                except Exception as exc:
-                    log.warning("interaction_reply_failed", command=inv.name, error=repr(exc))
-            if scope.cancelled_caught:
-                log.warning("interaction_reply_timeout", command=inv.name)
-        finally:
-            done.set()
+        """Send from a child task, in order per interaction (see ``actors.guild.replies``)."""
+        self.replies.submit(inv.reply, inv.name, call)
 
     async def wait_replies(self, inv: Invocation | None = None) -> None:
         """Until the answers queued so far (for ``inv``, or for everyone) have been sent."""
-        if inv is not None:
-            tails = [e for k, e in self.reply_tails.items() if k == id(inv.reply)]
-        else:
-            tails = list(self.reply_tails.values())
-        for event in tails:
-            await event.wait()
+        await self.replies.wait(inv.reply if inv is not None else None)
 
     def announce(self, kind: str, body: dict[str, Any]) -> None:
         """Post to the music channel without waiting (``kind`` "np" edits the last one)."""
-        if self.text_channel_id is None:
-            return
-        try:
-            self.announce_send.send_nowait((kind, body))
-        except trio.WouldBlock:
-            self.announce_drops += 1
-            log.warning("announcement_dropped", kind=kind, drops=self.announce_drops)
+        self.posts.post(kind, body)
 
     def announce_text(self, key: str, **kw: Any) -> None:
         self.announce(
             "text", {"content": t(key, self.lang(), **kw), "allowed_mentions": {"parse": []}}
         )
-
-    async def announcer(self) -> None:
-        """Owns the now-playing message id: edits it on track change instead of spamming.
-        Returns once ``announce_send`` is closed and everything queued was said."""
-        try:
-            await self._announce_all()
-        finally:
-            self.announced.set()
-
-    async def _announce_all(self) -> None:
-        async with self.announce_receive:
-            async for kind, body in self.announce_receive:
-                channel = self.text_channel_id
-                if channel is None:
-                    continue
-                try:
-                    with trio.fail_after(REPLY_TIMEOUT):
-                        if kind == "np" and self.np_message_id is not None:
-                            try:
-                                await self.deps.rest.edit_message(channel, self.np_message_id, body)
-                                continue
-                            except Exception:
-                                self.np_message_id = None  # deleted by someone: post a new one
-                        msg = await self.deps.rest.create_message(channel, body)
-                        if kind == "np" and isinstance(msg, dict) and "id" in msg:
-                            self.np_message_id = int(msg["id"])
-                except Exception as exc:
-                    log.warning("announce_failed", kind=kind, error=repr(exc))
 
     def show_now_playing(self) -> None:
         track = self.queue.current
@@ -804,7 +716,7 @@ async def run(
                     await _give_up(g)
                     nursery.cancel_scope.cancel()
                     return
-            nursery.start_soon(g.announcer)
+            nursery.start_soon(g.posts.run)
             nursery.start_soon(g.writer.run)
             if isinstance(previous, Mapping):
                 await g.restore_session(previous, recovered=True)
@@ -824,13 +736,13 @@ async def run(
                         continue
                     if await g.on_deadline():
                         break
-            g.announce_send.close()
+            g.posts.close()
             await g.player_close()
             if g.voice is not None:
                 g.voice.close()
             with trio.move_on_after(REPLY_TIMEOUT):
                 await g.writer.flush()
-                await g.announced.wait()  # e.g. "left because nobody was listening"
+                await g.posts.finished.wait()  # e.g. "left because nobody was listening"
                 await g.wait_replies()
             if deps.ops is not None:
                 deps.ops.board.detach(guild_id)
@@ -840,9 +752,9 @@ async def run(
 
 async def _give_up(g: Guild) -> None:
     """Past the crash limit: say so, leave voice, forget the session (no resume of a loop)."""
-    g.announce_send.close()
+    g.posts.close()
     with trio.move_on_after(REPLY_TIMEOUT):
-        await g.announcer()
+        await g.posts.run()
         if g.voice_channel_id is not None:
             await g.deps.update_voice_state(g.guild_id, None, False, False)
         await g.writer.discard()
