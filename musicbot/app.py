@@ -80,6 +80,7 @@ class App:
     metrics: Metrics
     health: HealthState
     ops_url: str | None = None  # the bound ops endpoint ("http://127.0.0.1:9464"), if served
+    egress_url: str | None = None  # the loopback egress guard yt-dlp and ffmpeg go through
 
     def request_stop(self) -> None:
         self.stop_requested.set()
@@ -265,6 +266,7 @@ async def serve(
             cancel_scope=root.cancel_scope,
             metrics=metrics,
             health=health,
+            egress_url=egress_url,
         )
         root.start_soon(_sync_commands_when_ready, app)
         await root.start(

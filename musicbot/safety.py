@@ -18,12 +18,12 @@ request forgery: ``http://127.0.0.1:8080/admin``, ``http://169.254.169.254/`` cl
 The extractor runs step 3 right before each extraction (not only when the link was typed) and
 again on the stream URL yt-dlp returns, whose host usually differs from the page's.
 
-Residual risk (documented, not solved): yt-dlp and ffmpeg resolve names again themselves, so a
-DNS answer that changes between our check and their connect (DNS rebinding with a tiny TTL) and
-HTTP redirects followed inside yt-dlp or ffmpeg are not re-checked.  Closing that gap needs a
-resolver/connector hook inside both tools (or an egress proxy / firewall that enforces the same
-rule); operators who need a hard guarantee should set ``[extractor] proxy`` to such a proxy or
-firewall the bot's egress.
+At connect time: yt-dlp and ffmpeg resolve names again themselves and follow HTTP redirects, so
+a check by name alone could be bypassed (a redirect to 169.254.169.254, or DNS rebinding).  Unless
+private addresses are allowed, the bot therefore runs ``musicbot.egress``: a loopback proxy both
+tools must use, which resolves every connection's host, refuses blocked addresses and connects
+to the address it checked.  When an operator sets ``[extractor] proxy``, that proxy (or a
+firewall) is responsible for the same rule instead.
 """
 
 from __future__ import annotations
