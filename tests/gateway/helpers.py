@@ -11,6 +11,7 @@ import trio
 
 from musicbot.config import Secret
 from musicbot.emulator.gateway import GatewayServer
+from musicbot.gateway.codec import Compression
 from musicbot.emulator.world import World
 from musicbot.gateway import (
     GatewayDispatch,
@@ -104,7 +105,7 @@ def make_manager(
     shard_count: int | Literal["auto"] = "auto",
     remaining: int = 1000,
     max_concurrency: int = 1,
-    compress: bool = True,
+    compress: bool | Compression = True,
     token: str | None = None,
     options: ShardOptions = FAST,
     identify_window: float = 0.05,
