@@ -67,7 +67,6 @@ from musicbot.gateway.events import (
     GatewayDispatch,
     GatewayEvent,
     Ready,
-    Resumed,
     parse_event,
 )
 from musicbot.gateway.ratelimit import IdentifyGate, SendLimiter
@@ -402,6 +401,7 @@ class Shard:
                     return
                 op = payload["op"]
                 if op == c.OP_DISPATCH:
+                    self._note_handshake(conn, payload)
                     try:
                         dispatches.send_nowait(payload)
                     except trio.WouldBlock:
@@ -426,18 +426,28 @@ class Shard:
     async def _deliverer(
         self, conn: Conn, dispatches: trio.MemoryReceiveChannel[dict[str, Any]]
     ) -> None:
-        """Hand dispatches to the router in order; notice READY / RESUMED."""
+        """Hand dispatches to the router in order (the only task that waits for it)."""
         async with dispatches:
             async for payload in dispatches:
-                event = await self._dispatch(payload)
-                if isinstance(event, Ready):
-                    self._session = _Session(event.session_id, event.resume_gateway_url)
-                    log.info("gateway_ready", shard_id=self.shard_id, guilds=len(event.guild_ids))
-                    conn.handshake_done.set()
-                elif isinstance(event, Resumed):
-                    log.info("gateway_resumed", shard_id=self.shard_id, seq=self.seq)
-                    self._metrics.gateway_resumed(self.shard_id, self._last_cause)
-                    conn.handshake_done.set()
+                await self._dispatch(payload)
+
+    def _note_handshake(self, conn: Conn, payload: dict[str, Any]) -> None:
+        """READY / RESUMED end the handshake when *read*, not when the router takes them: a
+        backed-up router must not make the handshake time out."""
+        name = payload.get("t")
+        if name == "READY":
+            try:
+                event = parse_event("READY", payload.get("d"))
+            except EventDecodeError:
+                return  # the deliverer logs it; without a session the handshake times out
+            assert isinstance(event, Ready)
+            self._session = _Session(event.session_id, event.resume_gateway_url)
+            log.info("gateway_ready", shard_id=self.shard_id, guilds=len(event.guild_ids))
+            conn.handshake_done.set()
+        elif name == "RESUMED":
+            log.info("gateway_resumed", shard_id=self.shard_id, seq=self.seq)
+            self._metrics.gateway_resumed(self.shard_id, self._last_cause)
+            conn.handshake_done.set()
 
     async def _heartbeat(self, conn: Conn, interval: float) -> None:
         await trio.sleep(interval * random.random())

@@ -11,7 +11,6 @@ import trio
 
 from musicbot.config import Secret
 from musicbot.emulator.gateway import GatewayServer
-from musicbot.gateway.codec import Compression
 from musicbot.emulator.world import World
 from musicbot.gateway import (
     GatewayDispatch,
@@ -20,6 +19,7 @@ from musicbot.gateway import (
     ShardManager,
     ShardOptions,
 )
+from musicbot.gateway.codec import Compression
 
 # Real time, small numbers: websockets and an autojumping MockClock do not mix.
 FAST = ShardOptions(
