@@ -41,6 +41,17 @@ def gateway_url_with_query(url: str, *, compress: Compression | None) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
 
 
+def usable_ws_url(url: str) -> bool:
+    """Whether ``url`` is a ws:// or wss:// URL a socket can be opened to (READY's
+    ``resume_gateway_url`` comes from the peer: a bad one must not end the shard)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("ws", "wss") and bool(parts.hostname)
+
+
 def heartbeat_interval(hello: dict[str, Any]) -> float | None:
     """Seconds between heartbeats from a HELLO payload, or ``None`` if it is unusable."""
     d = hello.get("d")

@@ -60,6 +60,7 @@ from musicbot.gateway.connection import (
     gateway_url_with_query,
     heartbeat_interval,
     resume_outcome,
+    usable_ws_url,
 )
 from musicbot.gateway.errors import GatewayDecodeError, GatewayFatalError, GatewayHandshakeError
 from musicbot.gateway.events import (
@@ -441,7 +442,11 @@ class Shard:
             except EventDecodeError:
                 return  # the deliverer logs it; without a session the handshake times out
             assert isinstance(event, Ready)
-            self._session = _Session(event.session_id, event.resume_gateway_url)
+            resume_url = event.resume_gateway_url
+            if not usable_ws_url(resume_url):
+                log.warning("gateway_resume_url_unusable", shard_id=self.shard_id)
+                resume_url = self._gateway_url
+            self._session = _Session(event.session_id, resume_url)
             log.info("gateway_ready", shard_id=self.shard_id, guilds=len(event.guild_ids))
             conn.handshake_done.set()
         elif name == "RESUMED":

@@ -203,6 +203,28 @@ async def test_a_slow_router_does_not_make_a_healthy_gateway_look_dead() -> None
             await _ready(mgr)
 
 
+@pytest.mark.parametrize("url", ["http://x/", "ws://[::1/", "ws://127.0.0.1:99999/", "", "nope"])
+async def test_an_unusable_resume_url_resumes_on_the_base_url(url: str) -> None:
+    async def script(conn: RawConn) -> None:
+        await conn.hello()
+        if conn.index == 0:
+            await conn.recv_op(2)
+            await conn.dispatch(
+                "READY",
+                {"session_id": "sess-1", "resume_gateway_url": url, "user": {"id": "10"}},
+            )
+            await conn.send({"op": 7})
+        else:
+            await conn.recv_op(6)
+            await conn.dispatch("RESUMED", {})
+
+    with trio.fail_after(TIMEOUT):
+        async with raw_gateway(script) as gw, bot_on(gw) as (mgr, col, _):
+            await col.wait_count(Resumed, 1)
+            assert len(gw.connections) == 2
+            await _ready(mgr)
+
+
 async def test_the_gateway_websocket_sends_a_user_agent() -> None:
     async def script(conn: RawConn) -> None:
         await conn.hello()
