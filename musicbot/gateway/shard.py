@@ -128,7 +128,7 @@ class Shard:
         self.generation = 0
         self.latency: float | None = None
         self.seq: int | None = None
-        self.stalls = 0  # times the reader waited for the router (a metric for backpressure)
+        self.stalls = 0  # times the reader had to wait for the router (backpressure)
         self._session: _Session | None = None
         self._outbox_send, self._outbox_receive = trio.open_memory_channel[str](options.outbox_size)
         self._pending: str | None = None  # taken from the outbox, not yet sent
@@ -229,6 +229,13 @@ class Shard:
         self.generation += 1
         resuming = self._session is not None
         base = self._session.resume_url if self._session else self._gateway_url
+        if not usable_ws_url(base):  # a reconnect cannot fix the URL: say what to fix
+            return Outcome(
+                reason=f"the gateway URL {base[:100]!r} is not a ws:// or wss:// URL",
+                action=CloseAction.FATAL,
+                cause="bad_url",
+                fix="check [discord] gateway_url (empty: the URL GET /gateway/bot gives)",
+            )
         url = gateway_url_with_query(base, compress=self.compression)
         self._set_state(ShardState.CONNECTING)
         outcome: Outcome | None = None

@@ -289,3 +289,22 @@ def test_the_raw_bombs_really_are_bombs() -> None:
     small = c.compress(text.encode()) + c.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
     assert len(small) < 200_000
     assert json.loads(text)["op"] == 0
+
+
+async def test_a_gateway_url_that_is_not_websocket_stops_with_a_fix() -> None:
+    from musicbot.config import Secret
+    from musicbot.gateway import GatewayDispatch, GatewayFatalError
+
+    send, _receive = trio.open_memory_channel[GatewayDispatch](4)
+    manager = ShardManager(
+        token=Secret("raw-gateway-token-value"),
+        events=send,
+        get_gateway_bot=None,
+        shard_count=1,
+        gateway_url="https://discord.com/api",
+        options=FAST,
+        identify_window=0.01,
+    )
+    with trio.fail_after(TIMEOUT), pytest.raises(GatewayFatalError) as info:
+        await manager.run()
+    assert "gateway_url" in str(info.value) and "ws://" in str(info.value)
