@@ -137,8 +137,12 @@ class RestClient:
         *,
         json: JSON = None,
         query: Mapping[str, str] | None = None,
+        deadline: float | None = None,
     ) -> JSON:
-        """Send one request through the limiter with the retry policy above."""
+        """Send one request through the limiter with the retry policy above.
+
+        ``deadline`` (Trio clock) bounds the one 429 retry of an interaction callback further,
+        for a caller that knows when the interaction arrived."""
         once = route.is_interaction_callback
         failures = 0
         limited = 0
@@ -192,7 +196,7 @@ class RestClient:
                 status == 429
                 and once
                 and limited == 0
-                and self._callback_retry_fits(started, outcome)
+                and self._callback_retry_fits(started, deadline, outcome)
             ):
                 limited += 1
                 log.warning(
@@ -226,9 +230,13 @@ class RestClient:
                 )
             raise failure
 
-    def _callback_retry_fits(self, started: float, outcome: Outcome) -> bool:
-        elapsed = trio.current_time() - started
-        return elapsed + outcome.retry_after <= CALLBACK_RETRY_WINDOW
+    def _callback_retry_fits(
+        self, started: float, deadline: float | None, outcome: Outcome
+    ) -> bool:
+        last = started + CALLBACK_RETRY_WINDOW
+        if deadline is not None:
+            last = min(last, deadline)
+        return trio.current_time() + outcome.retry_after <= last
 
     def _backoff(self, attempt: int) -> float:
         delay: float = self._retry_base_delay * 2 ** (attempt - 1)
@@ -299,6 +307,7 @@ class RestClient:
         body: Mapping[str, Any],
         *,
         with_response: bool = False,
+        deadline: float | None = None,
     ) -> dict[str, Any] | None:
         """The callback: never resent once it may have been processed (a 429 is retried once
         within the window, see the module docstring).  Returns the callback response if asked."""
@@ -309,7 +318,9 @@ class RestClient:
             interaction_token=interaction_token,
         )
         query = {"with_response": "true"} if with_response else None
-        result: dict[str, Any] | None = await self.request(route, json=dict(body), query=query)
+        result: dict[str, Any] | None = await self.request(
+            route, json=dict(body), query=query, deadline=deadline
+        )
         return result
 
     def _webhook(
