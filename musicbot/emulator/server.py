@@ -142,12 +142,13 @@ class Emulator:
     ) -> InteractionRecord:
         """A user presses a button or picks from a select menu (type 3).
 
-        With a ``message_id`` the bot sent, the interaction carries that message as the REST
-        side stores it (callback 7 then edits it)."""
+        The interaction carries the message the component sits on, as the REST side stores
+        it: the one with ``message_id``, else the newest holding ``custom_id`` (see
+        :meth:`EmulatorRest.component_message`); callback 7 then edits it."""
         message = None
-        if message_id is not None and self.rest is not None:
+        if self.rest is not None:
             channel = channel_id or self.world.guilds[guild_id].text_channel.id
-            message = self.rest.find_message(channel, message_id)
+            message = self.rest.component_message(channel, custom_id, message_id)
         return self.inject(
             self.world.component_interaction(
                 guild_id,
