@@ -188,7 +188,7 @@ async def open_emulator(
     voice_backend: VoiceBackend | None = None,
     voice: bool = False,
     split_frames: bool = False,
-    require_user_agent: bool = False,
+    require_user_agent: bool = True,
     faults_seed: int = 0,
 ) -> AsyncIterator[Emulator]:
     """Start the emulator; yields an :class:`Emulator`; everything stops on exit.
