@@ -46,7 +46,7 @@ import trio_websocket
 
 from musicbot.config import Secret
 from musicbot.gateway import constants as c
-from musicbot.gateway.close_codes import CloseAction, GatewayCloseCode, classify_close
+from musicbot.gateway.close_codes import CloseAction
 from musicbot.gateway.codec import (
     Compression,
     decode_message,
@@ -57,6 +57,8 @@ from musicbot.gateway.codec import (
 from musicbot.gateway.connection import (
     USER_AGENT,
     Conn,
+    close_outcome,
+    control_outcome,
     gateway_url_with_query,
     heartbeat_interval,
     resume_outcome,
@@ -321,23 +323,7 @@ class Shard:
 
     def _closed(self, conn: Conn, closed: trio_websocket.ConnectionClosed) -> Outcome:
         code = closed.reason.code if closed.reason is not None else None
-        verdict = classify_close(code)
-        reason = verdict.message
-        if code == GatewayCloseCode.DECODE_ERROR and conn.sent == 0:
-            # Nothing was sent yet, so nothing of ours was undecodable: the server refused the
-            # connection itself (its query string, compression or headers).
-            reason = (
-                "the server closed with 4002 before the bot sent anything: it does not accept"
-                f" this connection (compress={self.compression or 'none'}, encoding=json,"
-                " or its headers)"
-            )
-        return Outcome(
-            reason=reason,
-            action=verdict.action,
-            code=verdict.code,
-            fix=verdict.fix,
-            cause=verdict.cause,
-        )
+        return close_outcome(code, sent=conn.sent, compression=self.compression)
 
     async def _hello(self, conn: Conn) -> float:
         hello = await self._receive(conn)
@@ -385,19 +371,6 @@ class Shard:
 
     # ------------------------------------------------------------------ tasks
 
-    def _control(self, payload: dict[str, Any]) -> Outcome:
-        if payload["op"] == c.OP_RECONNECT:
-            return _resume("server asked to reconnect (op 7)", "op7_reconnect", immediate=True)
-        if payload.get("d"):
-            return _resume("invalid session, resumable (op 9)", "op9", immediate=True)
-        lo, hi = self.options.invalid_session_delay
-        return Outcome(
-            reason="invalid session (op 9)",
-            action=CloseAction.REIDENTIFY,
-            cause="op9",
-            delay=random.uniform(lo, hi),
-        )
-
     async def _reader(self, conn: Conn, dispatches: trio.MemorySendChannel[dict[str, Any]]) -> None:
         """Read every message; control ops at once, dispatches to the deliverer (see above)."""
         async with dispatches:
@@ -428,7 +401,7 @@ class Shard:
                 elif op == c.OP_HEARTBEAT:
                     await self._beat(conn, scheduled=False)
                 elif op in (c.OP_RECONNECT, c.OP_INVALID_SESSION):
-                    conn.finish(self._control(payload))
+                    conn.finish(control_outcome(payload, self.options.invalid_session_delay))
                     return
 
     async def _deliverer(
