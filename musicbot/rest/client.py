@@ -9,6 +9,9 @@ response said.  Retry policy:
   (a busy channel, for every bot at once), not on us: its ``retry_after`` can be twenty
   minutes, so it is surfaced at once as :class:`RateLimited` with ``scope="shared"`` instead
   of holding the caller (and the bucket) for that long.
+* A 429 whose ``retry_after`` is longer than ``max_429_wait`` (an hour-long edge ban, a
+  broken peer) is surfaced at once rather than holding the caller; the limiter still keeps the
+  bucket (or every route, if global) closed until then.
 * 502/503/504 and transport errors: retried with exponential backoff only for idempotent
   methods (GET, PUT, DELETE); a connection that was never established is retried for any method.
 * An interaction callback is never sent twice *after it may have been processed* (a 5xx or a
@@ -50,6 +53,8 @@ LIMITER_INBOX: Final = 64
 # An interaction must be answered within 3 s of its creation; a 429 on the callback is retried
 # once only if the retry can still be sent this long after the first attempt.
 CALLBACK_RETRY_WINDOW: Final = 2.0
+# A 429 asking for a longer wait than this is not waited for by the caller (see above).
+MAX_429_WAIT: Final = 60.0
 
 JSON = Any
 # on_response(route template key, HTTP status or None for a transport error, X-RateLimit-Scope)
@@ -103,7 +108,7 @@ def _body(response: httpx.Response) -> JSON:
     if "json" in response.headers.get("content-type", ""):
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the recursion limit
             pass
     return response.text
 
@@ -118,6 +123,7 @@ class RestClient:
         limiter: RateLimiter,
         max_retries: int = 3,
         max_429_retries: int = 5,
+        max_429_wait: float = MAX_429_WAIT,
         retry_base_delay: float = 0.5,
         on_response: ResponseHook = _no_hook,
     ) -> None:
@@ -126,6 +132,7 @@ class RestClient:
         self._limiter = limiter
         self._max_retries = max_retries
         self._max_429_retries = max_429_retries
+        self._max_429_wait = max_429_wait
         self._retry_base_delay = retry_base_delay
 
     def __repr__(self) -> str:
@@ -189,7 +196,12 @@ class RestClient:
                     route=repr(route),
                     retry_after=outcome.retry_after,
                 )
-            elif status == 429 and not once and limited < self._max_429_retries:
+            elif (
+                status == 429
+                and not once
+                and limited < self._max_429_retries
+                and outcome.retry_after <= self._max_429_wait
+            ):
                 limited += 1
                 continue  # the limiter now holds the next attempt until the retry_after
             elif (
@@ -405,6 +417,7 @@ async def open_rest_client(
     invalid_limit: int = ratelimit.INVALID_LIMIT,
     max_retries: int = 3,
     max_429_retries: int = 5,
+    max_429_wait: float = MAX_429_WAIT,
     retry_base_delay: float = 0.5,
     on_response: ResponseHook = _no_hook,
 ) -> AsyncIterator[RestClient]:
@@ -428,6 +441,7 @@ async def open_rest_client(
                 limiter=RateLimiter(send),
                 max_retries=max_retries,
                 max_429_retries=max_429_retries,
+                max_429_wait=max_429_wait,
                 retry_base_delay=retry_base_delay,
                 on_response=on_response,
             )
