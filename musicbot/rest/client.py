@@ -66,10 +66,12 @@ def _no_hook(_route: str, _status: int | None, _scope: str) -> None:
 
 
 def _float(value: str | None) -> float | None:
+    """A finite number from a header (or body) value; ``None`` for anything else."""
     try:
-        return float(value) if value is not None else None
+        number = float(value) if value is not None else None
     except ValueError:
         return None
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _outcome(response: httpx.Response, body: JSON) -> Outcome:
