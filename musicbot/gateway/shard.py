@@ -502,7 +502,7 @@ class Shard:
             event = None
         except Exception:  # a parser bug must cost one event, not the process
             log.exception(
-                "gateway_event_parser_failed", shard_id=self.shard_id, event=str(name)[:100]
+                "gateway_event_parser_failed", shard_id=self.shard_id, name=str(name)[:100]
             )
             event = None
         if event is not None:
