@@ -445,7 +445,7 @@ class Shard:
                 return
             if not conn.acked:
                 log.debug("gateway_ack_behind_dispatches", shard_id=self.shard_id)
-            conn.stalled_since_beat = False
+            conn.stalled_since_beat = conn.stalled  # still waiting: this interval counts too
             await self._beat(conn, scheduled=True)
             await trio.sleep(interval)
 
