@@ -10,7 +10,7 @@ host it will connect to is the host it names.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from musicbot.egress import _BadRequest, _parse
@@ -23,7 +23,15 @@ _tokens = st.sampled_from(
 _heads = st.lists(_tokens | st.text(max_size=6), max_size=16).map("".join) | st.text(max_size=60)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(
+    max_examples=600,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.large_base_example,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(_heads)
 def test_any_head_is_refused_or_rewritten_cleanly(text: str) -> None:
     head = text.encode("latin-1", "replace")

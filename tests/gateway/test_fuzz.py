@@ -170,7 +170,15 @@ def _frames_strategy() -> st.SearchStrategy[list[tuple[str, bytes | str]]]:
     return st.lists(item, max_size=8)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.large_base_example,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(st.sampled_from([None, "zlib-stream", "zstd-stream"]), _frames_strategy(), st.data())
 def test_the_decoder_only_ever_yields_payloads_or_a_decode_error(
     compression: Any, frames: list[tuple[str, bytes | str]], data: st.DataObject
@@ -214,13 +222,29 @@ def _check_parse(name: str, d: Any) -> None:
     assert _typed(event), event
 
 
-@settings(max_examples=400, deadline=None)
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.large_base_example,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(st.sampled_from(_NAMES), _json)
 def test_junk_events_raise_a_decode_error_or_parse_fully_typed(name: str, d: Any) -> None:
     _check_parse(name, d)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(
+    max_examples=600,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.large_base_example,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(_mutated())
 def test_real_payloads_with_junk_inside_parse_fully_typed_or_fail_cleanly(
     case: tuple[str, Any],
@@ -273,7 +297,15 @@ _frame = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.large_base_example,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(st.sampled_from([False, "zlib-stream", "zstd-stream"]), st.lists(_frame, max_size=6))
 def test_a_shard_survives_any_frames_after_ready(compress: Any, frames: list[str | bytes]) -> None:
     sentinel = 4_242_424_242

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 import httpx
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from musicbot.rest.client import _body, _outcome
@@ -56,7 +56,15 @@ _headers = st.dictionaries(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.large_base_example,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(
     st.sampled_from([200, 204, 400, 401, 403, 404, 429, 500, 502, 503]),
     _headers,
