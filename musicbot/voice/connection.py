@@ -236,6 +236,7 @@ class VoiceConnection:
             await self._finish(StopReason.KICKED, None)
             return
         moved = channel_id != self.channel_id
+        was_connected = self.state is VoiceState.CONNECTED
         self._session_id = session_id
         self.channel_id = channel_id
         if self.state is VoiceState.AWAITING_GATEWAY:
@@ -255,6 +256,8 @@ class VoiceConnection:
             # Not our join (that set ``channel_id`` first): someone moved us.  Emitted after
             # the state changed, so no frame goes to the old session meanwhile.
             log.info("voice_moved", guild_id=self.guild_id, channel_id=channel_id)
+            if was_connected:
+                await self._emit_replaced()
             await self._emit(Moved(guild_id=self.guild_id, channel_id=channel_id))
 
     async def _on_server_update(self, token: str, endpoint: str | None) -> None:
@@ -270,11 +273,21 @@ class VoiceConnection:
             return
         self._token, self._endpoint = token, endpoint
         self._awaiting = None
+        was_connected = self.state is VoiceState.CONNECTED
         if self.state is not VoiceState.JOINING:
             self._new_generation()
             self._drop_session()
             self.state = VoiceState.JOINING
         self._maybe_start()
+        if was_connected:
+            await self._emit_replaced()
+
+    async def _emit_replaced(self) -> None:
+        """The gateway replaced a connected session (a move, a new voice server) before any
+        close: the owner hears ``Reconnecting`` as for a close, so it can hold playback."""
+        await self._emit(
+            Reconnecting(guild_id=self.guild_id, action=CloseAction.REJOIN, close_code=None)
+        )
 
     def _wait_for_server(self, timeout: float) -> None:
         """Tear the session down and wait (for ``timeout``) for a new server."""
