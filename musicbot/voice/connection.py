@@ -24,7 +24,9 @@ sent, since we are out already; ``CALL_TERMINATED`` after 4022, then op 4 with n
 sure the gateway agrees).  A move that someone else made is reported as ``Moved``.
 
 Control is lossless (architecture rule 13): events to the owner are sent with a waiting
-``send`` on its channel, and a socket task waits for room to report its outcome.
+``send`` on its channel, a socket task waits for room to report its outcome, and the owner's
+posts (``join``, ``on_voice_state_update``, ...) never block: behind a full inbox they wait in
+an ordered backlog that the run task drains once the inbox is empty.
 
 Ownership: connection state (``state``, the session, the generation) changes only in ``run``.
 The DAVE session and the RTP/speaking flags are shared by the socket task (gateway ops) and the
@@ -38,6 +40,7 @@ and counted, and the RTP timestamp still advances so receivers see the gap in ti
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import random
@@ -84,6 +87,10 @@ log = structlog.get_logger(__name__)
 
 UpdateVoiceState = Callable[[int, int | None, bool, bool], Awaitable[None]]
 INBOX_SIZE: Final = 32
+# Owner posts wait here, in order, while the inbox is full (the run task is waiting on the owner,
+# e.g. to take an event).  Bounded only against a runaway owner: past it a post is dropped,
+# counted (``stats.control_dropped``) and logged as an error.
+BACKLOG_LIMIT: Final = 1024
 DEFAULT_SETTINGS: Final = VoiceSettings()
 
 
@@ -109,6 +116,8 @@ class VoiceConnection:
         self._update_voice_state = update_voice_state
         self._events = events
         self._send, self._inbox = trio.open_memory_channel[ConnectionMsg](INBOX_SIZE)
+        self._backlog: collections.deque[ConnectionMsg] = collections.deque()
+        self._closing = False
         self._session_id: str | None = None
         self._token: str | None = None
         self._endpoint: str | None = None
@@ -147,6 +156,7 @@ class VoiceConnection:
     def close(self) -> None:
         """Stop ``run`` (without sending op 4; call ``leave`` first for a polite exit)."""
         self._send.close()
+        self._closing = True
 
     @property
     def dave_epoch(self) -> int | None:
@@ -157,12 +167,28 @@ class VoiceConnection:
         return 0 if self._session is None else self._session.dave.protocol_version
 
     def _post(self, msg: ConnectionMsg) -> None:
-        try:
-            self._send.send_nowait(msg)
-        except trio.WouldBlock:
+        """Lossless and never blocking: into the inbox, or (full) into the ordered backlog."""
+        if self._closing:
+            return  # closed: nothing left to act on it
+        if not self._backlog:
+            try:
+                self._send.send_nowait(msg)
+                return
+            except trio.WouldBlock:
+                pass
+            except trio.ClosedResourceError:
+                return
+        if len(self._backlog) >= BACKLOG_LIMIT:
+            self.stats.control_dropped += 1
             log.error("voice_inbox_full", guild_id=self.guild_id, message=type(msg).__name__)
-        except trio.ClosedResourceError:
-            pass  # closed: nothing left to act on it
+            return
+        self._backlog.append(msg)
+
+    def _next_backlog(self) -> ConnectionMsg | None:
+        """A backlog message once the inbox (older messages) is drained."""
+        if self._backlog and self._inbox.statistics().current_buffer_used == 0:
+            return self._backlog.popleft()
+        return None
 
     # -- the run task ------------------------------------------------------------------------
 
@@ -172,10 +198,16 @@ class VoiceConnection:
             task_status.started()
             async with self._inbox:
                 while True:
+                    queued = self._next_backlog()
+                    if queued is not None:
+                        await self._handle(queued)
+                        continue
                     with trio.move_on_at(self._deadline) as timer:
                         try:
                             msg = await self._inbox.receive()
                         except trio.EndOfChannel:
+                            if self._backlog:
+                                continue
                             break
                     if timer.cancelled_caught:
                         await self._on_deadline()

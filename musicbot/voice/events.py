@@ -73,3 +73,4 @@ class VoiceStats:
     frames_dropped: int = 0
     resumes: int = 0
     rejoins: int = 0
+    control_dropped: int = 0  # owner posts past the connection's backlog limit (a bug if > 0)
