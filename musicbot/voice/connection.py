@@ -40,7 +40,6 @@ and counted, and the RTP timestamp still advances so receivers see the gap in ti
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import math
 import random
@@ -68,6 +67,7 @@ from musicbot.voice.messages import (
     ConnectionMsg,
     Join,
     Leave,
+    Mailbox,
     ServerUpdate,
     SocketConnected,
     SocketEnded,
@@ -86,11 +86,6 @@ from musicbot.voice.settings import VoiceSettings
 log = structlog.get_logger(__name__)
 
 UpdateVoiceState = Callable[[int, int | None, bool, bool], Awaitable[None]]
-INBOX_SIZE: Final = 32
-# Owner posts wait here, in order, while the inbox is full (the run task is waiting on the owner,
-# e.g. to take an event).  Bounded only against a runaway owner: past it a post is dropped,
-# counted (``stats.control_dropped``) and logged as an error.
-BACKLOG_LIMIT: Final = 1024
 DEFAULT_SETTINGS: Final = VoiceSettings()
 
 
@@ -115,9 +110,7 @@ class VoiceConnection:
         self.channel_id: int | None = None
         self._update_voice_state = update_voice_state
         self._events = events
-        self._send, self._inbox = trio.open_memory_channel[ConnectionMsg](INBOX_SIZE)
-        self._backlog: collections.deque[ConnectionMsg] = collections.deque()
-        self._closing = False
+        self._mailbox = Mailbox(on_drop=self._on_post_dropped)
         self._session_id: str | None = None
         self._token: str | None = None
         self._endpoint: str | None = None
@@ -155,8 +148,7 @@ class VoiceConnection:
 
     def close(self) -> None:
         """Stop ``run`` (without sending op 4; call ``leave`` first for a polite exit)."""
-        self._send.close()
-        self._closing = True
+        self._mailbox.close()
 
     @property
     def dave_epoch(self) -> int | None:
@@ -167,28 +159,11 @@ class VoiceConnection:
         return 0 if self._session is None else self._session.dave.protocol_version
 
     def _post(self, msg: ConnectionMsg) -> None:
-        """Lossless and never blocking: into the inbox, or (full) into the ordered backlog."""
-        if self._closing:
-            return  # closed: nothing left to act on it
-        if not self._backlog:
-            try:
-                self._send.send_nowait(msg)
-                return
-            except trio.WouldBlock:
-                pass
-            except trio.ClosedResourceError:
-                return
-        if len(self._backlog) >= BACKLOG_LIMIT:
-            self.stats.control_dropped += 1
-            log.error("voice_inbox_full", guild_id=self.guild_id, message=type(msg).__name__)
-            return
-        self._backlog.append(msg)
+        self._mailbox.post(msg)
 
-    def _next_backlog(self) -> ConnectionMsg | None:
-        """A backlog message once the inbox (older messages) is drained."""
-        if self._backlog and self._inbox.statistics().current_buffer_used == 0:
-            return self._backlog.popleft()
-        return None
+    def _on_post_dropped(self, msg: ConnectionMsg) -> None:
+        self.stats.control_dropped += 1
+        log.error("voice_inbox_full", guild_id=self.guild_id, message=type(msg).__name__)
 
     # -- the run task ------------------------------------------------------------------------
 
@@ -196,18 +171,12 @@ class VoiceConnection:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started()
-            async with self._inbox:
+            async with self._mailbox:
                 while True:
-                    queued = self._next_backlog()
-                    if queued is not None:
-                        await self._handle(queued)
-                        continue
                     with trio.move_on_at(self._deadline) as timer:
                         try:
-                            msg = await self._inbox.receive()
+                            msg = await self._mailbox.receive()
                         except trio.EndOfChannel:
-                            if self._backlog:
-                                continue
                             break
                     if timer.cancelled_caught:
                         await self._on_deadline()
@@ -507,8 +476,7 @@ class VoiceConnection:
     async def _report(self, msg: SocketConnected | SocketEnded) -> None:
         """A socket task's outcome: waits for room (lossless); a closed inbox means ``run``
         is over and nobody needs it."""
-        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
-            await self._send.send(msg)
+        await self._mailbox.report(msg)
 
     def _new_generation(self) -> None:
         self.generation += 1
