@@ -27,28 +27,6 @@ async def hear(w: Wired, channel_id: int, user_id: int, count: int = 15) -> None
     assert [f.opus for f in got[before:]] == list(frames)
 
 
-async def one_fault(w: Wired, here: int, there: int) -> tuple[int, str]:
-    """Inject one fault chosen by the seeded generator; returns (the channel now, what)."""
-    f = w.faults
-    kind = f.random.choice(["move", "server", "4015", "4006", "drop"])
-    order, delay = f.pick_order(), f.pick_delay(0.3)
-    code = f.random.choice([4014, 4022])
-    if kind == "move":
-        await f.move_bot(w.guild_id, there, order=order, delay=delay, code=code)
-        return there, f"move {order} {delay} {code}"
-    if kind == "server":
-        new = f.random.random() < 0.5
-        await f.change_voice_server(
-            w.guild_id, order=order, delay=delay, code=code, new_endpoint=new
-        )
-        return here, f"server {order} {delay} {code} new={new}"
-    if kind == "drop":
-        await w.server.drop_client(w.guild_id, w.bot)
-        return here, "drop"
-    await f.close_voice(w.guild_id, int(kind))
-    return here, kind
-
-
 @pytest.mark.parametrize("seed", range(8))
 async def test_a_seeded_sequence_of_faults(seed: int) -> None:
     with trio.fail_after(60):
@@ -62,7 +40,9 @@ async def test_a_seeded_sequence_of_faults(seed: int) -> None:
             await hear(w, channels[here], LISTENERS[here])
             for _ in range(STEPS):
                 connects = sum(isinstance(e, Connected) for e in w.seen)
-                channel, what = await one_fault(w, channels[here], channels[1 - here])
+                what = await w.faults.random_voice_fault(w.guild_id, channels=channels)
+                channel = w.world.voice_channel_of(w.guild_id, w.bot)
+                assert channel is not None
                 here = channels.index(channel)
                 # Connected again (a resume, or a fresh session) after this fault.
                 while sum(isinstance(e, Connected) for e in w.seen) <= connects:
