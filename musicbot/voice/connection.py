@@ -286,6 +286,7 @@ class VoiceConnection:
     async def _emit_replaced(self) -> None:
         """The gateway replaced a connected session (a move, a new voice server) before any
         close: the owner hears ``Reconnecting`` as for a close, so it can hold playback."""
+        self.stats.rejoins += 1  # a fresh session
         await self._emit(
             Reconnecting(guild_id=self.guild_id, action=CloseAction.REJOIN, close_code=None)
         )
@@ -343,6 +344,7 @@ class VoiceConnection:
                 self._drop_session()
                 self._token = self._endpoint = None
                 self._awaiting = (reason, code)
+                self.stats.rejoins += 1  # a fresh session follows, if anything does
                 self.state = VoiceState.AWAITING_GATEWAY
                 self._deadline = trio.current_time() + self.settings.move_timeout
                 await self._emit(

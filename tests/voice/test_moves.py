@@ -104,6 +104,7 @@ async def test_moved_by_a_moderator(order: Order, delay: float, code: int, gated
             assert_waited_as_expected(w, order, code, gated)
     assert len(w.server.identifies) == 2  # a fresh session in the new channel
     assert w.server.resumes == []
+    assert (w.conn.stats.rejoins, w.conn.stats.resumes) == (1, 0)  # counted once, for metrics
 
 
 @pytest.mark.parametrize(("order", "delay", "code", "gated"), SCENARIOS)
