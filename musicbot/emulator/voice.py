@@ -255,8 +255,10 @@ class VoiceServer:
         return self.sessions[(guild_id, user_id)]
 
     async def close_client(self, guild_id: int, user_id: int, code: int) -> None:
-        """Close the session's live socket with ``code`` (the session itself stays)."""
-        socket = self.sessions[(guild_id, user_id)].socket
+        """Close the session's live socket with ``code`` (the session itself stays); nothing
+        when there is no session or no socket (a client between sockets)."""
+        session = self.sessions.get((guild_id, user_id))
+        socket = None if session is None else session.socket
         if socket is not None:
             await self._close_socket(socket, code)
 
@@ -282,7 +284,8 @@ class VoiceServer:
 
     async def drop_client(self, guild_id: int, user_id: int) -> None:
         """End the TCP connection without a close frame (the client should resume)."""
-        socket = self.sessions[(guild_id, user_id)].socket
+        session = self.sessions.get((guild_id, user_id))
+        socket = None if session is None else session.socket
         if socket is not None:
             socket.closed_by_server = True
             await socket.stream.aclose()
