@@ -65,6 +65,7 @@ from musicbot.voice.events import (
 from musicbot.voice.gateway import ConnectionLost
 from musicbot.voice.messages import (
     ConnectionMsg,
+    GatewayReady,
     Join,
     Leave,
     Mailbox,
@@ -146,6 +147,12 @@ class VoiceConnection:
         """Feed VOICE_SERVER_UPDATE for this guild (``endpoint`` None: the server went away)."""
         self._post(ServerUpdate(token=token, endpoint=endpoint))
 
+    def on_gateway_ready(self) -> None:
+        """The main gateway began a new session (READY after a failed resume or op 9): events
+        sent on the old one are lost, so a connection waiting for the gateway (for the answer to
+        its op 4, or for the new server after a 4014/4022) joins again now, on the new session."""
+        self._post(GatewayReady())
+
     def close(self) -> None:
         """Stop ``run`` (without sending op 4; call ``leave`` first for a polite exit)."""
         self._mailbox.close()
@@ -204,6 +211,11 @@ class VoiceConnection:
                 await self._on_state_update(session_id, channel_id)
             case ServerUpdate(token=token, endpoint=endpoint):
                 await self._on_server_update(token, endpoint)
+            case GatewayReady():
+                waiting = (VoiceState.JOINING, VoiceState.AWAITING_GATEWAY, VoiceState.BACKING_OFF)
+                if self.state in waiting and self.channel_id is not None:
+                    log.info("voice_rejoin_after_gateway_ready", guild_id=self.guild_id)
+                    await self._start_join()
             case SocketConnected(generation=generation, resumed=resumed):
                 if generation != self.generation or self._session is None:
                     return

@@ -45,6 +45,11 @@ class ServerUpdate:
 
 
 @attrs.frozen(kw_only=True)
+class GatewayReady:
+    """The main gateway began a new session (READY, not RESUMED)."""
+
+
+@attrs.frozen(kw_only=True)
 class SocketConnected:
     generation: int
     resumed: bool
@@ -57,7 +62,9 @@ class SocketEnded:
     error: str
 
 
-ConnectionMsg = Join | Leave | StateUpdate | ServerUpdate | SocketConnected | SocketEnded
+ConnectionMsg = (
+    Join | Leave | StateUpdate | ServerUpdate | GatewayReady | SocketConnected | SocketEnded
+)
 
 
 class Mailbox:
