@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, NoReturn
 
-from musicbot import __version__, config
+from musicbot import __version__, config, procenv
 from musicbot.errors import ConfigError, MusicBotError
 
 EXIT_OK: Final = 0
@@ -90,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("configuration ok", file=sys.stderr)
         return EXIT_OK
 
+    # The token is in cfg now; no child process (ours or yt-dlp's) may inherit it.
+    procenv.forget_secrets()
     # The composition root imports everything; importing it late keeps --help fast.
     from musicbot.app import run, run_embedded
 

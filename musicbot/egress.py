@@ -137,21 +137,25 @@ def _parse(head: bytes) -> _Request:
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip() or line[0] in " \t":
             raise _BadRequest(400, "bad header line")
+        if "\r" in line or "\n" in line:  # a bare CR or LF could split the head upstream
+            raise _BadRequest(400, "bad header line")
         headers.append((name, value.strip()))
+    if "\r" in lines[0] or "\n" in lines[0]:
+        raise _BadRequest(400, "bad request line")
     if method == "CONNECT":
-        split = urllib.parse.urlsplit("//" + target)
         try:
+            split = urllib.parse.urlsplit("//" + target)
             port = split.port
-        except ValueError:
-            port = None
+        except ValueError:  # "[::1" and other malformed authorities
+            raise _BadRequest(400, "CONNECT needs host:port") from None
         if not split.hostname or port is None:
             raise _BadRequest(400, "CONNECT needs host:port")
         return _Request(connect=True, host=split.hostname, port=port, head=b"")
-    split = urllib.parse.urlsplit(target)
     try:
+        split = urllib.parse.urlsplit(target)
         port = split.port or 80
     except ValueError:
-        raise _BadRequest(400, "bad port") from None
+        raise _BadRequest(400, "bad target") from None
     if split.scheme.lower() != "http" or not split.hostname:
         raise _BadRequest(400, "only absolute http:// requests and CONNECT are proxied")
     if split.username is not None or split.password is not None:

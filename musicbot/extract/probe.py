@@ -21,6 +21,8 @@ import imageio_ffmpeg
 import structlog
 import trio
 
+from musicbot.procenv import child_env
+
 log = structlog.get_logger(__name__)
 
 _DURATION = re.compile(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
@@ -79,7 +81,9 @@ async def probe_stream(
     argv += ["-i", url]
     with trio.move_on_after(timeout):
         # Without an output ffmpeg exits with status 1 after printing the input's header.
-        done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
+        done = await trio.run_process(
+            argv, capture_stdout=True, capture_stderr=True, check=False, env=child_env()
+        )
         return Probe(parse_duration(done.stderr), parse_audio_codec(done.stderr))
     log.debug("probe_timed_out", timeout=timeout)
     return Probe()

@@ -15,7 +15,7 @@ Theory.  ``GET /gateway/bot`` tells how many shards Discord recommends, the gate
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import structlog
 import trio
@@ -23,7 +23,7 @@ import trio
 from musicbot.config import DiscordConfig, Secret
 from musicbot.gateway.codec import Compression
 from musicbot.gateway.constants import IDENTIFY_WINDOW
-from musicbot.gateway.errors import GatewayFatalError, SessionStartLimitError
+from musicbot.gateway.errors import GatewayFatalError, GatewayInfoError, SessionStartLimitError
 from musicbot.gateway.events import GatewayDispatch
 from musicbot.gateway.handle import ShardHandle
 from musicbot.gateway.ratelimit import IdentifyGate
@@ -31,6 +31,10 @@ from musicbot.gateway.shard import Shard
 from musicbot.gateway.state import DEFAULT_OPTIONS, GatewayMetrics, ShardOptions
 
 log = structlog.get_logger(__name__)
+
+# Far beyond any real bot (Discord asks for one shard per ~1000 guilds); a larger count in the
+# answer of GET /gateway/bot is a broken answer, not a plan.
+MAX_SHARDS: Final = 65_536
 
 GatewayBotSource: TypeAlias = Callable[[], Awaitable[Mapping[str, Any]]]
 """An async callable returning the JSON of ``GET /gateway/bot`` (the REST client's
@@ -127,8 +131,20 @@ class ShardManager:
         info: Mapping[str, Any] = {}
         if self._get_gateway_bot is not None:
             info = await self._get_gateway_bot()
+        try:
+            count, ids, url, gate = self._plan_from(info)
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise GatewayInfoError(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        gate.check_start(len(ids))
+        return count, ids, url, gate
+
+    def _plan_from(self, info: Mapping[str, Any]) -> tuple[int, tuple[int, ...], str, IdentifyGate]:
+        if not isinstance(info, Mapping):
+            raise TypeError("the answer is not an object")
         count_setting = self._shard_count_setting
         count = int(info["shards"]) if count_setting == "auto" else count_setting
+        if not 1 <= count <= MAX_SHARDS:
+            raise ValueError(f"shards = {count}")
         ids = (
             tuple(range(count))
             if self._shard_ids_setting == "auto"
@@ -137,14 +153,13 @@ class ShardManager:
         url = self._gateway_url or str(info["url"])
         limit = info.get("session_start_limit") or {}
         gate = IdentifyGate(
-            max_concurrency=int(limit.get("max_concurrency", 1)),
+            max_concurrency=max(1, int(limit.get("max_concurrency", 1))),
             remaining=int(limit.get("remaining", 1000)),
             total=int(limit.get("total", 1000)),
             reset_after=float(limit.get("reset_after", 86_400_000)) / 1000.0,
             floor=self._identify_floor,
             window=self._identify_window,
         )
-        gate.check_start(len(ids))
         return count, ids, url, gate
 
     async def run(
