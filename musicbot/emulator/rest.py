@@ -9,7 +9,10 @@ the bot could get it wrong:
   non-interaction routes, gets a real 429 (body ``{message, retry_after, global}`` plus
   ``Retry-After``, ``X-RateLimit-Scope`` and, if global, ``X-RateLimit-Global``) and is recorded
   in :attr:`EmulatorRest.rate_limit_violations`.  A forced 429 also closes the bucket for
-  ``retry_after``, so a client that retries early gets a genuine second 429.
+  ``retry_after``, so a client that retries early gets a genuine second 429.  A request that
+  was already in flight on another connection when a forced 429 closed its window (it arrives
+  within ``IN_FLIGHT_GRACE``) goes to :attr:`EmulatorRest.rate_limit_in_flight` instead: the
+  client could not have known yet.  A retry on the connection that got the 429 always counts.
 * **Interactions.**  One callback per interaction; a second one is rejected with 400 / 40060.
   After a deferred (type 5) callback the first follow-up edits the original message.
 * **Validation.**  With a ``validator`` (see :mod:`musicbot.emulator.openapi`), every JSON body is
@@ -55,6 +58,9 @@ from musicbot.emulator.rest_store import Store
 
 PREFIX: Final = "/api/v10"
 GLOBAL_LIMIT: Final = 50  # per second, as Discord
+# A request that arrives on another connection this soon after a forced 429 closed its window
+# was already in flight (a concurrent client could not have known): not counted as a violation.
+IN_FLIGHT_GRACE: Final = 0.5
 INVALID_FORM_BODY: Final = 50035
 ALREADY_ACKNOWLEDGED: Final = 40060
 
@@ -241,6 +247,10 @@ class EmulatorRest:
         self.validation_errors: list[ValidationProblem] = []
         self.response_errors: list[ValidationProblem] = []  # the emulator's own shape bugs
         self.rate_limit_violations: list[RecordedRequest] = []
+        self.rate_limit_in_flight: list[RecordedRequest] = []  # see IN_FLIGHT_GRACE
+        self._forced_closures: dict[Any, tuple[str, float]] = {}  # window → (connection, t)
+        self._limited_by: Any = None  # the window the last genuine 429 came from
+        self._connection = ""  # the TCP connection of the request being handled
 
     # ---------------------------------------------------------------- test controls
 
@@ -423,6 +433,8 @@ class EmulatorRest:
         delay = self.faults.take_delay(f"{scope['method']} {scope['path'].removeprefix(PREFIX)}")
         if delay > 0:
             await trio.sleep(delay)  # a slow answer, armed by a test
+        client = scope.get("client") or ("", 0)
+        self._connection = f"{client[0]}:{client[1]}"
         status, body, extra = self._handle(scope["method"], scope["path"], query, headers, chunks)
         if extra.pop("x-emulator-no-body", None):
             payload, out = b"", [(b"content-type", b"text/plain")]
@@ -466,7 +478,13 @@ class EmulatorRest:
         )
         self.requests.append(rec)
         if status == 429 and "x-emulator-forced" not in extra:
-            self.rate_limit_violations.append(rec)
+            closure = self._forced_closures.get(self._limited_by)
+            in_flight = (
+                closure is not None
+                and closure[0] != self._connection
+                and now - closure[1] < IN_FLIGHT_GRACE
+            )
+            (self.rate_limit_in_flight if in_flight else self.rate_limit_violations).append(rec)
         extra.pop("x-emulator-forced", None)
         self._notify()
         return status, result, extra
@@ -487,6 +505,7 @@ class EmulatorRest:
         headers: Mapping[str, str],
         body: Json,
     ) -> tuple[int, Json, dict[str, str]]:
+        self._limited_by = None
         if route is None:
             return 404, {"message": "404: Not Found", "code": 0}, {}
         if route.auth and not self._authorized(headers.get("authorization", "")):
@@ -500,12 +519,17 @@ class EmulatorRest:
             while self._global_recent and self._global_recent[0] <= now - 1.0:
                 self._global_recent.popleft()
             if now < self._global_until:
+                self._limited_by = "global"
                 return self._too_many(self._global_until - now, is_global=True, headers={})
             if len(self._global_recent) >= self._global_limit:
                 retry = self._global_recent[0] + 1.0 - now
                 return self._too_many(retry, is_global=True, headers={})
         window = self._window(route, bucket_key, now)
         if forced is not None:
+            self._forced_closures["global" if forced.is_global else bucket_key] = (
+                self._connection,
+                now,
+            )
             if forced.is_global:
                 self._global_until = max(self._global_until, now + forced.retry_after)
             else:
@@ -513,6 +537,7 @@ class EmulatorRest:
                 window.reset_at = now + forced.retry_after  # closed for exactly that long
             return self._forced_429(forced, self._rl_headers(route, window, now))
         if window.used >= self._limit(route).limit:
+            self._limited_by = bucket_key
             headers_now = self._rl_headers(route, window, now)
             return self._too_many(window.reset_at - now, is_global=False, headers=headers_now)
         window.used += 1
