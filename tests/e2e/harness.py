@@ -22,7 +22,7 @@ from musicbot.emulator.recording import ogg_opus
 from musicbot.emulator.server import Emulator, open_emulator
 from musicbot.emulator.voice import VoiceServer
 from musicbot.emulator.voice_call import Listener
-from musicbot.emulator.world import Guild, Member
+from musicbot.emulator.world import Guild, Member, World
 from musicbot.models.media import SILENCE_FRAME
 from tests.rest.helpers import spec_response_validator, spec_validator
 
@@ -145,13 +145,17 @@ async def stack(
     before_bot: Callable[[Emulator], None] | None = None,
     extra_extractors: tuple[type, ...] = (),
     tones: tuple[Tone, ...] = TONES,
+    member_permissions: bool = True,
 ) -> AsyncIterator[Stack]:
+    """The whole stack; ``member_permissions=False`` leaves ``member.permissions`` out of
+    interactions, as Discord-compatible servers do."""
     media_dir = tmp_path / "media"
     data_dir = tmp_path / "data"
     voice = VoiceServer(heartbeat_interval_ms=2_000.0)
     async with (
         open_media_server(media_dir, tones) as media,
         open_emulator(
+            world=World(member_permissions=member_permissions),
             voice_backend=voice,
             heartbeat_interval=5.0,
             rest_options=validating(),
