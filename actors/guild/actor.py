@@ -538,7 +538,7 @@ class Guild:
                 )
                 self.changed()
             case _:
-                log.debug("voice_event_ignored", event=type(event).__name__)
+                log.debug("voice_event_ignored", kind=type(event).__name__)  # (e.g. Moved)
 
     async def player_close(self) -> None:
         if self.player is not None:
