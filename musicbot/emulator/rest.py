@@ -9,10 +9,12 @@ the bot could get it wrong:
   non-interaction routes, gets a real 429 (body ``{message, retry_after, global}`` plus
   ``Retry-After``, ``X-RateLimit-Scope`` and, if global, ``X-RateLimit-Global``) and is recorded
   in :attr:`EmulatorRest.rate_limit_violations`.  A forced 429 also closes the bucket for
-  ``retry_after``, so a client that retries early gets a genuine second 429.  A request that
-  was already in flight on another connection when a forced 429 closed its window (it arrives
-  within ``IN_FLIGHT_GRACE``) goes to :attr:`EmulatorRest.rate_limit_in_flight` instead: the
-  client could not have known yet.  A retry on the connection that got the 429 always counts.
+  ``retry_after``, so a client that retries early gets a genuine second 429.  Within a window
+  a forced 429 closed, a request counts as a violation only if it is the very request
+  (``METHOD /path``) that was answered 429 and is sent again before its ``retry_after``; any
+  other request may have been on its way (or granted by the client's limiter) before the 429
+  arrived, so its 429 goes to :attr:`EmulatorRest.rate_limit_in_flight`.  A naturally exhausted
+  bucket or the 50/s global limit always counts: the headers said so.
 * **Interactions.**  One callback per interaction; a second one is rejected with 400 / 40060.
   After a deferred (type 5) callback the first follow-up edits the original message.
 * **Validation.**  With a ``validator`` (see :mod:`musicbot.emulator.openapi`), every JSON body is
@@ -76,9 +78,6 @@ __all__ = [
 
 PREFIX: Final = "/api/v10"
 GLOBAL_LIMIT: Final = 50  # per second, as Discord
-# A request that arrives on another connection this soon after a forced 429 closed its window
-# was already in flight (a concurrent client could not have known): not counted as a violation.
-IN_FLIGHT_GRACE: Final = 0.5
 INVALID_FORM_BODY: Final = 50035
 ALREADY_ACKNOWLEDGED: Final = 40060
 
@@ -170,10 +169,11 @@ class EmulatorRest:
         self.validation_errors: list[ValidationProblem] = []
         self.response_errors: list[ValidationProblem] = []  # the emulator's own shape bugs
         self.rate_limit_violations: list[RecordedRequest] = []
-        self.rate_limit_in_flight: list[RecordedRequest] = []  # see IN_FLIGHT_GRACE
-        self._forced_closures: dict[Any, tuple[str, float]] = {}  # window → (connection, t)
+        self.rate_limit_in_flight: list[RecordedRequest] = []  # see the module docstring
+        self._forced_until: dict[Any, float] = {}  # a window a forced 429 closed → until
         self._limited_by: Any = None  # the window the last genuine 429 came from
-        self._connection = ""  # the TCP connection of the request being handled
+        # "METHOD /path" answered 429 → when it may be sent again (its retry_after)
+        self._retry_at: dict[str, float] = {}
 
     # ---------------------------------------------------------------- test controls
 
@@ -356,8 +356,6 @@ class EmulatorRest:
         delay = self.faults.take_delay(f"{scope['method']} {scope['path'].removeprefix(PREFIX)}")
         if delay > 0:
             await trio.sleep(delay)  # a slow answer, armed by a test
-        client = scope.get("client") or ("", 0)
-        self._connection = f"{client[0]}:{client[1]}"
         status, body, extra = self._handle(scope["method"], scope["path"], query, headers, chunks)
         if extra.pop("x-emulator-no-body", None):
             payload, out = b"", [(b"content-type", b"text/plain")]
@@ -400,14 +398,17 @@ class EmulatorRest:
             user_agent=headers.get("user-agent", ""),
         )
         self.requests.append(rec)
+        target = f"{method} {path}"
         if status == 429 and "x-emulator-forced" not in extra:
-            closure = self._forced_closures.get(self._limited_by)
-            in_flight = (
-                closure is not None
-                and closure[0] != self._connection
-                and now - closure[1] < IN_FLIGHT_GRACE
-            )
+            in_flight = False
+            if now < self._forced_until.get(self._limited_by, -math.inf):
+                # Closed by a forced 429: only this very request sent again early is a sure
+                # violation; any other may have been on its way (or granted) before the 429.
+                in_flight = now >= self._retry_at.get(target, -math.inf)
             (self.rate_limit_in_flight if in_flight else self.rate_limit_violations).append(rec)
+        if status == 429 and isinstance(result, dict):
+            retry_after = float(result.get("retry_after") or 0.0)
+            self._retry_at[target] = max(self._retry_at.get(target, -math.inf), now + retry_after)
         extra.pop("x-emulator-forced", None)
         self._notify()
         return status, result, extra
@@ -449,9 +450,8 @@ class EmulatorRest:
                 return self._too_many(retry, is_global=True, headers={})
         window = self._window(route, bucket_key, now)
         if forced is not None:
-            self._forced_closures["global" if forced.is_global else bucket_key] = (
-                self._connection,
-                now,
+            self._forced_until["global" if forced.is_global else bucket_key] = (
+                now + forced.retry_after
             )
             if forced.is_global:
                 self._global_until = max(self._global_until, now + forced.retry_after)
