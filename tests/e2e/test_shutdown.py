@@ -23,6 +23,7 @@ from musicbot.emulator.server import Emulator, open_emulator
 from musicbot.emulator.voice import VoiceServer
 from musicbot.emulator.voice_call import Listener
 from musicbot.models.media import SILENCE_FRAME
+from tests.e2e.harness import assert_discord_shapes, validating
 
 # Long enough that ffmpeg is still running (held back by the player's bounded buffer) when the
 # signal comes, so the test sees the shutdown reap it.
@@ -105,7 +106,9 @@ async def bot_playing(tmp_path: Path) -> AsyncIterator[Playing]:
     voice = VoiceServer(heartbeat_interval_ms=2_000.0)
     async with (
         open_media_server(tmp_path / "media", (LONG_TONE,)) as media,
-        open_emulator(voice_backend=voice, heartbeat_interval=5.0) as emu,
+        open_emulator(
+            voice_backend=voice, heartbeat_interval=5.0, rest_options=validating()
+        ) as emu,
     ):
         guild = emu.world.add_guild("Phòng nhạc", text_channels=("music",))
         lounge = guild.voice_channel.id
@@ -156,6 +159,7 @@ async def bot_playing(tmp_path: Path) -> AsyncIterator[Playing]:
                 if proc.returncode is None:
                     proc.kill()
                     await proc.wait()
+            assert_discord_shapes(emu)  # OpenAPI-valid requests and answers, no 429 broken
 
 
 async def test_sigterm_during_playback_snapshots_sends_silence_leaves_and_reaps(
