@@ -1,5 +1,12 @@
 """The guild actor: sole owner of one guild's queue, player and voice connection.
 
+Rooms.  ``actor.py`` (this module) owns the loop, the state and the voice and playback rooms;
+``table.py`` is the command table it is handed (``GuildDeps.commands``, built by
+``families.py`` from the families ``commands.py`` (music), ``playlists.py``, ``settings.py`` and
+``ops_commands.py``); ``replies.py`` sends interaction answers keyed by interaction id and
+``announcer.py`` posts to the music channel, both from tasks of the nursery :func:`run` opens
+and never hands out.  Options are validated by the router before any of this sees them.
+
 Theory.  One task runs :meth:`Guild.run`; it reads one inbox (commands from the router, voice
 events from the gateway, and reports from its own child tasks) and is the only code that touches
 this guild's state, so there are no locks.  Slow work never blocks the loop: an extraction, a
@@ -15,10 +22,19 @@ Timers are deadlines the loop waits on (``move_on_at``): leave after ``[voice] a
 alone and after ``idle_timeout`` with nothing to play (unless 24/7), and stop the actor itself
 once it has neither voice nor queue, so only active guilds use memory.
 
-Crash recovery: after every change the actor saves a plain snapshot through its supervisor's
-``ChildContext``; a restarted instance rebuilds the queue from it, rejoins the voice channel and
-resumes the track from the saved position.  A guild that crashes more than
-``MAX_CRASHES`` times within ``CRASH_WINDOW`` seconds gives up cleanly and says so.
+Crash recovery (a crash never costs the queue).  After each message that was handled to the
+end, the actor saves a plain snapshot through its supervisor's ``ChildContext`` (the last *good*
+state: a message that crashes half-way is not in it, and its inbox dies with it, so it is never
+replayed).  A restarted instance rebuilds the queue from the snapshot, rejoins the voice channel
+and resumes the track from the saved position.  The supervisor alone counts crashes: past its
+intensity it restarts the actor with ``ctx.exhausted``, and the actor then *holds*: it keeps
+the queue and the saved session, leaves voice, tells the channel, and carries on at the next
+``/play`` or ``/resume``.
+
+Voice.  Every VOICE_STATE_UPDATE / VOICE_SERVER_UPDATE for the bot goes to the connection
+(lossless forwarders both ways).  While the connection reports ``Reconnecting`` the player is
+paused at its exact position; the next ``Connected`` resumes the same entry there.  ``Moved``
+(someone dragged the bot) only changes the channel the bot is in.
 """
 
 from __future__ import annotations
@@ -59,6 +75,7 @@ from actors.guild.messages import (
 )
 from actors.guild.reasons import failure_text
 from actors.guild.replies import ReplyQueue
+from actors.guild.table import CommandTable
 from actors.kit.supervisor import ChildContext
 from actors.playlists import PersonalPlaylistsHandle
 from musicbot.audio import messages as pm
@@ -67,10 +84,18 @@ from musicbot.audio.source import SourceOpener
 from musicbot.config import Config
 from musicbot.i18n import t
 from musicbot.log import bind
-from musicbot.models.queue import Queue
+from musicbot.models.queue import Queue, QueueFull, QueuePositionError
 from musicbot.models.track import Track
 from musicbot.ops.context import OpsContext
-from musicbot.storage import GuildSettings, SessionSnapshot, Storage, StorageError
+from musicbot.storage import (
+    DiskFull,
+    GuildSettings,
+    PermissionDenied,
+    SessionSnapshot,
+    Storage,
+    StorageError,
+    StorageIOError,
+)
 from musicbot.voice import (
     Connected,
     Disconnected,
@@ -82,12 +107,11 @@ from musicbot.voice import (
 
 log = structlog.get_logger(__name__)
 
-INBOX_SIZE: Final = 64
-MAX_PENDING_EXTRACTIONS: Final = 8  # per guild; more is refused as "busy"
-MAX_CRASHES: Final = 3
-CRASH_WINDOW: Final = 60.0
 REPLY_TIMEOUT: Final = 8.0  # a REST call answering a user may take this long at most
-PENDING_SEARCH_TTL: Final = 300.0
+REPLY_TIMEOUT_ON_CRASH: Final = 3.0  # the "something went wrong" answer before a crash
+# Commands that need the member in the bot's voice channel (they set the music channel).
+NEEDS_VOICE: Final = frozenset({"play", "playnext", "search", "join"})
+OPERATOR_ERRORS: Final = (DiskFull, PermissionDenied, StorageIOError)
 MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
 ADMINISTRATOR: Final = 1 << 3
 # Seconds an actor with no voice and no queue stays before it stops (at most idle_timeout).
@@ -116,13 +140,9 @@ class GuildDeps:
     rng: random.Random = attrs.field(factory=random.Random)
     ops: OpsContext | None = None  # metrics, health, and the board for audio counters
     personal_playlists: PersonalPlaylistsHandle | None = None  # None: personal scope unavailable
-
-
-@attrs.define
-class _Crashes:
-    """Saved with the snapshot so a restarted instance knows how often it crashed lately."""
-
-    times: list[float] = attrs.field(factory=list)
+    # The commands this actor answers (see actors.guild.table); the guild supervisor's spec
+    # fills in the default families when this is None.
+    commands: CommandTable | None = None
 
 
 class Guild:
@@ -163,7 +183,10 @@ class Guild:
         self.player: PlayerHandle | None = None
         self.voice: VoiceConnection | None = None
         self.voice_done = trio.Event()  # set when the current voice connection's task ended
-        self.crashes = _Crashes()
+        self.held = False  # past the crash limit: queue kept, not playing, until asked again
+        self.dirty = False  # changed since the last snapshot handed to the supervisor
+        self.voice_hold = False  # paused by us while the voice connection reconnects
+        self.commands = deps.commands or CommandTable.of()
         self.posts = Announcer(deps.rest, lambda: self.text_channel_id)
         self.replies = ReplyQueue(nursery)
         self.save_state: Callable[[Any], None] = lambda _s: None
@@ -218,7 +241,7 @@ class Guild:
             "stay_24_7": self.stay_24_7,
             "paused": self.paused,
             "locale": self.locale,
-            "crashes": list(self.crashes.times),
+            "held": self.held,
         }
 
     def capture(self) -> SessionSnapshot:
@@ -235,10 +258,17 @@ class Guild:
         )
 
     def changed(self) -> None:
-        """Record the new state for a restart (in memory) and for a process restart (disk)."""
-        self.save_state(self.snapshot())
+        """Record the new state for a restart (in memory, once the message is handled to the
+        end: see :meth:`commit`) and for a process restart (disk, debounced)."""
+        self.dirty = True
         if self.voice_channel_id is not None and (self.queue.current or len(self.queue)):
             self.writer.mark_dirty()
+
+    def commit(self) -> None:
+        """The message was handled without crashing: its state is the last good one."""
+        if self.dirty:
+            self.dirty = False
+            self.save_state(self.snapshot())
 
     def restore_from(self, data: Mapping[str, Any]) -> None:
         self.queue = Queue.restore(data["queue"], max_length=self.cfg.limits.max_queue_length)
@@ -248,7 +278,7 @@ class Guild:
         self.volume = int(data.get("volume", self.volume))
         self.stay_24_7 = bool(data.get("stay_24_7", self.stay_24_7))
         self.locale = data.get("locale")
-        self.crashes.times = [float(x) for x in data.get("crashes", ())]
+        self.held = bool(data.get("held", False))
 
     # ------------------------------------------------------------------ speaking
 
@@ -271,11 +301,11 @@ class Guild:
 
     def _reply(self, inv: Invocation, call: Callable[[], Awaitable[None]]) -> None:
         """Send from a child task, in order per interaction (see ``actors.guild.replies``)."""
-        self.replies.submit(inv.reply, inv.name, call)
+        self.replies.submit(inv.reply.interaction_id, inv.name, call)
 
     async def wait_replies(self, inv: Invocation | None = None) -> None:
         """Until the answers queued so far (for ``inv``, or for everyone) have been sent."""
-        await self.replies.wait(inv.reply if inv is not None else None)
+        await self.replies.wait(inv.reply.interaction_id if inv is not None else None)
 
     def announce(self, kind: str, body: dict[str, Any]) -> None:
         """Post to the music channel without waiting (``kind`` "np" edits the last one)."""
@@ -350,12 +380,13 @@ class Guild:
     async def forward(
         self, receive: trio.MemoryReceiveChannel[Any], wrap: Callable[..., GuildMsg]
     ) -> None:
+        """Player and voice events are control (rule 13): waited for, never dropped."""
         async with receive:
             async for event in receive:
-                with trio.move_on_after(REPLY_TIMEOUT):
-                    await self.inbox_send.send(wrap(event=event))
+                await self.inbox_send.send(wrap(event=event))
 
     def join(self, channel_id: int) -> None:
+        self.held = False  # a member asked for music again
         voice = self.ensure_voice_task()
         if self.voice_channel_id != channel_id or not self.voice_connected:
             self.voice_channel_id = channel_id
@@ -510,16 +541,30 @@ class Guild:
                     ev.VoiceConnected(guild_id=self.guild_id, channel_id=channel_id)
                 )
                 self.refresh_alone()
+                if self.voice_hold:
+                    # Back after a reconnect (a resume, a move, a new voice server): the same
+                    # entry goes on from the exact place the player was paused at.
+                    self.voice_hold = False
+                    if self.player is not None and self.playing_entry is not None:
+                        await self.player.resume()
+                        self.set_position(self.position, moving=True)
+                        return
                 if not resumed and self.playing_entry is None and self.queue.current is not None:
                     await self.play_current(start_at=self.position)
             case Reconnecting():
-                pass  # frames are dropped meanwhile; the voice task recovers by itself
+                # Hold playback (frames would be lost meanwhile) and keep the exact position.
+                if self.player is not None and self.playing_entry is not None and not self.paused:
+                    if not self.voice_hold:
+                        self.set_position(self.playback_position(), moving=False)
+                        await self.player.pause()
+                    self.voice_hold = True
             case Disconnected(reason=reason):
                 was = self.voice_channel_id
                 self.voice_connected = False
                 if reason is StopReason.LEFT:
                     return
                 log.info("voice_lost", reason=reason.value, channel_id=was)
+                self.voice_hold = False
                 await self.stop_playback()
                 if self.voice is not None:
                     self.voice.close()  # ends its task; a new join builds a new connection
@@ -535,8 +580,17 @@ class Guild:
                     )
                 )
                 self.changed()
+            case _ if type(event).__name__ == "Moved":
+                # Dragged to another channel (musicbot.voice emits Moved before Connected):
+                # the bot is there now; nothing "left", nothing to announce.
+                moved_to = getattr(event, "channel_id", None)
+                if isinstance(moved_to, int) and moved_to != self.voice_channel_id:
+                    self.voice_channel_id = moved_to
+                    self.alone_since = None
+                    self.refresh_alone()
+                    self.changed()
             case _:
-                log.debug("voice_event_ignored", event=type(event).__name__)
+                log.debug("voice_event_ignored", event_type=type(event).__name__)
 
     async def player_close(self) -> None:
         if self.player is not None:
@@ -569,8 +623,9 @@ class Guild:
         idle = self.idle_since is not None and self.playing_entry is None and not self.resolving
         if now_ok and idle and self.voice_channel_id is not None:
             deadlines.append(self.idle_since + self.cfg.voice.idle_timeout)  # type: ignore[operator]
-        if self.voice_channel_id is None and self.pending == 0:  # (a queue left out of voice
-            # after a resume found the channel empty would otherwise keep the actor forever)
+        if self.voice_channel_id is None and self.pending == 0 and not self.held:  # (a queue
+            # left out of voice after a resume found the channel empty would otherwise keep the
+            # actor forever; a held queue waits for /resume)
             linger = min(LINGER, self.cfg.voice.idle_timeout)
             deadlines.append((self.idle_since or trio.current_time()) + linger)
         return min(deadlines)
@@ -589,12 +644,9 @@ class Guild:
 
     async def handle(self, msg: GuildMsg) -> bool:
         """One message; returns True when the actor should stop."""
-        # The command handlers live beside this module (/playlist and /settings register too).
-        from actors.guild import commands, playlists, settings  # noqa: F401
-
         match msg:
             case Command(inv=inv):
-                await commands.dispatch(self, inv)
+                await self.dispatch(inv)
             case MemberVoiceState():
                 await self.on_member_voice(msg)
             case VoiceServer(token=token, endpoint=endpoint):
@@ -611,12 +663,12 @@ class Guild:
             case Shutdown(leave_voice=leave_voice):
                 await self.shutdown(leave_voice=leave_voice)
                 return True
-            case Extracted():
-                await commands.on_extracted(self, msg)
-            case PlaylistBatch():
-                await commands.on_playlist_batch(self, msg)
-            case PlaylistTrackFound():
-                await playlists.on_track_found(self, msg)
+            case Extracted() | PlaylistBatch() | PlaylistTrackFound():
+                report = self.commands.reports.get(type(msg))
+                if report is None:
+                    log.error("report_without_handler", kind=type(msg).__name__)
+                else:
+                    await report(self, msg)
             case Resolved():
                 await self.on_resolved(msg)
             case FromPlayer(event=event):
@@ -626,6 +678,68 @@ class Guild:
             case _:
                 assert_never(msg)
         return False
+
+    async def dispatch(self, inv: Invocation) -> None:
+        """One command, through the table; its options were validated by the router."""
+        if inv.channel_id is not None and inv.name in NEEDS_VOICE:
+            self.text_channel_id = inv.channel_id
+        self.locale = inv.locale
+        found = self.commands.lookup(inv.name)
+        if found is None:
+            await self.answer(inv, "cmd.unknown_command", ephemeral=True)
+            return
+        key, handler = found
+        if self.commands.needs_dj(key) and not self.is_dj(inv):
+            await self.answer(inv, "cmd.need_dj", ephemeral=True)
+            return
+        try:
+            await handler(self, inv)
+        except QueueFull as exc:
+            await self.answer(inv, "cmd.queue_full", ephemeral=True, limit=exc.limit)
+        except QueuePositionError as exc:
+            await self.answer(inv, "cmd.bad_index", ephemeral=True, index=exc.position)
+        except StorageError as exc:
+            emit = log.warning if isinstance(exc, OPERATOR_ERRORS) else log.info
+            emit("command_storage_error", command=inv.name, error=type(exc).__name__)
+            await self.respond(inv, exc.user_message(self.lang(inv)), ephemeral=True)
+        except Exception:
+            # Let it crash (the supervisor restarts the guild from its last good snapshot),
+            # but the member still gets an answer instead of "the application did not respond".
+            await self.answer(inv, "cmd.internal_error", ephemeral=True)
+            with trio.move_on_after(REPLY_TIMEOUT_ON_CRASH):
+                await self.wait_replies(inv)  # before the crash cancels the actor's tasks
+            raise
+
+    # ------------------------------------------------------------------ helpers of the families
+
+    def new_entry(self, track: Track, user_id: int) -> Track:
+        """``track`` as a queue entry requested by ``user_id`` (a fresh entry id)."""
+        return track.with_requester(user_id, new_entry_id())
+
+    async def join_member(self, inv: Invocation) -> bool:
+        """The member must be in voice; the bot joins them unless busy elsewhere with listeners."""
+        channel = inv.voice_channel_id
+        if channel is None:
+            await self.answer(inv, "cmd.not_in_voice", ephemeral=True)
+            return False
+        if (
+            self.voice_channel_id is not None
+            and self.voice_channel_id != channel
+            and self.listeners()
+        ):
+            await self.answer(
+                inv, "cmd.busy_elsewhere", ephemeral=True, channel_id=self.voice_channel_id
+            )
+            return False
+        self.join(channel)
+        return True
+
+    async def kick(self) -> None:
+        """Start playing if nothing is."""
+        if self.playing_entry is None and not self.resolving:
+            if self.queue.current is None:
+                self.queue.advance()
+            await self.play_current()
 
     async def shutdown(self, *, leave_voice: bool) -> None:
         """Graceful stop: keep the snapshot on disk, send silence, leave voice."""
@@ -664,6 +778,22 @@ class Guild:
         if recovered and self.queue.current is not None:
             self.announce_text("cmd.recovered", title=self.queue.current.title)
 
+    async def hold(self, data: Mapping[str, Any], *, announce: bool) -> None:
+        """Past the crash limit: keep the queue (here and in the saved session on disk), stop
+        playing, leave voice, and say so; the next /play or /resume carries on (``join``)."""
+        self.restore_from(data)
+        self.held = True
+        self.voice_channel_id = None
+        self.playing_entry = None
+        if announce:
+            log.error("guild_actor_held", queued=len(self.queue))
+            self.announce_text("cmd.gave_up")
+        if self.members.get(self.bot_id) is not None:
+            try:  # the crashed instance never said goodbye to the channel
+                await self.deps.update_voice_state(self.guild_id, None, False, False)
+            except Exception as exc:  # the gateway may be reconnecting; Discord times it out
+                log.warning("ghost_voice_leave_failed", error=repr(exc))
+
     async def drop_stored_session(self) -> None:
         """A stored session whose channel is gone or empty is over: forget it, and leave the
         channel Discord may still show the bot in (the crashed process never said goodbye)."""
@@ -690,39 +820,31 @@ async def run(
     ctx: ChildContext | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """The guild actor.  Returns when it has been idle long enough (or on Shutdown)."""
+    """The guild actor.  Returns when it has been idle long enough (or on Shutdown).
+
+    It reports itself started before touching the disk: the supervisor starts children from
+    its control loop and the router waits for that, so a slow disk must not hold up either."""
     with bind(guild_id=guild_id):
         async with trio.open_nursery() as nursery:
             g = Guild(guild_id, deps, inbox_send, nursery)
             if ctx is not None:
                 g.save_state = ctx.save_state
+            task_status.started()
             g.settings = await deps.storage.guild_settings(guild_id).load()
             if g.settings.default_volume is not None:
                 g.volume = g.settings.default_volume
             g.stay_24_7 = g.settings.stay_24_7 or g.stay_24_7
             previous = ctx.last_state if ctx is not None else None
-            if isinstance(previous, Mapping):
-                now = trio.current_time()
-                recent = [x for x in previous.get("crashes", ()) if x > now - CRASH_WINDOW]
-                recent.append(now)
-                if len(recent) > MAX_CRASHES:
-                    # Started (so the supervisor is not held up), then a normal exit: a
-                    # transient child that returns is not restarted.
-                    task_status.started()
-                    inbox.close()
-                    g.restore_from(previous)
-                    log.error("guild_actor_gave_up", crashes=len(recent))
-                    g.announce_text("cmd.gave_up")
-                    await _give_up(g)
-                    nursery.cancel_scope.cancel()
-                    return
             nursery.start_soon(g.posts.run)
             nursery.start_soon(g.writer.run)
             if isinstance(previous, Mapping):
-                await g.restore_session(previous, recovered=True)
-                g.crashes.times = recent
-                g.save_state(g.snapshot())
-            task_status.started()
+                exhausted = ctx is not None and ctx.exhausted
+                if exhausted or previous.get("held"):
+                    await g.hold(previous, announce=exhausted)
+                else:
+                    await g.restore_session(previous, recovered=True)
+                g.dirty = True
+                g.commit()
             log.info("guild_actor_started", restarted=ctx is not None and ctx.restart_count > 0)
             async with inbox:
                 while True:
@@ -731,7 +853,9 @@ async def run(
                             msg = await inbox.receive()
                         except trio.EndOfChannel:
                             break
-                        if await g.handle(msg):
+                        stop = await g.handle(msg)
+                        g.commit()
+                        if stop:
                             break
                         continue
                     if await g.on_deadline():
@@ -748,17 +872,6 @@ async def run(
                 deps.ops.board.detach(guild_id)
             nursery.cancel_scope.cancel()
     log.info("guild_actor_stopped")
-
-
-async def _give_up(g: Guild) -> None:
-    """Past the crash limit: say so, leave voice, forget the session (no resume of a loop)."""
-    g.posts.close()
-    with trio.move_on_after(REPLY_TIMEOUT):
-        await g.posts.run()
-        if g.voice_channel_id is not None:
-            await g.deps.update_voice_state(g.guild_id, None, False, False)
-        await g.writer.discard()
-        await g.deps.storage.sessions().delete(g.guild_id)
 
 
 def _from_session(s: SessionSnapshot) -> dict[str, Any]:

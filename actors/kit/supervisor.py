@@ -16,6 +16,13 @@ happens next (restart, leave it dead, or give up).  Handles never restart anythi
   ``intensity`` restarts fall within the last ``period`` seconds, the supervisor stops all its
   children (reverse order) and raises :class:`musicbot.errors.SupervisorGaveUp` to its parent,
   chained to the crash that broke the limit.  A child that fails while (re)starting counts too.
+* **Intensity of a dynamic child.**  Under ``SIMPLE_ONE_FOR_ONE`` every keyed child is its own
+  unit (one guild's bug must not stop every guild), so the intensity is counted per child, and
+  past it the supervisor does not escalate: it restarts the child once more with
+  ``ctx.exhausted`` set and its window cleared.  The child is then expected to *hold*: keep its
+  state but stop doing the work that crashed (a guild actor keeps the queue and stops playing)
+  until a member asks again.  This counter is the only crash counter of the tree; children do
+  not count their own crashes.  A held child that fails before it is ready is dropped (logged).
 * **Start = ready.**  Children start one after another with ``nursery.start``; a child is
   running once it has called ``task_status.started(value)``.  ``value`` (typically the child's
   handle) is what ``lookup(key)`` returns; a restart replaces it.
@@ -86,6 +93,8 @@ class ChildContext:
     restart_count: int
     last_state: Any
     _record: _Child = attrs.field(repr=False)
+    # Past its intensity (simple_one_for_one): hold the saved state, do not resume the work.
+    exhausted: bool = False
 
     def save_state(self, state: Any) -> None:
         """Keep ``state`` for the next instance of this child (after a restart)."""
@@ -168,6 +177,8 @@ class _Child:
     instance: int = 0
     scope: trio.CancelScope | None = None
     done: trio.Event = attrs.field(factory=trio.Event)
+    restart_times: deque[float] = attrs.field(factory=deque)  # per child (simple_one_for_one)
+    exhausted: bool = False
 
 
 # The supervisor's control messages (private: the handle builds them).
@@ -350,7 +361,9 @@ class _Supervisor:
         self, child: _Child, instance: int, *, task_status: trio.TaskStatus[Any]
     ) -> None:
         done = child.done
-        ctx = ChildContext(child.name, child.key, child.restart_count, child.state, child)
+        ctx = ChildContext(
+            child.name, child.key, child.restart_count, child.state, child, child.exhausted
+        )
         ready = _Ready(task_status)
         error: Exception | None = None
         child.scope = trio.CancelScope()
@@ -427,6 +440,9 @@ class _Supervisor:
             if simple or child.restart is Restart.TEMPORARY:
                 del self.children[msg.key]
             return
+        if simple:
+            await self._restart_dynamic(child, error)
+            return
         self._note_restart(child, error)
         if self.policy.strategy is not Strategy.ONE_FOR_ALL:
             await self._restart(child, error)
@@ -447,6 +463,53 @@ class _Supervisor:
             self.restart_times.popleft()
         if len(self.restart_times) > self.policy.intensity:
             raise _GiveUp(child.name, len(self.restart_times), cause)
+
+    def _past_child_intensity(self, child: _Child) -> bool:
+        """Stamp one restart of a dynamic child; True when it is past its own intensity."""
+        now = trio.current_time()
+        times = child.restart_times
+        times.append(now)
+        while times and times[0] <= now - self.policy.period:
+            times.popleft()
+        return len(times) > self.policy.intensity
+
+    async def _restart_dynamic(self, child: _Child, cause: BaseException | None) -> None:
+        """simple_one_for_one: restart one keyed child; past its intensity, restart it held."""
+        child.exhausted = self._past_child_intensity(child)
+        if child.exhausted:
+            child.restart_times.clear()
+            log.error(
+                "supervisor_child_exhausted",
+                **self._fields(child),
+                intensity=self.policy.intensity,
+                period=self.policy.period,
+                cause=repr(cause),
+            )
+        child.restart_count += 1
+        self.restarts += 1
+        if self.spec.on_restart is not None:
+            self.spec.on_restart(self.name)
+        try:
+            await self._start(child)
+        except Exception as exc:
+            log.error(
+                "supervisor_child_start_failed",
+                **self._fields(child),
+                cause=repr(exc),
+                exc_info=exc,
+            )
+            if not child.exhausted:
+                await self._restart_dynamic(child, exc)
+                return
+            del self.children[child.key]  # held, and still failing: nothing more to try
+            return
+        log.info(
+            "supervisor_child_restarted",
+            **self._fields(child),
+            restart_count=child.restart_count,
+            exhausted=child.exhausted,
+            cause=repr(cause),
+        )
 
     async def _restart(self, child: _Child, cause: BaseException | None) -> None:
         while True:
