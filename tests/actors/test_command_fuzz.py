@@ -1,0 +1,377 @@
+"""Every command of the command tree, with arbitrary option values, through the router.
+
+A real router, guild supervisor and guild actor (with a queue restored from a session) receive
+INTERACTION_CREATE dispatches whose options are drawn by hypothesis: right and wrong types,
+out-of-range and huge numbers, nan and inf, unknown choices, missing and unknown options, huge
+strings, a number as the command name.  Whatever arrives: every interaction gets an answer
+(a deferral is followed by its edit), no actor crashes, and a refused command leaves the queue
+exactly as it was.  The REST client is a fake that records what would reach Discord.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actors.events import EventBus
+from actors.guild.actor import BotIdentity, GuildDeps
+from actors.kit.supervisor import run_supervisor
+from actors.ratelimit import UserRateLimiter
+from actors.router import Router, RouterDeps, guild_supervisor_spec
+from musicbot import config
+from musicbot.commands.definitions import BY_NAME, COMMANDS
+from musicbot.commands.model import Option, OptionType
+from musicbot.commands.validate import Refusal, validate
+from musicbot.extract.errors import ExtractionError, Reason
+from musicbot.gateway.events import (
+    CommandOption,
+    GatewayDispatch,
+    GuildCreate,
+    InteractionCreate,
+    InteractionData,
+    VoiceStateUpdate,
+)
+from musicbot.models.queue import Queue
+from musicbot.models.track import Track
+from musicbot.storage import SessionSnapshot, Storage
+
+GUILD = 41
+VOICE = 42
+TEXT = 43
+MEMBER = 44
+BOT = 45
+APP = 46
+CALLBACK_TYPES_DEFERRED = (5, 6)
+
+
+class FakeRest:
+    """Records interaction calls by interaction id (the token names it)."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        self.messages = 0
+
+    async def create_interaction_response(
+        self, interaction_id: int, token: str, body: dict[str, Any], *, with_response: bool = False
+    ) -> Any:
+        self.calls[interaction_id].append(("callback", body))
+
+    async def edit_original_response(
+        self, application_id: int, token: str, body: dict[str, Any]
+    ) -> Any:
+        self.calls[int(token)].append(("edit", body))
+
+    async def create_followup(self, application_id: int, token: str, body: dict[str, Any]) -> Any:
+        self.calls[int(token)].append(("followup", body))
+
+    async def create_message(self, channel_id: int, body: Mapping[str, Any]) -> Any:
+        self.messages += 1
+        return {"id": 1000 + self.messages}
+
+    async def edit_message(self, channel_id: int, message_id: int, body: Mapping[str, Any]) -> Any:
+        return {"id": message_id}
+
+    async def get_gateway_bot(self) -> Any:
+        return {"url": "ws://127.0.0.1:1", "shards": 1}
+
+    def answered(self, interaction_id: int) -> bool:
+        calls = self.calls.get(interaction_id, [])
+        if not calls or calls[0][0] != "callback":
+            return False
+        if calls[0][1]["type"] in CALLBACK_TYPES_DEFERRED:
+            return len(calls) > 1  # the deferral's edit (or a follow-up) came too
+        return True
+
+
+class FailingExtractor:
+    """Every lookup fails the way a dead link does (no network in this test)."""
+
+    async def extract(self, query: str, requester_id: int | None = None) -> Any:
+        raise ExtractionError(reason=Reason.REMOVED, detail="fuzz")
+
+    async def search(self, text: str, requester_id: int | None = None) -> Any:
+        raise ExtractionError(reason=Reason.REMOVED, detail="fuzz")
+
+    async def resolve(self, track: Track, *, force: bool = False) -> Track:
+        raise ExtractionError(reason=Reason.REMOVED, detail="fuzz")
+
+
+def _opener(request: Any) -> Any:
+    raise AssertionError("nothing plays in this test (voice never connects)")
+
+
+async def _no_voice(guild_id: int, channel_id: int | None, mute: bool, deaf: bool) -> None:
+    return None
+
+
+def _session() -> SessionSnapshot:
+    queue = Queue(max_length=50)
+    for i, name in enumerate(("a440", "e660", "c880", "g990")):
+        queue.add(
+            Track(
+                title=name,
+                webpage_url=f"https://example.com/{name}",
+                stream_url=f"https://example.com/{name}.ogg",
+                duration=120.0,
+                entry_id=f"e{i}",
+                requester_id=MEMBER,
+            )
+        )
+    queue.advance()
+    return SessionSnapshot(
+        guild_id=GUILD,
+        voice_channel_id=VOICE,
+        text_channel_id=TEXT,
+        queue=queue.snapshot(),
+        position=3.0,
+        repeat_mode="off",
+        volume=100,
+        stay_24_7=False,
+        saved_at=0.0,
+    )
+
+
+# ------------------------------------------------------------------ strategies
+
+JUNK: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([float("nan"), float("inf"), float("-inf"), -0.0, 1e308]),
+    st.text(max_size=20),
+    st.sampled_from(["nan", "-nan", "1:nan", "inf", "forever", "loud", "abc", "", "²", "1:99"]),
+    st.text(min_size=6000, max_size=6100, alphabet="ab"),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def _value_for(option: Option) -> st.SearchStrategy[Any]:
+    """Mostly plausible values of the right type, with edges; sometimes junk."""
+    plausible: st.SearchStrategy[Any]
+    match option.type:
+        case OptionType.STRING:
+            choices = [c.value for c in option.choices]
+            plausible = st.one_of(
+                st.sampled_from(choices) if choices else st.text(max_size=30),
+                st.text(max_size=(option.max_length or 100) + 5),
+            )
+        case OptionType.INTEGER:
+            low = option.min_value if option.min_value is not None else -5
+            high = option.max_value if option.max_value is not None else 120
+            plausible = st.integers(min_value=low - 3, max_value=high + 3)
+        case OptionType.BOOLEAN:
+            plausible = st.booleans()
+        case _:
+            plausible = st.one_of(
+                st.integers(min_value=-1, max_value=2**64 + 1).map(str), st.integers()
+            )
+    return st.one_of(plausible, plausible, JUNK)
+
+
+def _type_for(option: Option) -> st.SearchStrategy[int]:
+    return st.one_of(st.just(int(option.type)), st.integers(min_value=-1, max_value=12))
+
+
+@st.composite
+def _options(draw: st.DrawFn, defined: Sequence[Option], depth: int = 0) -> tuple[Any, ...]:
+    subs = [o for o in defined if o.type in (OptionType.SUB_COMMAND, OptionType.SUB_COMMAND_GROUP)]
+    if subs and depth < 3:
+        sub = draw(st.sampled_from(subs))
+        inner = draw(_options(sub.options, depth + 1))
+        return (CommandOption(name=sub.name.en, type=int(sub.type), options=inner),)
+    chosen = draw(st.lists(st.sampled_from(list(defined)), max_size=4)) if defined else []
+    out: list[Any] = [
+        CommandOption(name=o.name.en, type=draw(_type_for(o)), value=draw(_value_for(o)))
+        for o in chosen
+    ]
+    if draw(st.integers(0, 9)) == 0:  # an option no command defines
+        out.append(CommandOption(name=draw(st.text(max_size=40)), type=3, value=draw(JUNK)))
+    return tuple(out)
+
+
+@st.composite
+def interactions(draw: st.DrawFn) -> tuple[Any, tuple[Any, ...]]:
+    """(command name, options): every command of the tree, and now and then a bad name."""
+    command = draw(st.sampled_from(COMMANDS))
+    name: Any = command.name.en
+    if draw(st.integers(0, 19)) == 0:
+        name = draw(st.one_of(st.integers(), st.text(max_size=40), st.none()))
+    return name, draw(_options(command.options))
+
+
+# ------------------------------------------------------------------ the stack
+
+
+@attrs.define
+class Bench:
+    router: Router
+    rest: FakeRest
+    guilds: Any
+    next_id: int = 5000
+
+    def dispatch(self, name: Any, options: tuple[Any, ...]) -> tuple[int, InteractionCreate]:
+        self.next_id += 1
+        event = InteractionCreate(
+            id=self.next_id,
+            application_id=APP,
+            type=2,
+            token=str(self.next_id),
+            guild_id=GUILD,
+            channel_id=TEXT,
+            user_id=MEMBER,
+            member_roles=(),
+            member_permissions=1 << 5,  # a server manager: DJ-only and /settings pass the check
+            locale="en-US",
+            guild_locale=None,
+            data=InteractionData(name=name, command_type=1, options=options),
+        )
+        return self.next_id, event
+
+    async def send(self, name: Any, options: tuple[Any, ...] = ()) -> int:
+        ident, event = self.dispatch(name, options)
+        await self.router.handle(GatewayDispatch(shard_id=0, seq=ident, event=event))
+        with trio.fail_after(10):
+            while not self.rest.answered(ident):
+                await trio.sleep(0.005)
+        return ident
+
+    async def queue_text(self) -> str:
+        ident = await self.send("queue")
+        body = self.rest.calls[ident][0][1]["data"]
+        return repr(body.get("embeds"))
+
+
+async def _bench(root: Path, nursery: trio.Nursery) -> Bench:
+    cfg = config.build({"limits": {"user_commands": 10_000}}, environ={})
+    rest = FakeRest()
+    identity = BotIdentity(user_id=BOT, application_id=APP)
+    voice_states: dict[int, dict[int, int]] = {}
+    deps = GuildDeps(
+        config=cfg,
+        identity=identity,
+        rest=rest,
+        update_voice_state=_no_voice,
+        extractor=FailingExtractor(),  # type: ignore[arg-type]
+        bus=EventBus(),
+        opener=_opener,
+        storage=Storage(root=root),
+        voice_members=lambda gid: dict(voice_states.get(gid, {})),
+    )
+    guilds = await nursery.start(run_supervisor, guild_supervisor_spec(deps))
+    router = Router(
+        RouterDeps(
+            rest=rest,
+            guilds=guilds,
+            identity=identity,
+            rate=UserRateLimiter(10_000, 1.0),
+            latency=lambda _g: 0.05,
+            voice_states=voice_states,
+            restores={GUILD: _session()},
+        ),
+        nursery,
+    )
+    member = VoiceStateUpdate(guild_id=GUILD, channel_id=VOICE, user_id=MEMBER, session_id="s")
+    created = GuildCreate(
+        id=GUILD, name="fuzz", channels=(), voice_states=(member,), member_count=2
+    )
+    await router.handle(GatewayDispatch(shard_id=0, seq=1, event=created))
+    bench = Bench(router, rest, guilds)
+    with trio.fail_after(10):
+        while "a440" not in await bench.queue_text():
+            await trio.sleep(0.01)  # the restored session is in place
+    return bench
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(batch=st.lists(interactions(), min_size=1, max_size=4))
+async def test_arbitrary_options_are_answered_and_never_cost_the_queue(
+    batch: list[tuple[Any, tuple[Any, ...]]],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            bench = await _bench(Path(tmp), nursery)
+            handle = bench.guilds.lookup(GUILD)
+            for name, options in batch:
+                before = await bench.queue_text()
+                ident = await bench.send(name, options)
+                refused = isinstance(validate(BY_NAME, name, options), Refusal)
+                if refused:
+                    assert await bench.queue_text() == before, (name, options)
+                    # The refusal is a clear, ephemeral sentence, not an error.
+                    body = bench.rest.calls[ident][0][1]
+                    assert body["type"] == 4 and body["data"]["flags"] == 1 << 6
+                    assert "went wrong" not in body["data"]["content"]
+                assert bench.guilds.restarts == 0, (name, options)
+                assert bench.guilds.lookup(GUILD) is handle
+            nursery.cancel_scope.cancel()
+
+
+async def test_the_crashes_of_issue_12_are_refused_with_a_clear_answer() -> None:
+    """The reported inputs: /seek nan, /repeat forever, /volume "loud", /move x null, and a
+    number as the command name; the answers say what was wrong and the queue is unchanged."""
+    cases: list[tuple[Any, tuple[Any, ...], str]] = [
+        ("seek", (CommandOption(name="position", type=3, value="nan"),), "I don't understand"),
+        ("seek", (CommandOption(name="position", type=3, value="1:nan"),), "I don't understand"),
+        ("seek", (CommandOption(name="position", type=3, value="inf"),), "I don't understand"),
+        ("repeat", (CommandOption(name="mode", type=3, value="forever"),), "must be one of"),
+        ("volume", (CommandOption(name="percent", type=4, value="loud"),), "percent"),
+        (
+            "move",
+            (
+                CommandOption(name="from", type=4, value="x"),
+                CommandOption(name="to", type=4, value=None),
+            ),
+            "from",
+        ),
+        ("settings", (CommandOption(name="dj_role", type=8, value="abc"),), "dj_role"),
+        ("volume", (CommandOption(name="percent", type=4, value=900),), "between 0 and 200"),
+        (12, (), "I don't know that command."),
+    ]
+    with tempfile.TemporaryDirectory() as tmp, trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            bench = await _bench(Path(tmp), nursery)
+            before = await bench.queue_text()
+            for name, options, expected in cases:
+                ident = await bench.send(name, options)
+                content = bench.rest.calls[ident][0][1]["data"]["content"]
+                assert expected in content, (name, content)
+            assert await bench.queue_text() == before
+            assert bench.guilds.restarts == 0
+            nursery.cancel_scope.cancel()
+
+
+async def test_seek_past_the_end_and_move_past_the_end_say_what_happened() -> None:
+    with tempfile.TemporaryDirectory() as tmp, trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            bench = await _bench(Path(tmp), nursery)
+            ident = await bench.send(
+                "seek", (CommandOption(name="position", type=3, value="5:00"),)
+            )
+            content = bench.rest.calls[ident][0][1]["data"]["content"]
+            assert content == "5:00 is past the end of this track (it is 2:00 long)."
+            ident = await bench.send(
+                "move",
+                (
+                    CommandOption(name="from", type=4, value=1),
+                    CommandOption(name="to", type=4, value=99),
+                ),
+            )
+            content = bench.rest.calls[ident][0][1]["data"]["content"]
+            assert content == "Moved **e660** to position 3."  # 3 upcoming: it went last
+            assert "`3.` [e660]" in await bench.queue_text()
+            nursery.cancel_scope.cancel()
