@@ -17,7 +17,6 @@ from tests.e2e.flow import (
     callback,
     config,
     frames_after,
-    poll,
     tone_of,
     user,
     wait_message,

@@ -390,3 +390,48 @@ async def test_a_child_that_cannot_restart_exhausts_the_intensity(autojump_clock
     assert isinstance(gave_up.cause, ConnectionError)
     assert str(gave_up.cause) == "cannot reconnect"
     assert len(attempts) == 4  # the first start, then 3 failed restarts; the 4th broke the limit
+
+
+async def test_a_dynamic_child_past_its_intensity_is_held_and_others_go_on(
+    autojump_clock: Any,
+) -> None:
+    """simple_one_for_one counts crashes per child; past the limit that child alone is
+    restarted with ``exhausted`` and its state, and no other child (nor the parent) notices."""
+    starts: list[tuple[Any, int, bool, Any]] = []
+
+    async def guild(ctx: ChildContext, *, task_status: trio.TaskStatus[str]) -> None:
+        starts.append((ctx.key, ctx.restart_count, ctx.exhausted, ctx.last_state))
+        ctx.save_state(f"queue of {ctx.key}")
+        task_status.started(f"{ctx.key}:{ctx.restart_count}")
+        if ctx.key == "bad" and not ctx.exhausted:
+            await trio.sleep(1)
+            raise RuntimeError("a bug in a handler")
+        await trio.sleep_forever()
+
+    policy = RestartPolicy(
+        strategy=Strategy.SIMPLE_ONE_FOR_ONE, restart=Restart.TRANSIENT, intensity=2, period=60
+    )
+    sup_spec = SupervisorSpec(
+        name="guilds", policy=policy, template=ChildSpec(name="guild", start=guild)
+    )
+    with trio.fail_after(120), capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            guilds: SupervisorHandle[Any, str] = await nursery.start(run_supervisor, sup_spec)
+            await guilds.start_child("good")
+            await guilds.start_child("bad")
+            await trio.sleep(10)
+            bad = [(n, ex, st) for k, n, ex, st in starts if k == "bad"]
+            # two ordinary restarts, then the third crash is past intensity=2: held
+            assert bad == [
+                (0, False, None),
+                (1, False, "queue of bad"),
+                (2, False, "queue of bad"),
+                (3, True, "queue of bad"),
+            ]
+            assert guilds.lookup("bad") == "bad:3"
+            assert guilds.lookup("good") == "good:0"  # untouched
+            await guilds.aclose()
+    assert [e["child"] for e in logs if e["event"] == "supervisor_child_exhausted"] == [
+        "guild[bad]"
+    ]
+    assert not [e for e in logs if e["event"] == "supervisor_gave_up"]
