@@ -103,6 +103,7 @@ from musicbot.voice import (
     StopReason,
     UpdateVoiceState,
     VoiceConnection,
+    VoiceSettings,
 )
 
 log = structlog.get_logger(__name__)
@@ -344,6 +345,7 @@ class Guild:
                 user_id=self.bot_id,
                 update_voice_state=self.deps.update_voice_state,
                 events=send,
+                settings=VoiceSettings.from_config(self.cfg),  # move_timeout, ca_file
             )
             self.voice_done = trio.Event()
             self.nursery.start_soon(self.run_voice, self.voice, self.voice_done)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 import trio
@@ -22,6 +22,9 @@ from musicbot.config import Config, Secret
 from musicbot.emulator.gateway import GatewayServer
 from musicbot.emulator.rest import EmulatorRest
 from musicbot.emulator.world import InteractionRecord, VoiceBackend, World
+
+if TYPE_CHECKING:
+    from musicbot.emulator.faults import VoiceFaults
 
 
 @runtime_checkable
@@ -43,6 +46,13 @@ class Emulator:
     gateway: GatewayServer
     rest: EmulatorRest | None
     voice: VoiceBackend
+    # Voice faults on demand (musicbot/emulator/faults.py) when the voice server is ours.
+    faults: VoiceFaults | None = None
+
+    @property
+    def ca_file(self) -> str:
+        """The PEM file of the CA the voice gateway's TLS certificate comes from ("": none)."""
+        return str(getattr(self.voice, "ca_file", ""))
 
     @property
     def gateway_url(self) -> str:
@@ -62,6 +72,8 @@ class Emulator:
         if self.rest is not None:
             discord.setdefault("api_base", self.api_base)
         discord.setdefault("token", self.world.token)
+        if self.ca_file:
+            discord.setdefault("ca_file", self.ca_file)
         return config_mod.build(data, environ={})
 
     def configure(self, cfg: Config) -> Config:
@@ -71,6 +83,7 @@ class Emulator:
             gateway_url=self.gateway_url,
             api_base=self.api_base if self.rest is not None else cfg.discord.api_base,
             token=Secret(self.world.token),
+            ca_file=self.ca_file or cfg.discord.ca_file,
         )
         return attrs.evolve(cfg, discord=discord)
 
@@ -145,6 +158,7 @@ async def open_emulator(
     voice_backend: VoiceBackend | None = None,
     voice: bool = False,
     split_frames: bool = False,
+    faults_seed: int = 0,
 ) -> AsyncIterator[Emulator]:
     """Start the emulator; yields an :class:`Emulator`; everything stops on exit.
 
@@ -176,5 +190,12 @@ async def open_emulator(
             await nursery.start(rest_server.serve)
         if isinstance(world.voice_backend, ServedVoiceBackend):
             await nursery.start(world.voice_backend.serve)
-        yield Emulator(world=world, gateway=gateway, rest=rest_server, voice=world.voice_backend)
+        emu = Emulator(world=world, gateway=gateway, rest=rest_server, voice=world.voice_backend)
+        from musicbot.emulator.voice import VoiceServer
+
+        if isinstance(world.voice_backend, VoiceServer):
+            from musicbot.emulator.faults import VoiceFaults
+
+            emu.faults = VoiceFaults(world, world.voice_backend, seed=faults_seed)
+        yield emu
         nursery.cancel_scope.cancel()
