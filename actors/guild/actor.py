@@ -99,6 +99,7 @@ from musicbot.storage import (
 from musicbot.voice import (
     Connected,
     Disconnected,
+    Moved,
     Reconnecting,
     StopReason,
     UpdateVoiceState,
@@ -582,11 +583,10 @@ class Guild:
                     )
                 )
                 self.changed()
-            case _ if type(event).__name__ == "Moved":
+            case Moved(channel_id=moved_to):
                 # Dragged to another channel (musicbot.voice emits Moved before Connected):
                 # the bot is there now; nothing "left", nothing to announce.
-                moved_to = getattr(event, "channel_id", None)
-                if isinstance(moved_to, int) and moved_to != self.voice_channel_id:
+                if moved_to != self.voice_channel_id:
                     self.voice_channel_id = moved_to
                     self.alone_since = None
                     self.refresh_alone()
