@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import random
 import secrets
 import time
@@ -55,8 +54,9 @@ import trio
 import actors.guild.texts  # noqa: F401  (registers the command texts)
 from actors import events as ev
 from actors.extractor import ExtractorHandle
-from actors.guild import views
+from actors.guild import state, views
 from actors.guild.announcer import Announcer, ChannelMessages
+from actors.guild.call import Call, Gone, Hold, MovedTo, Up
 from actors.guild.messages import (
     ChannelGone,
     Command,
@@ -73,13 +73,14 @@ from actors.guild.messages import (
     Shutdown,
     VoiceServer,
 )
+from actors.guild.playback import Playback
 from actors.guild.reasons import failure_text
 from actors.guild.replies import ReplyQueue
 from actors.guild.table import CommandTable
 from actors.kit.supervisor import ChildContext
 from actors.playlists import PersonalPlaylistsHandle
 from musicbot.audio import messages as pm
-from musicbot.audio.player import PlayerHandle, PlayerStats, open_player_channel, run_player
+from musicbot.audio.player import PlayerHandle
 from musicbot.audio.source import SourceOpener
 from musicbot.config import Config
 from musicbot.i18n import t
@@ -96,16 +97,7 @@ from musicbot.storage import (
     StorageError,
     StorageIOError,
 )
-from musicbot.voice import (
-    Connected,
-    Disconnected,
-    Moved,
-    Reconnecting,
-    StopReason,
-    UpdateVoiceState,
-    VoiceConnection,
-    VoiceSettings,
-)
+from musicbot.voice import StopReason, UpdateVoiceState, VoiceConnection, VoiceEvent
 
 log = structlog.get_logger(__name__)
 
@@ -114,10 +106,6 @@ REPLY_TIMEOUT_ON_CRASH: Final = 3.0  # the "something went wrong" answer before 
 # Commands that need the member in the bot's voice channel (they set the music channel).
 NEEDS_VOICE: Final = frozenset({"play", "playnext", "search", "join"})
 OPERATOR_ERRORS: Final = (DiskFull, PermissionDenied, StorageIOError)
-MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
-ADMINISTRATOR: Final = 1 << 3
-# Seconds an actor with no voice and no queue stays before it stops (at most idle_timeout).
-LINGER: Final = 30.0
 
 
 @attrs.define(kw_only=True)
@@ -164,30 +152,24 @@ class Guild:
         self.nursery = nursery
         self.queue = Queue(max_length=self.cfg.limits.max_queue_length)
         self.settings = GuildSettings()
-        self.members: dict[int, int] = dict(deps.voice_members(guild_id))
-        self.voice_channel_id: int | None = None  # where the bot is (or is going)
-        self.voice_connected = False
+        self.call = Call(
+            guild_id=guild_id,
+            bot_id=lambda: self.bot_id,
+            update_voice_state=deps.update_voice_state,
+            config=self.cfg,
+            members=dict(deps.voice_members(guild_id)),
+        )
+        self.playback = Playback()
         self.text_channel_id: int | None = None
         self.locale: str | None = None  # the language of the last request, for announcements
-        self.paused = False
         self.volume = self.cfg.audio.default_volume
-        self.position = 0.0
-        # When the player last reported ``position`` (trio time); None while it is not moving.
-        self.position_at: float | None = None
-        self.playing_entry: str | None = None
-        self.resolving: set[str] = set()
         self.pending = 0
         self.searches: dict[str, tuple[float, int, tuple[Track, ...]]] = {}
         self.stay_24_7 = self.cfg.voice.stay_24_7
-        self.alone_since: float | None = None
         self.idle_since: float | None = trio.current_time()
         self.stopping = False
-        self.player: PlayerHandle | None = None
-        self.voice: VoiceConnection | None = None
-        self.voice_done = trio.Event()  # set when the current voice connection's task ended
         self.held = False  # past the crash limit: queue kept, not playing, until asked again
         self.dirty = False  # changed since the last snapshot handed to the supervisor
-        self.voice_hold = False  # paused by us while the voice connection reconnects
         self.commands = deps.commands or CommandTable.of()
         self.posts = Announcer(deps.rest, lambda: self.text_channel_id)
         self.replies = ReplyQueue(nursery)
@@ -200,20 +182,71 @@ class Guild:
     def bot_id(self) -> int:
         return self.deps.identity.user_id
 
+    # The rooms' state, as the command families read and write it.
+    @property
+    def voice_channel_id(self) -> int | None:
+        """Where the bot is (or is going) in voice."""
+        return self.call.channel_id
+
+    @voice_channel_id.setter
+    def voice_channel_id(self, value: int | None) -> None:
+        self.call.channel_id = value
+
+    @property
+    def voice_connected(self) -> bool:
+        return self.call.connected
+
+    @property
+    def members(self) -> dict[int, int]:
+        return self.call.members
+
+    @property
+    def alone_since(self) -> float | None:
+        return self.call.alone_since
+
+    @property
+    def voice(self) -> VoiceConnection | None:
+        return self.call.voice
+
+    @property
+    def player(self) -> PlayerHandle | None:
+        return self.playback.player
+
+    @property
+    def playing_entry(self) -> str | None:
+        return self.playback.playing_entry
+
+    @property
+    def resolving(self) -> set[str]:
+        return self.playback.resolving
+
+    @property
+    def paused(self) -> bool:
+        return self.playback.paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self.playback.paused = value
+
+    @property
+    def position(self) -> float:
+        return self.playback.position
+
     def listeners(self) -> list[int]:
         """Members (not the bot) in the bot's voice channel."""
-        if self.voice_channel_id is None:
-            return []
-        return [
-            u for u, c in self.members.items() if c == self.voice_channel_id and u != self.bot_id
-        ]
+        return self.call.listeners()
+
+    def refresh_alone(self) -> None:
+        self.call.refresh_alone()
 
     def is_dj(self, inv: Invocation) -> bool:
-        if inv.permissions & (MANAGE_GUILD | ADMINISTRATOR):
-            return True
-        if self.settings.dj_role_id is not None and self.settings.dj_role_id in inv.roles:
-            return True
-        return self.listeners() == [inv.user_id]
+        return state.is_dj(
+            permissions=inv.permissions,
+            roles=inv.roles,
+            user_id=inv.user_id,
+            dj_role_id=self.settings.dj_role_id,
+            listeners=self.listeners(),
+        )
 
     def lang(self, inv: Invocation | None = None) -> str | None:
         if self.settings.language:
@@ -223,28 +256,23 @@ class Guild:
     # ------------------------------------------------------------------ snapshots
 
     def playback_position(self) -> float:
-        """The last reported position moved on by the time since, while audio flows (the
-        player reports only every few seconds; a snapshot should not lag behind that)."""
-        if self.position_at is None or self.paused or self.playing_entry is None:
-            return self.position
-        return self.position + max(0.0, trio.current_time() - self.position_at)
+        return self.playback.position_now()
 
     def set_position(self, position: float, *, moving: bool) -> None:
-        self.position = position
-        self.position_at = trio.current_time() if moving else None
+        self.playback.set_position(position, moving=moving)
 
     def snapshot(self) -> dict[str, Any]:
-        return {
-            "queue": self.queue.snapshot(),
-            "voice_channel_id": self.voice_channel_id,
-            "text_channel_id": self.text_channel_id,
-            "position": self.playback_position(),
-            "volume": self.volume,
-            "stay_24_7": self.stay_24_7,
-            "paused": self.paused,
-            "locale": self.locale,
-            "held": self.held,
-        }
+        return state.snapshot(
+            queue=self.queue,
+            voice_channel_id=self.voice_channel_id,
+            text_channel_id=self.text_channel_id,
+            position=self.playback_position(),
+            volume=self.volume,
+            stay_24_7=self.stay_24_7,
+            paused=self.paused,
+            locale=self.locale,
+            held=self.held,
+        )
 
     def capture(self) -> SessionSnapshot:
         return SessionSnapshot(
@@ -273,14 +301,15 @@ class Guild:
             self.save_state(self.snapshot())
 
     def restore_from(self, data: Mapping[str, Any]) -> None:
-        self.queue = Queue.restore(data["queue"], max_length=self.cfg.limits.max_queue_length)
-        self.voice_channel_id = data.get("voice_channel_id")
-        self.text_channel_id = data.get("text_channel_id")
-        self.set_position(float(data.get("position", 0.0)), moving=False)
-        self.volume = int(data.get("volume", self.volume))
-        self.stay_24_7 = bool(data.get("stay_24_7", self.stay_24_7))
-        self.locale = data.get("locale")
-        self.held = bool(data.get("held", False))
+        saved = state.restore(data, max_queue=self.cfg.limits.max_queue_length)
+        self.queue = saved.queue
+        self.voice_channel_id = saved.voice_channel_id
+        self.text_channel_id = saved.text_channel_id
+        self.set_position(saved.position, moving=False)
+        self.volume = saved.volume if saved.volume is not None else self.volume
+        self.stay_24_7 = saved.stay_24_7 if saved.stay_24_7 is not None else self.stay_24_7
+        self.locale = saved.locale
+        self.held = saved.held
 
     # ------------------------------------------------------------------ speaking
 
@@ -339,46 +368,18 @@ class Guild:
     # ------------------------------------------------------------------ voice
 
     def ensure_voice_task(self) -> VoiceConnection:
-        if self.voice is None:
-            send, receive = trio.open_memory_channel[Any](16)
-            self.voice = VoiceConnection(
-                guild_id=self.guild_id,
-                user_id=self.bot_id,
-                update_voice_state=self.deps.update_voice_state,
-                events=send,
-                settings=VoiceSettings.from_config(self.cfg),  # move_timeout, ca_file
-            )
-            self.voice_done = trio.Event()
-            self.nursery.start_soon(self.run_voice, self.voice, self.voice_done)
-            self.nursery.start_soon(self.forward, receive, FromVoice)
-            self.start_player(self.voice)
-            if self.deps.ops is not None and self.player is not None:
-                self.deps.ops.board.attach(self.guild_id, self.voice, self.player.stats)
-        return self.voice
-
-    async def run_voice(self, voice: VoiceConnection, done: trio.Event) -> None:
-        try:
-            await voice.run()
-        finally:
-            done.set()
-
-    def start_player(self, sink: VoiceConnection) -> None:
-        commands, receive = open_player_channel()
-        events_send, events_receive = trio.open_memory_channel[pm.PlayerEvent](32)
-        stats = PlayerStats()
-        self.player = PlayerHandle(commands, stats=stats)
-        self.nursery.start_soon(
-            functools.partial(
-                run_player,
-                receive,
-                sink=sink,
-                events=events_send,
-                opener=self.deps.opener,
-                volume=self.volume,
-                stats=stats,
-            )
-        )
-        self.nursery.start_soon(self.forward, events_receive, FromPlayer)
+        """The call's connection and its player, their tasks started in the actor's nursery."""
+        opened = self.call.open()
+        if opened is not None:
+            self.nursery.start_soon(opened.run)
+            self.nursery.start_soon(self.forward, opened.events, FromVoice)
+            player = self.playback.open(opened.voice, self.deps.opener, self.volume)
+            self.nursery.start_soon(player.run)
+            self.nursery.start_soon(self.forward, player.events, FromPlayer)
+            if self.deps.ops is not None:
+                self.deps.ops.board.attach(self.guild_id, opened.voice, player.stats)
+        assert self.call.voice is not None
+        return self.call.voice
 
     async def forward(
         self, receive: trio.MemoryReceiveChannel[Any], wrap: Callable[..., GuildMsg]
@@ -390,19 +391,12 @@ class Guild:
 
     def join(self, channel_id: int) -> None:
         self.held = False  # a member asked for music again
-        voice = self.ensure_voice_task()
-        if self.voice_channel_id != channel_id or not self.voice_connected:
-            self.voice_channel_id = channel_id
-            voice.join(channel_id)
-        self.refresh_alone()
+        self.ensure_voice_task()
+        self.call.join(channel_id)
 
     async def leave(self, reason_key: str | None) -> None:
         await self.stop_playback()
-        if self.voice is not None and self.voice_channel_id is not None:
-            self.voice.leave()
-        self.voice_channel_id = None
-        self.voice_connected = False
-        self.alone_since = None
+        self.call.leave()
         await self.end_session()
         if reason_key:
             self.announce_text(reason_key)
@@ -422,19 +416,10 @@ class Guild:
         await self.writer.discard()
         await self.deps.storage.sessions().delete(self.guild_id)
 
-    def refresh_alone(self) -> None:
-        if self.voice_channel_id is None or self.listeners():
-            self.alone_since = None
-        elif self.alone_since is None:
-            self.alone_since = trio.current_time()
-
     # ------------------------------------------------------------------ playback
 
     async def stop_playback(self) -> None:
-        if self.player is not None and self.playing_entry is not None:
-            self.playing_entry = None
-            await self.player.stop()
-        self.paused = False
+        await self.playback.stop()
 
     async def play_current(self, *, start_at: float = 0.0) -> None:
         """Make the player play the queue's current track (resolving it first if needed)."""
@@ -450,8 +435,8 @@ class Guild:
         )  # kept for Connected or the resolution to start from
         if not self.voice_connected or self.player is None:
             return  # starts on Connected
-        expired = track.stream_expires_at is not None and track.stream_expires_at < time.time() + 30
-        if not track.resolved or expired:
+        resolve, expired = self.playback.needs_resolving(track)
+        if resolve:
             if self.playing_entry is not None and self.playing_entry != track.entry_id:
                 # The previous track must not play on while this one resolves: its natural
                 # end would advance the queue past the track the member asked for.
@@ -460,10 +445,7 @@ class Guild:
                 self.resolving.add(track.entry_id)
                 self.nursery.start_soon(self.resolve_task, track, expired)
             return
-        self.playing_entry = track.entry_id
-        self.set_position(start_at, moving=False)
-        self.paused = False
-        await self.player.play(track, start_at=start_at)
+        await self.playback.play(track, start_at=start_at)
 
     async def resolve_task(self, track: Track, force: bool) -> None:
         try:
@@ -509,7 +491,7 @@ class Guild:
             case pm.TrackEnded(track=track, reason=reason, error=error, position=position):
                 if track.entry_id != self.playing_entry:
                     return  # replaced or stopped on purpose; already handled
-                self.playing_entry = None
+                self.playback.playing_entry = None
                 self.set_position(0.0, moving=False)
                 if reason is pm.EndReason.FAILED:
                     self.announce_text(
@@ -535,102 +517,64 @@ class Guild:
             case _:
                 assert_never(event)
 
-    async def on_voice(self, event: Any) -> None:
-        match event:
-            case Connected(channel_id=channel_id, resumed=resumed):
-                self.voice_connected = True
-                self.voice_channel_id = channel_id
+    async def on_voice(self, event: VoiceEvent) -> None:
+        """What the call makes of the connection's report (see ``actors.guild.call``)."""
+        outcome = self.call.interpret(event)
+        match outcome:
+            case Up(channel_id=channel_id, resumed=resumed, after_hold=after_hold):
                 self.deps.bus.publish(
                     ev.VoiceConnected(guild_id=self.guild_id, channel_id=channel_id)
                 )
-                self.refresh_alone()
-                if self.voice_hold:
-                    # Back after a reconnect (a resume, a move, a new voice server): the same
-                    # entry goes on from the exact place the player was paused at.
-                    self.voice_hold = False
-                    if self.player is not None and self.playing_entry is not None:
-                        await self.player.resume()
-                        self.set_position(self.position, moving=True)
-                        return
+                # Back after a reconnect (a resume, a move, a new voice server): the same
+                # entry goes on from the exact place the player was held at.
+                if after_hold and await self.playback.release():
+                    return
                 if not resumed and self.playing_entry is None and self.queue.current is not None:
                     await self.play_current(start_at=self.position)
-            case Reconnecting():
-                # Hold playback (frames would be lost meanwhile) and keep the exact position.
-                if self.player is not None and self.playing_entry is not None and not self.paused:
-                    if not self.voice_hold:
-                        self.set_position(self.playback_position(), moving=False)
-                        await self.player.pause()
-                    self.voice_hold = True
-            case Disconnected(reason=reason):
-                was = self.voice_channel_id
-                self.voice_connected = False
-                if reason is StopReason.LEFT:
-                    return
+            case Hold():
+                await self.playback.hold()  # frames would be lost meanwhile
+            case MovedTo():
+                self.changed()  # the new channel is where a restart rejoins; nothing "left"
+            case Gone(reason=reason, channel_id=was):
                 log.info("voice_lost", reason=reason.value, channel_id=was)
-                self.voice_hold = False
                 await self.stop_playback()
-                if self.voice is not None:
-                    self.voice.close()  # ends its task; a new join builds a new connection
-                self.voice = None
                 await self.player_close()
-                self.voice_channel_id = None
                 await self.end_session()
-                key = "cmd.kicked" if reason is StopReason.KICKED else None
-                self.announce_text(key or "cmd.voice_failed", reason=reason.value.replace("_", " "))
+                key = "cmd.kicked" if reason is StopReason.KICKED else "cmd.voice_failed"
+                self.announce_text(key, reason=reason.value.replace("_", " "))
                 self.deps.bus.publish(
                     ev.VoiceDisconnected(
                         guild_id=self.guild_id, channel_id=was, reason=reason.value
                     )
                 )
                 self.changed()
-            case Moved(channel_id=moved_to):
-                # Dragged to another channel (musicbot.voice emits Moved before Connected):
-                # the bot is there now; nothing "left", nothing to announce.
-                if moved_to != self.voice_channel_id:
-                    self.voice_channel_id = moved_to
-                    self.alone_since = None
-                    self.refresh_alone()
-                    self.changed()
+            case None:
+                pass
             case _:
-                log.debug("voice_event_ignored", event_type=type(event).__name__)
+                assert_never(outcome)
 
     async def player_close(self) -> None:
-        if self.player is not None:
-            player, self.player = self.player, None
-            self.playing_entry = None
-            await player.aclose()
+        await self.playback.close()
 
     async def on_member_voice(self, msg: MemberVoiceState) -> None:
-        if msg.channel_id is None:
-            self.members.pop(msg.user_id, None)
-        else:
-            self.members[msg.user_id] = msg.channel_id
-        if msg.user_id == self.bot_id:
-            if self.voice is not None:
-                self.voice.on_voice_state_update(
-                    session_id=msg.session_id, channel_id=msg.channel_id
-                )
-            if msg.channel_id is not None and msg.channel_id != self.voice_channel_id:
-                self.voice_channel_id = msg.channel_id  # moved by someone: follow
-                self.changed()
-        self.refresh_alone()
+        if self.call.on_member_voice(msg.user_id, msg.channel_id, msg.session_id):
+            self.changed()  # moved by someone: the call follows
 
     # ------------------------------------------------------------------ the loop
 
     def deadline(self) -> float:
-        now_ok = not (self.stay_24_7 and self.voice_channel_id is not None)
-        deadlines = [math.inf]
-        if now_ok and self.alone_since is not None:
-            deadlines.append(self.alone_since + self.cfg.voice.alone_timeout)
-        idle = self.idle_since is not None and self.playing_entry is None and not self.resolving
-        if now_ok and idle and self.voice_channel_id is not None:
-            deadlines.append(self.idle_since + self.cfg.voice.idle_timeout)  # type: ignore[operator]
-        if self.voice_channel_id is None and self.pending == 0 and not self.held:  # (a queue
-            # left out of voice after a resume found the channel empty would otherwise keep the
-            # actor forever; a held queue waits for /resume)
-            linger = min(LINGER, self.cfg.voice.idle_timeout)
-            deadlines.append((self.idle_since or trio.current_time()) + linger)
-        return min(deadlines)
+        return state.next_deadline(
+            now=trio.current_time(),
+            in_voice=self.voice_channel_id is not None,
+            stay_24_7=self.stay_24_7,
+            alone_since=self.alone_since,
+            idle_since=self.idle_since,
+            playing=self.playing_entry is not None or bool(self.resolving),
+            pending=self.pending,
+            held=self.held,
+            alone_timeout=self.cfg.voice.alone_timeout,
+            idle_timeout=self.cfg.voice.idle_timeout,
+        )
 
     async def on_deadline(self) -> bool:
         """Act on an expired timer; returns True when the actor should stop."""
@@ -652,8 +596,7 @@ class Guild:
             case MemberVoiceState():
                 await self.on_member_voice(msg)
             case VoiceServer(token=token, endpoint=endpoint):
-                if self.voice is not None:
-                    self.voice.on_voice_server_update(token=token, endpoint=endpoint)
+                self.call.on_voice_server(token, endpoint)
             case ChannelGone(channel_id=channel_id):
                 if channel_id == self.voice_channel_id:
                     await self.leave(None)
@@ -661,7 +604,7 @@ class Guild:
                     self.text_channel_id = None
             case RestoreSession(snapshot=snapshot):
                 if self.voice_channel_id is None and self.cfg.storage.resume_sessions:
-                    await self.restore_session(_from_session(snapshot), recovered=False)
+                    await self.restore_session(state.from_session(snapshot), recovered=False)
             case Shutdown(leave_voice=leave_voice):
                 await self.shutdown(leave_voice=leave_voice)
                 return True
@@ -759,10 +702,11 @@ class Guild:
             with trio.move_on_after(2), contextlib.suppress(Exception):
                 await self.player.status()  # answered once the Stop and its silence are done
         if leave_voice and self.voice is not None and self.voice_channel_id is not None:
-            self.voice.leave()
-            self.voice.close()  # after the leave: op 4 is queued, the session closed, task ends
+            done = self.call.done
+            self.call.leave()
+            self.call.close()  # after the leave: op 4 is queued, the session closed, task ends
             with trio.move_on_after(3):
-                await self.voice_done.wait()
+                await done.wait()
 
     async def restore_session(self, data: Mapping[str, Any], *, recovered: bool) -> None:
         self.restore_from(data)
@@ -786,7 +730,6 @@ class Guild:
         self.restore_from(data)
         self.held = True
         self.voice_channel_id = None
-        self.playing_entry = None
         if announce:
             log.error("guild_actor_held", queued=len(self.queue))
             self.announce_text("cmd.gave_up")
@@ -874,17 +817,6 @@ async def run(
                 deps.ops.board.detach(guild_id)
             nursery.cancel_scope.cancel()
     log.info("guild_actor_stopped")
-
-
-def _from_session(s: SessionSnapshot) -> dict[str, Any]:
-    return {
-        "queue": s.queue,
-        "voice_channel_id": s.voice_channel_id or None,
-        "text_channel_id": s.text_channel_id,
-        "position": s.position,
-        "volume": s.volume,
-        "stay_24_7": s.stay_24_7,
-    }
 
 
 def new_entry_id() -> str:
