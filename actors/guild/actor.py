@@ -172,7 +172,7 @@ class Guild:
         self.dirty = False  # changed since the last snapshot handed to the supervisor
         self.commands = deps.commands or CommandTable.of()
         self.posts = Announcer(deps.rest, lambda: self.text_channel_id)
-        self.replies = ReplyQueue(nursery)
+        self.replies = ReplyQueue()
         self.save_state: Callable[[Any], None] = lambda _s: None
         self.writer = deps.storage.session_writer(self.capture)
 
@@ -332,7 +332,7 @@ class Guild:
 
     def _reply(self, inv: Invocation, call: Callable[[], Awaitable[None]]) -> None:
         """Send from a child task, in order per interaction (see ``actors.guild.replies``)."""
-        self.replies.submit(inv.reply.interaction_id, inv.name, call)
+        self.nursery.start_soon(self.replies.submit(inv.reply.interaction_id, inv.name, call))
 
     async def wait_replies(self, inv: Invocation | None = None) -> None:
         """Until the answers queued so far (for ``inv``, or for everyone) have been sent."""
