@@ -37,15 +37,7 @@ from actors.guild.messages import (
     Shutdown,
     VoiceServer,
 )
-from actors.kit.supervisor import (
-    ChildContext,
-    ChildSpec,
-    Restart,
-    RestartPolicy,
-    Strategy,
-    SupervisorHandle,
-    SupervisorSpec,
-)
+from actors.kit.supervisor import ChildContext, ChildSpec, SupervisorHandle, SupervisorSpec
 from actors.ratelimit import UserRateLimiter
 from actors.responder import Responder, watch_deadline
 from musicbot.commands.definitions import BY_NAME, MAX_QUERY
@@ -135,13 +127,9 @@ def guild_supervisor_spec(deps: GuildDeps) -> SupervisorSpec:
         deps = attrs.evolve(deps, commands=default_table())
     return SupervisorSpec(
         name="guilds",
-        policy=RestartPolicy(
-            strategy=Strategy.SIMPLE_ONE_FOR_ONE,
-            restart=Restart.TRANSIENT,
-            intensity=GUILD_CRASH_INTENSITY,
-            period=GUILD_CRASH_PERIOD,
-        ),
         template=ChildSpec(name="guild", start=functools.partial(start_guild, deps=deps)),
+        intensity=GUILD_CRASH_INTENSITY,
+        period=GUILD_CRASH_PERIOD,
     )
 
 

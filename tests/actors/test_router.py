@@ -12,15 +12,7 @@ from structlog.testing import capture_logs
 
 from actors.guild.actor import BotIdentity
 from actors.guild.messages import Command, GuildMsg, Invocation
-from actors.kit.supervisor import (
-    ChildContext,
-    ChildSpec,
-    Restart,
-    RestartPolicy,
-    Strategy,
-    SupervisorSpec,
-    run_supervisor,
-)
+from actors.kit.supervisor import ChildContext, ChildSpec, SupervisorSpec, run_supervisor
 from actors.ratelimit import UserRateLimiter
 from actors.responder import CALLBACK_DEADLINE
 from actors.router import Delivery, GuildHandle, Router, RouterDeps, run_router
@@ -47,11 +39,7 @@ async def test_a_command_racing_an_idle_stop_reaches_a_fresh_actor() -> None:
             received.append((instance, await receive.receive()))
             await trio.sleep_forever()
 
-    spec = SupervisorSpec(
-        name="guilds",
-        policy=RestartPolicy(strategy=Strategy.SIMPLE_ONE_FOR_ONE, restart=Restart.TRANSIENT),
-        template=ChildSpec(name="guild", start=start),
-    )
+    spec = SupervisorSpec(name="guilds", template=ChildSpec(name="guild", start=start))
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
             guilds: Any = await nursery.start(run_supervisor, spec)
