@@ -131,6 +131,7 @@ class Bench:
     router: Router
     rest: FakeRest
     guilds: Any
+    extractor: FailingExtractor
     next_id: int = 5000
 
     def dispatch(self, name: Any, options: tuple[Any, ...]) -> tuple[int, InteractionCreate]:
@@ -151,11 +152,13 @@ class Bench:
         )
         return self.next_id, event
 
-    async def send(self, name: Any, options: tuple[Any, ...] = ()) -> int:
+    async def send(self, name: Any, options: tuple[Any, ...] = (), *, answered: bool = True) -> int:
+        """Dispatch one slash command; wait until it is answered (or, with ``answered``
+        False, only acknowledged: a deferral whose answer is still to come)."""
         ident, event = self.dispatch(name, options)
         await self.router.handle(GatewayDispatch(shard_id=0, seq=ident, event=event))
         with trio.fail_after(10):
-            while not self.rest.answered(ident):
+            while not (self.rest.answered(ident) if answered else self.rest.calls.get(ident)):
                 await trio.sleep(0.005)
         return ident
 
@@ -168,6 +171,7 @@ class Bench:
 async def open_bench(root: Path, nursery: trio.Nursery, *, storage: Any = None) -> Bench:
     cfg = config.build({"limits": {"user_commands": 10_000}}, environ={})
     rest = FakeRest()
+    extractor = FailingExtractor()
     identity = BotIdentity(user_id=BOT, application_id=APP)
     voice_states: dict[int, dict[int, int]] = {}
     deps = GuildDeps(
@@ -175,7 +179,7 @@ async def open_bench(root: Path, nursery: trio.Nursery, *, storage: Any = None) 
         identity=identity,
         rest=rest,
         update_voice_state=_no_voice,
-        extractor=FailingExtractor(),  # type: ignore[arg-type]
+        extractor=extractor,  # type: ignore[arg-type]
         bus=EventBus(),
         opener=_opener,
         storage=storage if storage is not None else Storage(root=root),
@@ -199,7 +203,7 @@ async def open_bench(root: Path, nursery: trio.Nursery, *, storage: Any = None) 
         id=GUILD, name="fuzz", channels=(), voice_states=(member,), member_count=2
     )
     await router.handle(GatewayDispatch(shard_id=0, seq=1, event=created))
-    bench = Bench(router, rest, guilds)
+    bench = Bench(router, rest, guilds, extractor)
     if storage is not None:
         return bench  # (a test storage may not answer)
     with trio.fail_after(10):
