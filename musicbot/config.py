@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections.abc
 import difflib
 import os
+import ssl
 import stat
 import tomllib
 import types
@@ -235,9 +236,13 @@ def _ws_url(v: Any) -> str | None:
 
 
 def _pem_file(v: Any) -> str | None:
-    if v == "" or Path(str(v)).is_file():
+    if v == "":
         return None
-    return 'must name an existing PEM file of CA certificates, or be "" for the system store'
+    try:
+        ssl.create_default_context(cafile=str(v))  # loads it: a bad file is refused here
+    except (OSError, ssl.SSLError):
+        return 'must name a readable PEM file of CA certificates, or be "" for the system store'
+    return None
 
 
 CHECKS: Final[dict[tuple[str, str], Check]] = {
