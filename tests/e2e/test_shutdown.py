@@ -56,12 +56,13 @@ def alive(pid: int) -> bool:
     return "\nState:\tZ" not in state
 
 
-def toml_config(path: Path, *, gateway: str, api: str, data_dir: Path) -> None:
+def toml_config(path: Path, *, gateway: str, api: str, data_dir: Path, ca_file: str = "") -> None:
     path.write_text(
         f"""
 [discord]
 gateway_url = "{gateway}"
 api_base = "{api}"
+ca_file = "{ca_file}"  # the emulator's voice gateway is TLS with a run-local CA
 
 [extractor]
 allow_private_addresses = true
@@ -114,7 +115,13 @@ async def bot_playing(tmp_path: Path) -> AsyncIterator[Playing]:
 
         data_dir = tmp_path / "data"
         config_path = tmp_path / "config.toml"
-        toml_config(config_path, gateway=emu.gateway_url, api=emu.api_base, data_dir=data_dir)
+        toml_config(
+            config_path,
+            gateway=emu.gateway_url,
+            api=emu.api_base,
+            data_dir=data_dir,
+            ca_file=emu.ca_file,
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("MUSICBOT_")}
         env["DISCORD_TOKEN"] = emu.world.token
         log_path = tmp_path / "bot.log"
