@@ -134,12 +134,25 @@ class Bench:
     extractor: FailingExtractor
     next_id: int = 5000
 
-    def dispatch(self, name: Any, options: tuple[Any, ...]) -> tuple[int, InteractionCreate]:
+    def dispatch(
+        self,
+        name: Any,
+        options: tuple[Any, ...],
+        *,
+        custom_id: str | None = None,
+        values: tuple[str, ...] = (),
+    ) -> tuple[int, InteractionCreate]:
+        """A slash command, or with ``custom_id`` a component interaction (a button press or
+        a select menu's ``values``)."""
         self.next_id += 1
+        if custom_id is not None:
+            data = InteractionData(custom_id=custom_id, component_type=2, values=values)
+        else:
+            data = InteractionData(name=name, command_type=1, options=options)
         event = InteractionCreate(
             id=self.next_id,
             application_id=APP,
-            type=2,
+            type=3 if custom_id is not None else 2,
             token=str(self.next_id),
             guild_id=GUILD,
             channel_id=TEXT,
@@ -148,14 +161,22 @@ class Bench:
             member_permissions=1 << 5,  # a server manager: DJ-only and /settings pass the check
             locale="en-US",
             guild_locale=None,
-            data=InteractionData(name=name, command_type=1, options=options),
+            data=data,
         )
         return self.next_id, event
 
-    async def send(self, name: Any, options: tuple[Any, ...] = (), *, answered: bool = True) -> int:
-        """Dispatch one slash command; wait until it is answered (or, with ``answered``
+    async def send(
+        self,
+        name: Any,
+        options: tuple[Any, ...] = (),
+        *,
+        answered: bool = True,
+        custom_id: str | None = None,
+        values: tuple[str, ...] = (),
+    ) -> int:
+        """Dispatch one interaction; wait until it is answered (or, with ``answered``
         False, only acknowledged: a deferral whose answer is still to come)."""
-        ident, event = self.dispatch(name, options)
+        ident, event = self.dispatch(name, options, custom_id=custom_id, values=values)
         await self.router.handle(GatewayDispatch(shard_id=0, seq=ident, event=event))
         with trio.fail_after(10):
             while not (self.rest.answered(ident) if answered else self.rest.calls.get(ident)):

@@ -124,6 +124,52 @@ async def test_arbitrary_options_are_answered_and_never_cost_the_queue(
             nursery.cancel_scope.cancel()
 
 
+PREFIXES = (
+    "np:pause",
+    "np:resume",
+    "np:skip",
+    "np:stop",
+    "np:repeat",
+    "np:shuffle",
+    "queue:page:",
+    "search:",
+    "playlist:page:g:",
+    "playlist:page:p:1:",
+    "playlist:delete:g:",
+    "playlist:keep:p:",
+    "",
+)
+
+
+@st.composite
+def components(draw: st.DrawFn) -> tuple[str, tuple[str, ...]]:
+    """A component custom id: a known prefix with an arbitrary tail, and select values."""
+    tail = draw(st.one_of(st.text(max_size=30), st.sampled_from(["2", "²", "-1", "9" * 40, ""])))
+    custom_id = (draw(st.sampled_from(PREFIXES)) + tail)[:100] or "x"
+    values = tuple(draw(st.lists(st.one_of(st.text(max_size=8), st.just("0")), max_size=3)))
+    return custom_id, values
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(batch=st.lists(components(), min_size=1, max_size=4))
+async def test_arbitrary_buttons_and_menus_are_answered_without_a_crash(
+    batch: list[tuple[str, tuple[str, ...]]],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            bench = await open_bench(Path(tmp), nursery)
+            handle = bench.guilds.lookup(GUILD)
+            for custom_id, values in batch:
+                await bench.send(None, custom_id=custom_id, values=values)
+                assert bench.guilds.restarts == 0, (custom_id, values)
+                assert bench.guilds.lookup(GUILD) is handle
+            nursery.cancel_scope.cancel()
+
+
 async def test_the_crashes_of_issue_12_are_refused_with_a_clear_answer() -> None:
     """The reported inputs: /seek nan, /repeat forever, /volume "loud", /move x null, and a
     number as the command name; the answers say what was wrong and the queue is unchanged."""
