@@ -285,6 +285,11 @@ async def stop(g: Guild, inv: Invocation) -> None:
     g.queue.clear(keep_current=False)
     await g.stop_playback()
     g.idle_since = trio.current_time()
+    if g.held:
+        # The queue kept after repeated crashes is not wanted: forget its saved session too,
+        # or a process restart would bring it back.
+        g.held = False
+        await g.end_session()
     g.changed()
     await g.answer(inv, "cmd.stopped")
 

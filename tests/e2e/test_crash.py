@@ -12,6 +12,7 @@ import trio
 
 from actors.guild import commands
 from tests.e2e.flow import (
+    add_member,
     bot_in_voice,
     bot_messages,
     callback,
@@ -114,6 +115,29 @@ async def test_crashes_past_the_limit_keep_the_queue_and_resume_carries_on(
             packets = await frames_after(s, at, 40)
             assert abs(tone_of(packets[10:]) - 440) < 10
             assert "`1.` [e660]" in await me.ask("queue")
+
+
+async def test_stop_while_held_forgets_the_kept_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_history_crash(monkeypatch)
+    with trio.fail_after(90):
+        async with stack(tmp_path, config=config(storage={"snapshot_debounce": 0.2})) as s:
+            me = user(s)
+            await me.ask("play", {"query": s.media.media_url("a440")})
+            await me.ask("repeat", {"mode": "track"})
+            await frames_after(s, 0, 5)
+            for crash in range(1, 5):
+                assert await me.ask("history") == INTERNAL
+                if crash < 4:
+                    await wait_rest(s, lambda n=crash: recovered_count(s) >= n)  # type: ignore[misc]
+                    await wait_rest(s, lambda: s.app.guilds.lookup(s.guild.id) is not None)
+            await wait_message(s, "hit repeated errors")
+            assert await s.app.storage.sessions().load(s.guild.id) is not None
+            boss = add_member(s, "boss", permissions=(1 << 31) | (1 << 5))  # Manage Server
+            assert await boss.ask("stop") == "Stopped and cleared the queue."
+            assert await s.app.storage.sessions().load(s.guild.id) is None
+            assert "The queue is empty." in await me.ask("queue")
 
 
 async def test_a_failed_interaction_reply_does_not_take_the_guild_down(tmp_path: Path) -> None:
