@@ -1,11 +1,15 @@
 """The guild actor: sole owner of one guild's queue, player and voice connection.
 
-Rooms.  ``actor.py`` (this module) owns the loop, the state and the voice and playback rooms;
-``table.py`` is the command table it is handed (``GuildDeps.commands``, built by
-``families.py`` from the families ``commands.py`` (music), ``playlists.py``, ``settings.py`` and
-``ops_commands.py``); ``replies.py`` sends interaction answers keyed by interaction id and
-``announcer.py`` posts to the music channel, both from tasks of the nursery :func:`run` opens
-and never hands out.  Options are validated by the router before any of this sees them.
+Rooms.  ``actor.py`` (this module) owns the loop, the inbox, the snapshots and the timers, and
+composes the rooms: ``state.py`` (pure: snapshot and session shapes, who is a DJ, the next
+deadline), ``call.py`` (the wanted channel and the voice connection; it alone reads what the
+connection reports, as hold / up / moved / gone), ``playback.py`` (the player, the entry it
+plays, the position, the hold while the call reconnects).  Commands come from the table it is
+handed (``GuildDeps.commands``; ``table.py``, built by ``families.py`` from ``commands.py``
+(music), ``playlists.py``, ``settings.py`` and ``ops_commands.py``); ``replies.py`` sends
+interaction answers in order per interaction id and ``announcer.py`` posts to the music
+channel, from tasks of the nursery :func:`run` opens and never hands out.  Options are validated
+by the router (``musicbot.commands.validate``) before any handler sees them.
 
 Theory.  One task runs :meth:`Guild.run`; it reads one inbox (commands from the router, voice
 events from the gateway, and reports from its own child tasks) and is the only code that touches
