@@ -3,10 +3,22 @@
 Theory.  The router is the only reader of the shards' event channel and the only owner of the
 process-wide view of voice states (guild → user → channel), which it copies to a guild actor
 when that actor starts and keeps it up to date by forwarding every VOICE_STATE_UPDATE.  It never
-waits on a guild actor: messages are posted with ``send_nowait`` into a bounded inbox, and a
-full inbox gets a polite "busy" instead of stalling every other guild.  Guild actors are started
-on the first interaction that needs one (``start_child`` is idempotent) and looked up by key on
-every message, so a restarted actor's new inbox is found at once.
+waits on a guild actor: messages are posted with ``send_nowait`` into a bounded inbox.  A
+member's command that finds it full gets a polite "busy"; a control message (a voice state, a
+server update, a restore, a shutdown) is never lost (rule 13): it waits in that guild's small
+coalescing backlog (:meth:`Router.post_control`), drained by a task of the router's nursery.
+Guild actors are started on the first interaction that needs one (``start_child`` is
+idempotent, and quick: an actor reports itself started before it reads its disk) and looked up
+by key on every message, so a restarted actor's new inbox is found at once.
+
+Validation.  Every slash command's options are checked against the definitions the bot
+registered (``musicbot.commands.validate``) before anything else sees them; a refusal is
+answered here, in the member's language.  A component's custom id must be a string of at most
+100 characters; its parts are parsed by the family that made it.
+
+Deadlines.  The router stamps every interaction's arrival (``Responder.received_at``) and
+watches those it hands to a guild actor: one with no acknowledgement on its way
+``AUTO_DEFER_AFTER`` seconds after arrival is deferred (``actors.responder.watch_deadline``).
 
 Quick answers that need no guild (``/ping``, autocomplete) and the per-user rate limit are
 handled here; ``/ping`` and autocomplete run as short tasks in the router's nursery because they
@@ -92,10 +104,6 @@ class GuildHandle:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return Delivery.GONE
         return Delivery.DELIVERED
-
-    def post(self, msg: GuildMsg) -> bool:
-        """Deliver without waiting; False when the actor is gone or its inbox is full."""
-        return self.offer(msg) is Delivery.DELIVERED
 
 
 async def start_guild(
