@@ -148,3 +148,19 @@ def test_deadlines() -> None:
     assert state.next_deadline(**out) == 1030.0  # linger, then stop
     assert state.next_deadline(**out | {"held": True}) == math.inf  # a held queue waits
     assert state.next_deadline(**out | {"pending": 1}) == math.inf
+
+
+def test_the_actor_imports_no_command_family() -> None:
+    """No registration by import and no cycle: the actor runs whatever table it is handed."""
+    import subprocess
+    import sys
+
+    families = ["commands", "playlists", "settings", "ops_commands", "families"]
+    code = (
+        "import sys, actors.guild.actor\n"
+        f"print([m for m in {families!r} if 'actors.guild.' + m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
