@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import structlog
 
-from actors.guild.commands import command
 from actors.guild.messages import Invocation
+from actors.guild.table import Family, Handler
 from musicbot.i18n import register, t
 from musicbot.storage import GuildSettings, StorageError
 
@@ -40,7 +40,6 @@ def _describe(settings: GuildSettings, default_volume: int, lang: str | None) ->
     return t("settings.current", lang, dj=dj, language=language, volume=volume)
 
 
-@command("settings")
 async def settings(g: Guild, inv: Invocation) -> None:
     if not inv.permissions & (MANAGE_GUILD | ADMINISTRATOR):
         await g.answer(inv, "settings.need_manager", ephemeral=True)
@@ -99,4 +98,13 @@ register(
         ),
         "settings.saved": "Đã lưu cài đặt.",
     },
+)
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "settings": settings,
+}
+FAMILY: Final = Family(
+    name="settings",
+    handlers=HANDLERS,
 )

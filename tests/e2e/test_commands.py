@@ -73,7 +73,9 @@ async def test_queue_commands(tmp_path: Path) -> None:
             # /seek: a bad position is refused, a good one moves playback.
             bad = "I don't understand that time"
             assert bad in await me.ask("seek", {"position": "soon"})
-            assert bad in await me.ask("seek", {"position": "9:00"})  # past the end
+            assert bad in await me.ask("seek", {"position": "nan"})
+            past = await me.ask("seek", {"position": "9:00"})
+            assert past == "9:00 is past the end of this track (it is 0:06 long)."
             assert await me.ask("seek", {"position": "0:03"}) == "Moved to 0:03."
             np = await me.ask("nowplaying")
             assert "🔘" in np and "[a440]" in np and _position(np) >= 3
