@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib.metadata
 import os
 import re
 import sysconfig
@@ -26,6 +27,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import attrs
+import structlog
+
+log = structlog.get_logger(__name__)
 
 RUNTIMES: Final = ("deno", "node", "bun", "quickjs")
 # Older than this and YouTube has very likely broken it (its player changes every few weeks).
@@ -87,6 +91,29 @@ class Freshness:
         return f"yt-dlp {self.version}, {self.age_days} days old"
 
 
+def installed_version() -> str:
+    """yt-dlp's version from its package metadata (importing yt-dlp itself costs ~0.5 s of CPU
+    and memory the audio process does not need)."""
+    try:
+        return importlib.metadata.version("yt-dlp")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def log_freshness(fresh: Freshness) -> None:
+    """The start-up line: yt-dlp's version and age, a warning when it is too old."""
+    fields = {"version": fresh.version, "age_days": fresh.age_days}
+    if fresh.stale:
+        log.warning(
+            "extractor_outdated",
+            **fields,
+            fix=f"yt-dlp is older than {STALE_DAYS} days and YouTube breaks old versions: run "
+            "`make update-extractor` (or pip install -U 'yt-dlp[default]') and restart",
+        )
+    else:
+        log.info("extractor_version", **fields)
+
+
 def release_date(version: str) -> datetime.date | None:
     m = _VERSION_DATE.match(version)
     if m is None:
@@ -100,9 +127,7 @@ def release_date(version: str) -> datetime.date | None:
 def freshness(today: datetime.date | None = None, version: str | None = None) -> Freshness:
     """yt-dlp's version and how many days ago it was released."""
     if version is None:
-        from yt_dlp.version import __version__
-
-        version = str(__version__)
+        version = installed_version()
     released = release_date(version)
     today = today or datetime.datetime.now(datetime.UTC).date()
     age = (today - released).days if released else None
