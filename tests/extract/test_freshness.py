@@ -71,3 +71,19 @@ def test_check_config_prints_the_version(capsys: pytest.CaptureFixture[str]) -> 
     assert cli(["check-config"]) == 0
     err = capsys.readouterr().err
     assert f"yt-dlp {freshness().version}, " in err and "days old" in err
+
+
+def test_update_extractor_says_what_changed() -> None:
+    from musicbot.extract.update import PACKAGES, changes, installed
+
+    now = installed()
+    assert set(now) == set(PACKAGES) and all(now.values())  # make setup installed all three
+    lines = changes(
+        {"yt-dlp": "2026.10.26", "yt-dlp-ejs": "0.8.0", "deno": None},
+        {"yt-dlp": "2026.11.30", "yt-dlp-ejs": "0.8.0", "deno": "2.9.9"},
+    )
+    assert lines == [
+        "yt-dlp 2026.10.26 -> 2026.11.30",
+        "yt-dlp-ejs 0.8.0 (unchanged)",
+        "deno not installed -> 2.9.9",
+    ]
