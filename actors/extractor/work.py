@@ -29,7 +29,7 @@ from musicbot.extract.info import (
     from_wire,
 )
 from musicbot.extract.options import Mode, build_options, search_is_url, search_query
-from musicbot.extract.probe import probe_stream
+from musicbot.extract.probe import measure_duration, probe_stream
 from musicbot.models.track import Track
 from musicbot.safety import Refusal, check_url, guard_url
 
@@ -180,10 +180,31 @@ async def extract_url(st: State, url: str, *, check_domain: bool) -> Extraction:
                 timeout=min(PROBE_TIMEOUT, left / 2),
                 http_proxy=st.http_proxy,
             )
-        track = attrs.evolve(
-            track, duration=track.duration or probe.duration, codec=track.codec or probe.codec
-        )
+        duration = track.duration or probe.duration
+        if not track.duration and track.seekable is False and (probe.estimated or not duration):
+            duration = await _measure(st, track)
+        track = attrs.evolve(track, duration=duration, codec=track.codec or probe.codec)
     return TrackInfo(track=track)
+
+
+async def _measure(st: State, track: Track) -> float | None:
+    """The real length of a stream whose host cannot seek (ffmpeg's header guess is not
+    trusted there); a lower bound past ``max_track_seconds`` is enough to refuse it."""
+    left = trio.current_effective_deadline() - trio.current_time()
+    async with st.limiter:
+        measured = await measure_duration(
+            track.stream_url,
+            track.http_headers,
+            ffmpeg=st.ffmpeg,
+            timeout=left / 2,
+            http_proxy=st.http_proxy,
+        )
+    log.debug("duration_measured", seconds=measured.seconds, complete=measured.complete)
+    if measured.complete and measured.seconds > 0:
+        return measured.seconds
+    if measured.seconds > st.config.limits.max_track_seconds:
+        return measured.seconds
+    return None
 
 
 async def search(st: State, text: str) -> Extraction:

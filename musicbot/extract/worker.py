@@ -16,6 +16,8 @@ on stdin it writes exactly one reply line::
 The worker parses yt-dlp's (often megabyte-sized) info dict into the few fields the bot needs,
 so only small, plain data crosses to the audio process.  Its own stdout is moved to stderr
 before yt-dlp is imported: nothing a site extractor or plugin prints can corrupt the protocol.
+For a bare file whose length or codec the site did not give, the worker also asks the host
+for one byte with ``Range`` (``Track.seekable``).
 SIGINT is ignored (a Ctrl-C in the terminal is the parent's to handle); the worker exits when
 its stdin closes, and the parent kills it outright when a job hangs or is cancelled.
 """
@@ -29,6 +31,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
+import attrs
+
 from musicbot.extract.errors import ExtractionError, Reason
 from musicbot.extract.info import (
     SearchInfo,
@@ -39,7 +43,12 @@ from musicbot.extract.info import (
     track_from_entry,
     track_from_info,
 )
-from musicbot.extract.ytdlp import CollectingLogger, extract_info, load_extractor
+from musicbot.extract.ytdlp import (
+    CollectingLogger,
+    extract_info,
+    load_extractor,
+    supports_ranges,
+)
 
 
 def handle(job: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,6 +86,11 @@ def _parse(job: Mapping[str, Any], query: str, info: Any) -> TrackInfo | Any:
     track = track_from_info(
         info, now=float(job["now"]), stream_ttl=float(job["stream_ttl"]), requested_url=query
     )
+    if (track.duration is None or track.codec is None) and not track.is_live:
+        # A bare file the site said little about: the actor will ask ffmpeg, and must know
+        # whether the host can seek (see Track.seekable).
+        seekable = supports_ranges(track.stream_url, track.http_headers, dict(job["opts"]))
+        track = attrs.evolve(track, seekable=seekable)
     return TrackInfo(track=track)
 
 

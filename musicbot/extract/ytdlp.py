@@ -72,3 +72,21 @@ def extract_info(
             return ydl.sanitize_info(info)
     except Exception as exc:  # yt-dlp raises many types; classify() sorts them out
         raise classify(exc, logger.warnings) from exc
+
+
+def supports_ranges(url: str, headers: dict[str, str], opts: dict[str, Any]) -> bool | None:
+    """Does the host at ``url`` honour ``Range``?  One request for the first byte, through
+    yt-dlp's networking (its proxy: the egress guard).  None when it cannot tell (an error)."""
+    import yt_dlp
+    from yt_dlp.networking import Request
+    from yt_dlp.networking.exceptions import RequestError
+
+    try:
+        with yt_dlp.YoutubeDL({**opts, "logger": CollectingLogger()}) as ydl:
+            response = ydl.urlopen(Request(url, headers={**headers, "Range": "bytes=0-0"}))
+            try:
+                return int(response.status) == 206
+            finally:
+                response.close()
+    except (RequestError, OSError, ValueError):
+        return None
