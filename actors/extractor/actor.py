@@ -20,6 +20,8 @@ Theory.
   address only: their domain was vouched for by the playlist the user linked.
 * A single track whose site gave no duration (a bare file, an ``<audio>`` element) is probed
   with ffmpeg (``musicbot.extract.probe``) so the queue shows it and the length limit holds.
+  Where ffmpeg cannot read it, or only guesses it from a host without byte ranges
+  (``Track.seekable`` is False), the stream is read once to measure it.
 * Playlists are extracted flat (one request for the whole list, capped at
   ``[limits] max_playlist_import``) and delivered in batches; each entry is resolved just before
   it plays.  A stream URL refused with 403 is re-extracted by ``resolve(track, force=True)``
