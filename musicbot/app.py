@@ -55,6 +55,7 @@ from musicbot.ops.server import serve as serve_ops
 from musicbot.rest.client import RestClient, open_rest_client
 from musicbot.rest.errors import Unauthorized
 from musicbot.storage import SessionSnapshot, Storage
+from musicbot.voice.sender import VoiceSender
 
 log = structlog.get_logger(__name__)
 
@@ -203,6 +204,9 @@ async def serve(
                 guild_id, channel_id, self_mute=mute, self_deaf=deaf
             )
 
+        # One 20 ms clock for every stream of the process (issue #16).
+        sender = VoiceSender()
+        await root.start(sender.run)
         recorder = wiring.Recorder(metrics, health, board)
         live_health = wiring.LiveHealth(recorder, shards.shards)
         guild_deps = GuildDeps(
@@ -213,6 +217,7 @@ async def serve(
             extractor=extractor,
             bus=bus,
             opener=opener,
+            sender=sender,
             storage=storage,
             voice_members=lambda gid: dict(voice_states.get(gid, {})),
             ops=OpsContext(metrics=metrics, health=live_health, board=board),

@@ -67,6 +67,7 @@ from musicbot.audio.source import SourceOpener
 from musicbot.config import Config
 from musicbot.i18n import t
 from musicbot.log import bind
+from musicbot.models.media import FrameClock
 from musicbot.models.queue import Queue
 from musicbot.models.track import Track
 from musicbot.ops.context import OpsContext
@@ -111,6 +112,7 @@ class GuildDeps:
     extractor: ExtractorHandle
     bus: ev.EventBus
     opener: SourceOpener
+    sender: FrameClock  # the process's one voice clock (musicbot.voice.sender.VoiceSender)
     storage: Storage
     voice_members: Callable[[int], dict[int, int]]  # guild id -> {user id: channel id}
     rng: random.Random = attrs.field(factory=random.Random)
@@ -339,6 +341,7 @@ class Guild:
                 run_player,
                 receive,
                 sink=sink,
+                clock=self.deps.sender,
                 events=events_send,
                 opener=self.deps.opener,
                 volume=self.volume,
