@@ -151,8 +151,43 @@ class WebmOpusDemuxer:
         buf += data
         pos = 0
         end = len(buf)
+        track = self.track  # known after the head: the fast path starts with the next feed
+        append = out.append
         try:
             while pos < end:
+                # Fast path, nearly every element of a file: a run of unlaced SimpleBlocks of
+                # our track with 1- or 2-byte sizes, outside a seek's skip.
+                if (
+                    buf[pos] == 0xA3
+                    and track is not None
+                    and not self._skip
+                    and not self.skip_until_ns
+                    and self.cluster_time is not None
+                ):
+                    tbyte = 0x80 | track
+                    view = bytes(buf) if pos == 0 else bytes(buf[pos:])  # slices are then bytes
+                    base = pos
+                    pos = 0
+                    vend = end - base
+                    while pos + 6 < vend and view[pos] == 0xA3:
+                        s0 = view[pos + 1]
+                        if 0x80 < s0 < 0xFF:
+                            start = pos + 2
+                            stop = start + s0 - 0x80
+                        elif 0x40 <= s0 < 0x7F:
+                            start = pos + 3
+                            stop = start + (((s0 - 0x40) << 8) | view[pos + 2])
+                        else:
+                            break
+                        if stop > vend or stop - start <= 4:
+                            break
+                        if view[start] != tbyte or view[start + 3] & 0x06:
+                            break
+                        append(view[start + 4 : stop])
+                        pos = stop
+                    pos += base
+                    if pos >= end:
+                        break
                 if self._skip:
                     n = min(self._skip, end - pos)
                     self._skip -= n
