@@ -162,6 +162,7 @@ async def scenario(
     children0 = children_cpu()
     rss0 = proc_rss()
     result: dict[str, Any] = {}
+    begin = trio.current_time()
     async with trio.open_nursery() as nursery:
         await nursery.start(sender.run)
         for i in range(n):
@@ -169,7 +170,8 @@ async def scenario(
             sock.setblocking(False)
             sock.connect(("127.0.0.1", port))
             socks.append(sock)
-            mode_i = EncryptionMode.AES256_GCM if i % 2 == 0 else EncryptionMode.XCHACHA20
+            # AES-GCM, which Discord offers and the bot prefers (XChaCha20 is in the micro figures).
+            mode_i = EncryptionMode.AES256_GCM
             sink = UdpSink(sock, mode_i, ssrc=1000 + i)
             sinks.append(sink)
             send, receive = trio.open_memory_channel[PlayerCommand](4)
@@ -183,10 +185,11 @@ async def scenario(
             await trio.sleep(min(FRAME, 1.0 / n))
             send.send_nowait(Play(track=track))
             sink.play_at = trio.current_time()
-        with trio.move_on_after(60):
+        with trio.move_on_after(max(10.0, n / 20)):
             while sum(1 for s in stats if s.frames) < n:
                 await trio.sleep(0.1)
         started = sum(1 for s in stats if s.frames)
+        all_started_s = trio.current_time() - begin
         if background is not None:
             nursery.start_soon(background)
         await trio.sleep(warmup)
@@ -200,6 +203,7 @@ async def scenario(
         rss1 = proc_rss()
         ff_pss = [proc_pss(pid) for pid in ff.pids]
         nursery.cancel_scope.cancel()
+    teardown_s = trio.current_time() - t1
     for sock in socks:
         sock.close()
     children1 = children_cpu()
@@ -219,7 +223,9 @@ async def scenario(
         codec=mode,
         streams=n,
         started=started,
+        all_started_s=round(all_started_s, 2),
         window_s=round(t1 - t0, 2),
+        teardown_s=round(teardown_s, 2),
         packets=packets,
         expected_packets=int(n * (t1 - t0) / FRAME),
         pacing_ms={

@@ -151,12 +151,12 @@ class WebmOpusDemuxer:
         buf += data
         pos = 0
         end = len(buf)
-        track = self.track  # known after the head: the fast path starts with the next feed
         append = out.append
         try:
             while pos < end:
                 # Fast path, nearly every element of a file: a run of unlaced SimpleBlocks of
                 # our track with 1- or 2-byte sizes, outside a seek's skip.
+                track = self.track
                 if (
                     buf[pos] == 0xA3
                     and track is not None
