@@ -12,16 +12,17 @@ Opening: the first bytes decide the container (EBML magic or ``OggS``).  Seeking
 the head up to the first Cluster (Tracks, and the Cues when they are in front), fetches the
 Cues where the SeekHead says if not, and starts reading at the cluster at or before the
 target; blocks that end before the target are dropped, so playback starts within one frame of
-it.  Seeking in Ogg reads from the start and drops the packets before the target (every packet
-is 20 ms); with no index to consult, bisection on granule positions would save the download of
-the skipped part, which is left for later.  Reading is :class:`~musicbot.audio.httpread.
-RangeReader`'s: ranged requests, resume at the byte after a drop, fresh URL after a 403.
+it.  Seeking in Ogg bisects on the pages' granule positions (ranged probes of 64 KiB) when the
+size is known, then drops the packets before the target (every packet is 20 ms).  Reading is
+:class:`~musicbot.audio.httpread.RangeReader`'s: ranged requests, resume at the byte after a
+drop, fresh URL after a 403.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ssl
+import struct
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Final
@@ -47,6 +48,8 @@ OGG_MAGIC: Final = b"OggS"
 HEAD_LIMIT: Final = 2 << 20  # bytes before the first Cluster we accept (Tracks, Cues, tags)
 CUES_READ: Final = 256 << 10  # bytes fetched at the Cues' position (an hour of cues is ~20 KB)
 CHECK_PACKETS: Final = 5
+BISECT_WINDOW: Final = 64 << 10  # bytes read per bisection probe (an Ogg page is < 64 KiB)
+_GRANULE: Final = struct.Struct("<q")
 FRAME_S: Final = SAMPLES_PER_FRAME / 48000
 
 
@@ -78,8 +81,59 @@ class DirectOpusSource:
             self._demux = OggOpusDemuxer()
             self._drop = int(self.offset / FRAME_S + 1e-9)
             self._pending = self._feed(head)
+            size = self.reader.size
+            if self._drop and size is not None and size - self.reader.pos > 2 * BISECT_WINDOW:
+                await self._bisect_ogg(size)
         else:
             raise SourceNeedsTranscodeError(0)  # not a container we demux: ffmpeg's job
+
+    async def _bisect_ogg(self, size: int) -> None:
+        """Start near the target instead of downloading everything before it.
+
+        Granule positions count samples from the stream's start (0 for every encoder we meet,
+        pre-skip included), and every packet is 960 samples, so a page with granule ``g``
+        completes packet ``g / 960``.  Bisection on byte offsets finds the last page whose
+        granule is at most the target; reading starts at the page after it (a fresh demuxer,
+        already past the headers), and the packets between that granule and the target are
+        dropped.  A packet continued from the page before is skipped by the demuxer, so it is
+        not counted.
+        """
+        target = self._drop * SAMPLES_PER_FRAME
+        head_end = lo = self.reader.pos
+        hi = size
+        best: tuple[int, int, bool] | None = None  # (next page offset, granule, continued)
+        while hi - lo > BISECT_WINDOW:
+            mid = (lo + hi) // 2
+            page = await self._page_after(mid)
+            if page is None or page[1] > target:
+                hi = mid
+            else:
+                best, lo = page, page[0]
+        if best is None:
+            await self.reader.seek(head_end)  # no page before the target: read on, dropping
+            return
+        start, granule, continued = best
+        self._demux = OggOpusDemuxer()
+        self._pending = []
+        self._drop = max(0, (target - granule) // SAMPLES_PER_FRAME - (1 if continued else 0))
+        await self.reader.seek(start)
+
+    async def _page_after(self, pos: int) -> tuple[int, int, bool] | None:
+        """(offset of the page after it, granule, that page continues a packet) of the first
+        complete page with a granule at or after ``pos``; None if there is none in reach."""
+        blob = await self.reader.fetch(pos, BISECT_WINDOW)
+        i = blob.find(OGG_MAGIC)
+        while i >= 0 and i + 27 <= len(blob):
+            version, granule = blob[i + 4], _GRANULE.unpack_from(blob, i + 6)[0]
+            nseg = blob[i + 26]
+            end = i + 27 + nseg
+            if version == 0 and end <= len(blob):
+                end += sum(blob[i + 27 : i + 27 + nseg])
+                follows = blob[end : end + 4] == OGG_MAGIC
+                if end + 6 <= len(blob) and follows and granule != -1:
+                    return pos + end, granule, bool(blob[end + 5] & 0x01)
+            i = blob.find(OGG_MAGIC, i + 1)
+        return None
 
     async def _start_webm(self, head: bytes) -> None:
         demux = WebmOpusDemuxer()

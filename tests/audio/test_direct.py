@@ -32,6 +32,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes]]:
     d = tmp_path_factory.mktemp("direct")
     make_webm(d / "song.webm")  # Cues at the end: a seek must fetch them by range
     make_webm(d / "short.webm", seconds=2.0)
+    make_media(d / "long.ogg", codec="opus-ogg", seconds=60.0, stepped=True)
     make_media(d / "song.ogg", codec="opus-ogg", seconds=6.0)
     (d / "song.mp3").write_bytes(make_media(d / "x.mp3", codec="mp3", seconds=1.0).read_bytes())
     return d, ffmpeg_packets(d / "song.webm")
@@ -175,3 +176,24 @@ async def test_player_copies_in_process_and_falls_back_to_ffmpeg(
                 pass
             assert ended.reason is EndReason.FINISHED and ended.position > 0.9
             nursery.cancel_scope.cancel()
+
+
+async def test_ogg_seek_bisects_on_granules(media: tuple[Path, list[bytes]]) -> None:
+    d, _ = media
+    data = (d / "long.ogg").read_bytes()
+    demux = OggOpusDemuxer()
+    reference = demux.feed(data)
+    for target in (7.0, 31.0, 55.5):
+        b = Behaviour()
+        with range_server(d, b) as base, trio.fail_after(30):
+            request = SourceRequest(track=track(base, "long.ogg"), offset=target)
+            async with opener()(request) as source:
+                got = await read_all(source)
+        k = int(target / 0.02)
+        assert got == reference[k:]  # exactly the packets from the target on
+        # probes of 64 KiB around the file, not a download of everything before the target
+        target_byte = len(data) * k // len(reference)
+        asked_before = sum(end - start + 1 for start, end in b.ranges if start < target_byte)
+        assert len(b.ranges) >= 4
+        if target > 30:
+            assert asked_before < 0.6 * target_byte
