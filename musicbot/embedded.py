@@ -242,8 +242,10 @@ async def _recorder(console: Console) -> None:
             await trio.to_thread.run_sync(console.save_recording)
 
 
-def embedded_config(cfg: Config, emu: Emulator) -> Config:
-    """The operator's config, pointed at the emulator, allowed to fetch the local demo media."""
+def embedded_config(cfg: Config, emu: Emulator, search_template: str = "") -> Config:
+    """The operator's config, pointed at the emulator, allowed to fetch the local demo media;
+    with ``search_template`` (the media server's local search) unless the operator chose a
+    search provider of their own, so /search and autocomplete work offline."""
     return attrs.evolve(
         cfg,
         discord=attrs.evolve(
@@ -259,6 +261,9 @@ def embedded_config(cfg: Config, emu: Emulator) -> Config:
             cfg.extractor,
             allow_private_addresses=True,
             allowed_domains=(*cfg.extractor.allowed_domains, "127.0.0.1"),
+            search_provider=search_template
+            if search_template and cfg.extractor.search_provider == "ytsearch"
+            else cfg.extractor.search_provider,
         ),
     )
 
@@ -298,7 +303,7 @@ async def run_embedded_console(
             recording=data_dir / RECORDING_NAME,
         )
         async with trio.open_nursery() as nursery:
-            app: App = await nursery.start(serve, embedded_config(cfg, emu))
+            app: App = await nursery.start(serve, embedded_config(cfg, emu, media.search_template))
             on_app(app)
             await app.ready.wait()
             console.say("musicbot is running against the local Discord emulator (no token set).")
