@@ -204,7 +204,7 @@ def main() -> None:
                 python = None if quick else ensure_discordpy()
         if python is not None:
             dpy = run_discordpy(python, ffmpeg, media["opus"], [1, 10], warmup, window)
-        # Last: abandoned yt-dlp threads (today's executor) may run on after the case ends.
+        # Last: it leaves the machine busy (workers finishing their parse) for a moment.
         load = Load()
         background = extraction_background(f"{base}/{page}", 4, load)
         loaded = trio.run(
@@ -227,7 +227,7 @@ def main() -> None:
         "extractions": 4,
         "extractions_completed": load.done,
         "extractions_failed": load.failed,
-        "executor": "extractor actor as merged (threads of the audio process until workers land)",
+        "executor": "the extractor actor as built (yt-dlp in its worker-process pool)",
         "pacing_ms": loaded["pacing_ms"],
         "reanchors": loaded["reanchors"],
         "us_per_packet": loaded["us_per_packet"],

@@ -1,11 +1,10 @@
 """The extraction-load case: streams paced by the voice sender while heavy extractions run.
 
-Real yt-dlp (through the real extractor actor, with whatever executor it has: worker threads
-today, worker processes once extraction moves out of the audio process) extracts a generated
-page that costs yt-dlp about a second of CPU to parse (a large JSON-LD document and markup, as
-YouTube's player response is), over and over from ``extractions`` concurrent callers, while
-the streams play.  Each call uses a new query string, so neither the cache nor single-flight
-can absorb the work.
+Real yt-dlp (through the real extractor actor and its pool of worker processes, so the parse
+runs outside the process that paces audio) extracts a generated page that costs yt-dlp about a
+second of CPU to parse (a large JSON-LD document and markup, as YouTube's player response is),
+over and over from ``extractions`` concurrent callers, while the streams play.  Each call uses a
+new query string, so neither the cache nor single-flight can absorb the work.
 """
 
 from __future__ import annotations
