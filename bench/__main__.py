@@ -225,6 +225,7 @@ def main() -> None:
     extraction_load = {
         "streams": loaded["streams"],
         "extractions": 4,
+        "extractions_started": load.started,
         "extractions_completed": load.done,
         "extractions_failed": load.failed,
         "executor": "the extractor actor as built (yt-dlp in its worker-process pool)",

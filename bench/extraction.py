@@ -49,6 +49,7 @@ def make_page(directory: Path, media_name: str) -> str:
 
 @attrs.define
 class Load:
+    started: int = 0
     done: int = 0
     failed: int = 0
 
@@ -70,6 +71,7 @@ def extraction_background(
 
             async def caller() -> None:
                 while True:
+                    load.started += 1
                     try:
                         await handle.extract(f"{page_url}?n={next(counter)}")
                         load.done += 1
