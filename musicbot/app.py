@@ -39,7 +39,8 @@ from actors.kit.supervisor import SupervisorHandle, run_supervisor
 from actors.ratelimit import UserRateLimiter
 from actors.router import GuildHandle, Router, RouterDeps, guild_supervisor_spec, run_router
 from musicbot import egress
-from musicbot.audio.source import FfmpegOpener
+from musicbot.audio.direct import DirectOpener
+from musicbot.audio.source import FfmpegOpener, SourceOpener
 from musicbot.commands.definitions import command_payloads
 from musicbot.commands.sync import sync_commands
 from musicbot.config import Config
@@ -56,6 +57,7 @@ from musicbot.ops.server import serve as serve_ops
 from musicbot.rest.client import RestClient, open_rest_client
 from musicbot.rest.errors import Unauthorized
 from musicbot.storage import SessionSnapshot, Storage
+from musicbot.voice.sender import VoiceSender
 
 log = structlog.get_logger(__name__)
 
@@ -190,6 +192,14 @@ async def serve(
             ),
             metrics,
         )
+        source_opener: SourceOpener = opener
+        if cfg.audio.demux_in_process:
+            # Opus at 100 %: fetched and demuxed in process, through the same egress checks.
+            source_opener = DirectOpener(
+                fallback=opener,
+                proxy=egress_url or cfg.extractor.proxy or None,
+                refresh=functools.partial(extractor.resolve, force=True),
+            )
         personal_playlists = await playlists_actor.start(root, storage)
         events_send, events_receive = trio.open_memory_channel[GatewayDispatch](EVENT_BUFFER)
         shards = ShardManager.from_config(
@@ -208,6 +218,9 @@ async def serve(
                 guild_id, channel_id, self_mute=mute, self_deaf=deaf
             )
 
+        # One 20 ms clock for every stream of the process (issue #16).
+        sender = VoiceSender()
+        await root.start(sender.run)
         recorder = wiring.Recorder(metrics, health, board)
         live_health = wiring.LiveHealth(recorder, shards.shards)
         guild_deps = GuildDeps(
@@ -217,7 +230,8 @@ async def serve(
             update_voice_state=update_voice_state,
             extractor=extractor,
             bus=bus,
-            opener=opener,
+            opener=source_opener,
+            sender=sender,
             storage=storage,
             voice_members=lambda gid: dict(voice_states.get(gid, {})),
             ops=OpsContext(metrics=metrics, health=live_health, board=board),

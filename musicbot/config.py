@@ -88,6 +88,7 @@ class AudioConfig:
     ffmpeg: str = "bundled"
     bitrate: int = 128  # kbit/s of the Opus encoder when transcoding
     default_volume: int = 100  # percent, 0..200
+    demux_in_process: bool = True  # WebM/Ogg Opus at 100 %: fetched and demuxed without ffmpeg
 
 
 @attrs.frozen(kw_only=True)

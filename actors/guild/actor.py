@@ -89,6 +89,7 @@ from musicbot.audio.source import SourceOpener
 from musicbot.config import Config
 from musicbot.i18n import t
 from musicbot.log import bind
+from musicbot.models.media import FrameClock
 from musicbot.models.queue import Queue, QueueFull, QueuePositionError
 from musicbot.models.track import Track
 from musicbot.ops.context import OpsContext
@@ -129,6 +130,7 @@ class GuildDeps:
     extractor: ExtractorHandle
     bus: ev.EventBus
     opener: SourceOpener
+    sender: FrameClock  # the process's one voice clock (musicbot.voice.sender.VoiceSender)
     storage: Storage
     voice_members: Callable[[int], dict[int, int]]  # guild id -> {user id: channel id}
     rng: random.Random = attrs.field(factory=random.Random)
@@ -377,7 +379,9 @@ class Guild:
         if opened is not None:
             self.nursery.start_soon(opened.run)
             self.nursery.start_soon(self.forward, opened.events, FromVoice)
-            player = self.playback.open(opened.voice, self.deps.opener, self.volume)
+            player = self.playback.open(
+                opened.voice, self.deps.opener, self.volume, clock=self.deps.sender
+            )
             self.nursery.start_soon(player.run)
             self.nursery.start_soon(self.forward, player.events, FromPlayer)
             if self.deps.ops is not None:

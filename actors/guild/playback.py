@@ -32,6 +32,7 @@ import trio
 from musicbot.audio import messages as pm
 from musicbot.audio.player import PlayerHandle, PlayerStats, open_player_channel, run_player
 from musicbot.audio.source import SourceOpener
+from musicbot.models.media import FrameClock
 from musicbot.models.track import Track
 from musicbot.voice import VoiceConnection
 
@@ -70,7 +71,9 @@ class Playback:
 
     # -- the player ---------------------------------------------------------------------
 
-    def open(self, sink: VoiceConnection, opener: SourceOpener, volume: int) -> OpenedPlayer:
+    def open(
+        self, sink: VoiceConnection, opener: SourceOpener, volume: int, *, clock: FrameClock
+    ) -> OpenedPlayer:
         commands, receive = open_player_channel()
         events_send, events_receive = trio.open_memory_channel[pm.PlayerEvent](PLAYER_EVENTS_BUFFER)
         stats = PlayerStats()
@@ -79,6 +82,7 @@ class Playback:
             run_player,
             receive,
             sink=sink,
+            clock=clock,
             events=events_send,
             opener=opener,
             volume=volume,

@@ -33,7 +33,9 @@ The DAVE session and the RTP/speaking flags are shared by the socket task (gatew
 player task (``send_frame``); both run on the one Trio thread and neither awaits between
 reading and updating them, so every access is atomic, and no lock is needed.
 
-The frame sink side (``send_frame``/``set_speaking``) is called by the player task.  It never
+The frame sink side is called by the process's voice sender (``send_frame_nowait``, one
+synchronous send per tick; see :mod:`musicbot.voice.sender`) and by the player task
+(``set_speaking``; ``send_frame`` is the awaitable single-frame form).  It never
 waits for a reconnect: while not connected, or before the DAVE group exists, frames are dropped
 and counted, and the RTP timestamp still advances so receivers see the gap in time.
 """
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 from collections.abc import Awaitable, Callable
 from typing import Final, assert_never
@@ -539,6 +542,39 @@ class VoiceConnection:
             await transport.udp.sendmsg(parts)
         except (OSError, ValueError, trio.ClosedResourceError):
             # The socket went away under us (a rejoin closed it) or DAVE refused: drop it.
+            self.stats.frames_dropped += 1
+            return
+        self.stats.frames_sent += 1
+
+    def send_frame_nowait(self, opus: bytes) -> None:
+        """The voice sender's path: encrypt and send one frame synchronously, or drop it.
+
+        ``os.writev`` on the connected, non-blocking UDP socket sends one datagram from the
+        scatter/gather parts without a Trio checkpoint (the sender sends every stream's frame
+        in one tick; a checkpoint per packet would cost a scheduler pass each).  A full socket
+        buffer (``BlockingIOError``) drops the packet like any other send failure.  Speaking is
+        the player's business (it awaits ``set_speaking`` before the first frame); a reconnect
+        re-announces it by itself.
+        """
+        session = self._session
+        transport = None if session is None else session.transport
+        if (
+            self.state is not VoiceState.CONNECTED
+            or session is None
+            or transport is None
+            or not session.dave.ready
+        ):
+            self.stats.frames_dropped += 1
+            self._packetizer.skip_frame()
+            return
+        packetizer = self._packetizer
+        packetizer.ssrc = transport.ssrc
+        try:
+            parts = packetizer.next_packet_parts(transport.cipher, session.dave.encrypt(opus))
+            os.writev(transport.udp.fileno(), parts)
+        except (OSError, ValueError):
+            # The socket went away under us (a rejoin closed it: fileno -1 is EBADF), the
+            # kernel buffer is full, or DAVE refused: drop it.
             self.stats.frames_dropped += 1
             return
         self.stats.frames_sent += 1
