@@ -29,6 +29,7 @@ from musicbot.gateway.events import (
 from musicbot.models.queue import Queue
 from musicbot.models.track import Track
 from musicbot.storage import SessionSnapshot, Storage
+from musicbot.voice.sender import VoiceSender
 
 GUILD = 41
 VOICE = 42
@@ -203,6 +204,7 @@ async def open_bench(root: Path, nursery: trio.Nursery, *, storage: Any = None) 
         extractor=extractor,  # type: ignore[arg-type]
         bus=EventBus(),
         opener=_opener,
+        sender=VoiceSender(),  # never started: this guild never joins voice
         storage=storage if storage is not None else Storage(root=root),
         voice_members=lambda gid: dict(voice_states.get(gid, {})),
     )
