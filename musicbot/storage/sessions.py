@@ -50,7 +50,10 @@ class SessionStore:
 
     async def save(self, snapshot: SessionSnapshot) -> None:
         path = self.path_for(snapshot.guild_id)
-        await self.io.run(lambda: files.write_document(path, snapshot, SESSION_CODEC))
+        # Snapshots are disposable: an unreadable old one is moved aside, never a reason to stop.
+        await self.io.run(
+            lambda: files.write_document(path, snapshot, SESSION_CODEC, replace_unreadable=True)
+        )
 
     async def load(self, guild_id: int) -> SessionSnapshot | None:
         path = self.path_for(guild_id)
@@ -98,7 +101,8 @@ class SnapshotWriter(Generic[T]):
     before deleting the snapshot when a session ends).  Writes never overlap (one at a time).
 
     A failed write (disk full ...) is logged, counted in ``failures`` and retried after
-    ``period``; the state stays dirty.  ``flush`` raises the error instead, so shutdown knows.
+    ``period``; the state stays dirty.  ``flush`` (the final write of a graceful stop) never
+    raises a storage error: it logs ``snapshot_flush_failed`` and returns False.
     """
 
     def __init__(
@@ -142,9 +146,18 @@ class SnapshotWriter(Generic[T]):
             self._written = max(self._written, generation)
             self.writes += 1
 
-    async def flush(self) -> None:
-        """Write the latest state now if it is not written yet (raises the write's error)."""
-        await self._write_now()
+    async def flush(self) -> bool:
+        """Write the latest state now if it is not written yet.
+
+        True when everything is written; False (logged, counted) when the write failed.
+        """
+        try:
+            await self._write_now()
+        except StorageError as exc:
+            self.failures += 1
+            log.error("snapshot_flush_failed", snapshot=self.name, error=str(exc))
+            return False
+        return True
 
     async def discard(self) -> None:
         """Forget unwritten changes, after any write in progress has finished.

@@ -1,6 +1,10 @@
 """Per-guild settings in ``<data_dir>/guilds/<guild_id>/settings.json``.
 
 Owned by the guild's actor (the only task that reads or writes this file; no locks).
+
+Settings always have a meaning without a file (the defaults), so an unreadable file with no
+good backup does not lock the guild out: it is moved aside (``settings.json.corrupt-<ts>``,
+kept for the operator), reported as ``guild_settings_unreadable``, and the defaults are used.
 """
 
 from __future__ import annotations
@@ -8,10 +12,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
+import structlog
 
 from musicbot.storage import files
+from musicbot.storage.errors import CorruptFile
 from musicbot.storage.io import FileIO
 from musicbot.storage.models import SETTINGS_CODEC, GuildSettings
+
+log = structlog.get_logger(__name__)
+
+
+def _load(path: Path) -> GuildSettings:
+    try:
+        found = files.read_document(path, SETTINGS_CODEC)
+    except CorruptFile as exc:
+        moved = files.set_aside(path)
+        log.error(
+            "guild_settings_unreadable",
+            path=str(path),
+            reason=exc.reason,
+            moved_aside=[str(m) for m in moved],
+            using="defaults",
+        )
+        return GuildSettings()
+    return found if found is not None else GuildSettings()
 
 
 @attrs.define
@@ -20,9 +44,13 @@ class GuildSettingsStore:
     io: FileIO
 
     async def load(self) -> GuildSettings:
-        """The saved settings, or the defaults if none were saved (CorruptFile if unreadable)."""
-        found = await self.io.run(lambda: files.read_document(self.path, SETTINGS_CODEC))
-        return found if found is not None else GuildSettings()
+        """The saved settings, or the defaults if none were saved or the file is unreadable."""
+        return await self.io.run(lambda: _load(self.path))
 
     async def save(self, settings: GuildSettings) -> None:
-        await self.io.run(lambda: files.write_document(self.path, settings, SETTINGS_CODEC))
+        # A full overwrite: an unreadable old file is moved aside (kept), not a reason to refuse.
+        await self.io.run(
+            lambda: files.write_document(
+                self.path, settings, SETTINGS_CODEC, replace_unreadable=True
+            )
+        )
