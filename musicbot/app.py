@@ -54,7 +54,7 @@ from musicbot.ops.metrics import Metrics
 from musicbot.ops.server import serve as serve_ops
 from musicbot.rest.client import RestClient, open_rest_client
 from musicbot.rest.errors import Unauthorized
-from musicbot.storage import SessionSnapshot, Storage
+from musicbot.storage import SessionSnapshot, Storage, open_storage
 
 log = structlog.get_logger(__name__)
 
@@ -148,7 +148,25 @@ async def serve(
     task_status: trio.TaskStatus[App] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the whole bot until cancelled or until ``App.request_stop()``."""
-    storage = Storage.from_config(cfg)
+    # The storage engine (migrated, a JSON data dir imported once) outlives everything else.
+    async with open_storage(cfg) as storage:
+        await _serve(
+            cfg,
+            storage,
+            extra_extractors=extra_extractors,
+            trusted_local_media=trusted_local_media,
+            task_status=task_status,
+        )
+
+
+async def _serve(
+    cfg: Config,
+    storage: Storage,
+    *,
+    extra_extractors: tuple[type, ...],
+    trusted_local_media: bool,
+    task_status: trio.TaskStatus[App],
+) -> None:
     opener = FfmpegOpener.from_config(cfg.audio, trusted_local=trusted_local_media)
     restores = await _load_sessions(storage, cfg)
     from musicbot import __version__
@@ -192,6 +210,7 @@ async def serve(
             events=events_send,
             get_gateway_bot=rest.get_gateway_bot,
             metrics=wiring.GatewayObserver(metrics, health),
+            identify_coordinator=storage.identify_coordinator(),
         )
         identity = BotIdentity()
         voice_states: dict[int, dict[int, int]] = {}

@@ -21,6 +21,7 @@ from musicbot.storage import files
 from musicbot.storage.errors import CorruptFile, StorageError
 from musicbot.storage.io import FileIO
 from musicbot.storage.models import SESSION_CODEC, SessionSnapshot
+from musicbot.storage.sql_docs import SqlSessions
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +43,7 @@ class SessionRestore:
 class SessionStore:
     directory: Path
     io: FileIO
+    sql: SqlSessions | None = None  # the database engine; ``directory`` is unused then
 
     def path_for(self, guild_id: int) -> Path:
         if guild_id < 0:
@@ -50,6 +52,9 @@ class SessionStore:
 
     async def save(self, snapshot: SessionSnapshot) -> None:
         path = self.path_for(snapshot.guild_id)
+        if self.sql is not None:
+            await self.sql.save(snapshot)
+            return
         # Snapshots are disposable: an unreadable old one is moved aside, never a reason to stop.
         await self.io.run(
             lambda: files.write_document(path, snapshot, SESSION_CODEC, replace_unreadable=True)
@@ -57,10 +62,15 @@ class SessionStore:
 
     async def load(self, guild_id: int) -> SessionSnapshot | None:
         path = self.path_for(guild_id)
+        if self.sql is not None:
+            return await self.sql.load(guild_id)
         return await self.io.run(lambda: files.read_document(path, SESSION_CODEC))
 
     async def delete(self, guild_id: int) -> None:
         path = self.path_for(guild_id)
+        if self.sql is not None:
+            await self.sql.delete(guild_id)
+            return
         await self.io.run(lambda: files.delete_document(path, SESSION_CODEC))
 
     def _load_all(self) -> SessionRestore:
@@ -85,6 +95,9 @@ class SessionStore:
 
     async def load_all(self) -> SessionRestore:
         """Every readable snapshot, for restoring sessions at start-up; unreadable ones reported."""
+        if self.sql is not None:
+            good, bad = await self.sql.load_all()
+            return SessionRestore(snapshots=tuple(good), unreadable=tuple(bad))
         return await self.io.run(self._load_all)
 
 

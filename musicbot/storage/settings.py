@@ -18,6 +18,7 @@ from musicbot.storage import files
 from musicbot.storage.errors import CorruptFile
 from musicbot.storage.io import FileIO
 from musicbot.storage.models import SETTINGS_CODEC, GuildSettings
+from musicbot.storage.sql_docs import SqlSettings
 
 log = structlog.get_logger(__name__)
 
@@ -42,12 +43,20 @@ def _load(path: Path) -> GuildSettings:
 class GuildSettingsStore:
     path: Path
     io: FileIO
+    sql: SqlSettings | None = None  # the database engine; ``path`` is unused then
 
     async def load(self) -> GuildSettings:
         """The saved settings, or the defaults if none were saved or the file is unreadable."""
+        if self.sql is not None:
+            return await self.sql.load()
         return await self.io.run(lambda: _load(self.path))
 
     async def save(self, settings: GuildSettings) -> None:
+        """Replace the settings (database: ``Conflict`` if another process changed them since
+        this one loaded them)."""
+        if self.sql is not None:
+            await self.sql.save(settings)
+            return
         # A full overwrite: an unreadable old file is moved aside (kept), not a reason to refuse.
         await self.io.run(
             lambda: files.write_document(
