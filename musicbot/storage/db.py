@@ -274,6 +274,7 @@ class PostgresDatabase(Database):
         from psycopg_pool import ConnectionPool
 
         super().__init__(threads)
+        self.url = url  # holds the password: never logged (``where`` is what is shown)
         self.where = redact_url(url)
         self._psycopg = psycopg
         self._timeout = connect_timeout

@@ -16,6 +16,7 @@ The margin covers the moment between taking the slot and the IDENTIFY leaving th
 
 from __future__ import annotations
 
+import collections
 from typing import Final
 
 import structlog
@@ -35,9 +36,12 @@ class DatabaseIdentifyCoordinator:
     def __init__(self, db: Database, *, margin: float = MARGIN) -> None:
         self.db = db
         self.margin = margin
+        # (bucket, database time) of the slots this process took, newest last (for /metrics,
+        # logs and tests; bounded).
+        self.taken: collections.deque[tuple[int, float]] = collections.deque(maxlen=64)
 
     def _try(self, tx: Tx, bucket: int, window: float) -> float:
-        """0 if the slot is taken now, else the seconds to wait."""
+        """0 if the slot is taken now (recorded in ``taken``), else the seconds to wait."""
         if tx.dialect == "postgres":
             tx.one("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_CLASS, bucket))
         now = tx.now()
@@ -51,6 +55,7 @@ class DatabaseIdentifyCoordinator:
             " ON CONFLICT (bucket) DO UPDATE SET last_at = excluded.last_at",
             (bucket, now),
         )
+        self.taken.append((bucket, now))
         return 0.0
 
     async def wait_turn(self, bucket: int, window: float) -> None:
