@@ -7,6 +7,7 @@ what must keep them apart.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from musicbot.storage import (
     Storage,
 )
 from musicbot.storage.db import Database, PostgresDatabase, SqliteDatabase, redact_url
-from musicbot.storage.identify import DatabaseIdentifyCoordinator
 from musicbot.storage.schema import SCHEMA_VERSION, migrate
 from tests.storage.helpers import track
 from tests.storage.pg import PgServer
@@ -204,7 +204,7 @@ async def test_identify_slots_are_spaced_across_processes(
     grants = [at for c in coordinators for _, at in c.taken]
     grants.sort()
     assert len(set(grants)) == 6
-    gaps = [b - a for a, b in zip(grants, grants[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(grants)]
     assert min(gaps) >= window, gaps
 
 
