@@ -14,7 +14,12 @@ from musicbot.storage import GuildSettings, files
 from tests.e2e.harness import Stack, custom_ids, stack, subcommand
 
 MANAGE_GUILD = 1 << 5
-CONFIG: dict[str, dict[str, object]] = {"limits": {"user_commands": 1000}}
+# These are the JSON file engine's answers to damage (the database engines have theirs in
+# tests/storage/test_database.py).
+CONFIG: dict[str, dict[str, object]] = {
+    "limits": {"user_commands": 1000},
+    "storage": {"url": "files"},
+}
 
 
 async def _run(s: Stack, user_id: int, name: str, options: object = ()) -> str:
