@@ -44,7 +44,7 @@ from musicbot.commands.definitions import command_payloads
 from musicbot.commands.sync import sync_commands
 from musicbot.config import Config
 from musicbot.errors import MusicBotError
-from musicbot.gateway import GatewayDispatch, ShardManager
+from musicbot.gateway import GatewayDispatch, ShardManager, shard_for_guild
 from musicbot.log import configure
 from musicbot.ops import wiring
 from musicbot.ops.audio import AudioBoard
@@ -122,7 +122,12 @@ async def _load_sessions(storage: Storage, cfg: Config) -> dict[int, SessionSnap
     restored = await storage.sessions().load_all()
     for path in restored.unreadable:
         log.warning("session_unreadable", path=str(path))
-    return {s.guild_id: s for s in restored.snapshots}
+    mine = {s.guild_id: s for s in restored.snapshots}
+    count, ids = cfg.discord.shard_count, cfg.discord.shard_ids
+    if count != "auto" and ids != "auto":
+        # A shared database holds every process's sessions: keep this process's guilds.
+        mine = {g: s for g, s in mine.items() if shard_for_guild(g, count) in ids}
+    return mine
 
 
 async def _sync_commands_when_ready(app: App) -> None:
