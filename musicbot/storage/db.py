@@ -213,26 +213,6 @@ class SqliteDatabase(Database):
         finally:
             self._idle.put(conn)
 
-    def execute_script(self, sql: str) -> None:
-        """For tests and operators: run SQL outside the transaction helper."""
-        conn = self._take()
-        try:
-            conn.executescript(sql)
-        finally:
-            self._idle.put(conn)
-
-    def backup_to(self, target: Path) -> None:
-        """An online, consistent copy of the database (SQLite's backup API)."""
-        conn = self._take()
-        try:
-            dest = sqlite3.connect(target)
-            try:
-                conn.backup(dest)
-            finally:
-                dest.close()
-        finally:
-            self._idle.put(conn)
-
     def close(self) -> None:
         with self._lock:
             conns, self._all = self._all, []
@@ -318,6 +298,10 @@ class PostgresDatabase(Database):
                 if broken:
                     continue
                 raise DatabaseUnavailable(self.where, _reason(exc), committing) from None
+            except psycopg.Error as exc:
+                # Anything else the server refused (a constraint, a value out of range):
+                # typed, so a command answers instead of crashing its actor.
+                raise StorageIOError(Path(self.where), "database", 0, _reason(exc)) from None
             except Exception as exc:
                 if type(exc).__name__ == "PoolTimeout":
                     raise DatabaseUnavailable(self.where, _reason(exc)) from None

@@ -23,11 +23,14 @@ import structlog
 import trio
 
 from musicbot.storage.db import Database, Tx
+from musicbot.storage.errors import StorageError
 
 log = structlog.get_logger(__name__)
 
 LOCK_CLASS: Final = 0x6D62  # first key of pg_advisory_xact_lock(int4, int4) ("mb")
 MARGIN: Final = 0.25  # seconds added to the window (see the module docstring)
+RETRY_FIRST: Final = 1.0  # seconds before asking an unreachable database again, doubling
+RETRY_MAX: Final = 30.0
 
 
 class DatabaseIdentifyCoordinator:
@@ -39,6 +42,7 @@ class DatabaseIdentifyCoordinator:
         # (bucket, database time) of the slots this process took, newest last (for /metrics,
         # logs and tests; bounded).
         self.taken: collections.deque[tuple[int, float]] = collections.deque(maxlen=64)
+        self.failures = 0  # attempts that found the database unreachable
 
     def _try(self, tx: Tx, bucket: int, window: float) -> float:
         """0 if the slot is taken now (recorded in ``taken``), else the seconds to wait."""
@@ -59,8 +63,18 @@ class DatabaseIdentifyCoordinator:
         return 0.0
 
     async def wait_turn(self, bucket: int, window: float) -> None:
+        """Return once the slot is ours.  While the database cannot be reached the shard waits
+        (with backoff) rather than identify unseen by the other processes."""
+        backoff = RETRY_FIRST
         while True:
-            wait = await self.db.run(lambda tx: self._try(tx, bucket, window))
+            try:
+                wait = await self.db.run(lambda tx: self._try(tx, bucket, window))
+            except StorageError as exc:
+                self.failures += 1
+                log.warning("identify_slot_unavailable", bucket=bucket, error=str(exc))
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, RETRY_MAX)
+                continue
             if wait <= 0:
                 log.debug("identify_slot_taken", bucket=bucket)
                 return

@@ -75,6 +75,8 @@ class Storage:
 
     @classmethod
     def from_config(cls, cfg: Config, *, io: FileIO | None = None) -> Storage:
+        """The JSON file engine with the configured folder and limits (no database: use
+        :func:`open_storage` for the configured engine)."""
         return cls(
             root=Path(cfg.storage.data_dir).expanduser(),
             io=io if io is not None else FileIO(),

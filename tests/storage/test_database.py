@@ -263,8 +263,18 @@ async def test_postgres_lost_connection_is_retried_and_a_stopped_server_is_expla
                     await repo.add_tracks("Before", [track(3)])
                 assert "try again" in info.value.user_message("en")
                 assert not info.value.maybe_saved
+                # A shard due to IDENTIFY waits for the database instead of failing.
+                coordinator = storage.identify_coordinator()
+                assert coordinator is not None
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(coordinator.wait_turn, 5, 0.1)
+                    while coordinator.failures == 0:  # its first attempt found no database
+                        await trio.sleep(0.05)
+                    await trio.to_thread.run_sync(pg_server.start)
+                assert [b for b, _ in coordinator.taken] == [5]
             finally:
-                pg_server.start()
+                if pg_server.proc is None:
+                    pg_server.start()
             # Back: the previous data is there, unchanged, and writes work again.
             assert (await repo.load("Before")).tracks == (track(1), track(2))
             await repo.add_tracks("Before", [track(3)])
