@@ -251,6 +251,7 @@ def embedded_config(cfg: Config, emu: Emulator) -> Config:
             api_base=emu.api_base,
             gateway_url=emu.gateway_url,
             token=Secret(emu.world.token),
+            ca_file=emu.ca_file,  # the emulator's voice gateway speaks TLS with its own CA
             shard_count="auto",
             shard_ids="auto",
         ),
