@@ -6,8 +6,9 @@ store would; one with no good backup is reported), inserts everything in **one t
 together with a row in ``imports`` naming the folder, and only after COMMIT renames
 ``guilds/``, ``users/`` and ``sessions/`` to ``*.imported`` (bytes untouched, so going back is
 a rename).  A crash between COMMIT and the renames is repaired at the next start: the
-``imports`` row says it is done, so only the renames happen.  Rows that already exist (another
-process shared the database first) are kept and the file is reported as skipped.
+``imports`` row (host name and folder) says it is done, so only the renames happen.  Rows that
+already exist (another process shared the database first) are kept and the file is reported as
+skipped.
 
 **Dumps** (``python -m musicbot export`` / ``import``) are one JSON object::
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -241,7 +243,8 @@ def import_data_dir(db_run: Any, root: Path) -> Report | None:
     """
     if not has_json_data(root):
         return None
-    source = str(root.resolve())
+    # Machines sharing a PostgreSQL may use the same path: the host name tells them apart.
+    source = f"{socket.gethostname()}:{root.resolve()}"
 
     def tx_fn(tx: Tx) -> Report | None:
         if tx.one("SELECT 1 FROM imports WHERE source = ?", (source,)) is not None:
