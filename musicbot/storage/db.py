@@ -251,9 +251,10 @@ class PostgresDatabase(Database):
         connect_timeout: float = PG_CONNECT_TIMEOUT,
     ) -> None:
         import psycopg
-        from psycopg_pool import ConnectionPool
+        from psycopg_pool import ConnectionPool, PoolTimeout
 
         super().__init__(threads)
+        self._pool_timeout = PoolTimeout
         self.url = url  # holds the password: never logged (``where`` is what is shown)
         self.where = redact_url(url)
         self._psycopg = psycopg
@@ -287,6 +288,10 @@ class PostgresDatabase(Database):
                         result = fn(Tx(conn, "postgres"))
                         committing = True  # COMMIT is sent when this block exits
                     return result
+            except self._pool_timeout as exc:
+                # No connection within connect_timeout: the server is down or full. Waiting
+                # again would only keep the member waiting longer.
+                raise DatabaseUnavailable(self.where, _reason(exc)) from None
             except psycopg.OperationalError as exc:
                 broken = not committing and attempt < PG_RETRIES
                 log.warning(
@@ -302,10 +307,6 @@ class PostgresDatabase(Database):
                 # Anything else the server refused (a constraint, a value out of range):
                 # typed, so a command answers instead of crashing its actor.
                 raise StorageIOError(Path(self.where), "database", 0, _reason(exc)) from None
-            except Exception as exc:
-                if type(exc).__name__ == "PoolTimeout":
-                    raise DatabaseUnavailable(self.where, _reason(exc)) from None
-                raise
         raise AssertionError("unreachable")
 
     def close(self) -> None:
