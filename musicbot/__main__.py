@@ -1,4 +1,4 @@
-"""Command line: ``python -m musicbot {run,check-config,doctor,emulator}``.
+"""Command line: ``python -m musicbot {run,check-config,doctor,emulator,export,import}``.
 
 Exit codes: 0 ok, 2 bad configuration or usage, 1 runtime failure.
 """
@@ -71,6 +71,23 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     emu.add_argument("--config", default=DEFAULT_CONFIG, help="path to config.toml")
+
+    # storage: JSON dumps of the database (musicbot/storage/cli.py)
+    export = sub.add_parser(
+        "export",
+        help="write every playlist, guild setting and session as one JSON dump",
+        description="Dump the configured storage (any engine) as JSON, to move or back it up.",
+    )
+    export.add_argument("--config", default=DEFAULT_CONFIG, help="path to config.toml")
+    export.add_argument("--output", "-o", default="-", help="file to write (default: stdout)")
+    imp = sub.add_parser(
+        "import",
+        help="load a JSON dump into the configured database",
+        description="Load a dump made by export into the database, in one transaction.",
+    )
+    imp.add_argument("--config", default=DEFAULT_CONFIG, help="path to config.toml")
+    imp.add_argument("--replace", action="store_true", help="replace what the database holds")
+    imp.add_argument("dump", help="the dump file")
     return parser
 
 
@@ -118,6 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from musicbot import doctor
 
         return doctor.main(cfg)
+
+    if args.command in ("export", "import"):
+        from musicbot.storage import cli
+
+        if args.command == "export":
+            return cli.export_command(cfg, args.output)
+        return cli.import_command(cfg, args.dump, args.replace)
 
     # The composition root imports everything; importing it late keeps --help fast.
     from musicbot.app import run, run_embedded

@@ -46,7 +46,7 @@ from musicbot.commands.sync import sync_commands
 from musicbot.config import Config
 from musicbot.errors import MusicBotError
 from musicbot.extract.runtime import freshness, log_freshness
-from musicbot.gateway import GatewayDispatch, ShardManager
+from musicbot.gateway import GatewayDispatch, ShardManager, shard_for_guild
 from musicbot.log import configure
 from musicbot.ops import wiring
 from musicbot.ops.audio import AudioBoard
@@ -56,7 +56,7 @@ from musicbot.ops.metrics import Metrics
 from musicbot.ops.server import serve as serve_ops
 from musicbot.rest.client import RestClient, open_rest_client
 from musicbot.rest.errors import Unauthorized
-from musicbot.storage import SessionSnapshot, Storage
+from musicbot.storage import SessionSnapshot, Storage, open_storage
 from musicbot.voice.sender import VoiceSender
 
 log = structlog.get_logger(__name__)
@@ -125,7 +125,12 @@ async def _load_sessions(storage: Storage, cfg: Config) -> dict[int, SessionSnap
     restored = await storage.sessions().load_all()
     for path in restored.unreadable:
         log.warning("session_unreadable", path=str(path))
-    return {s.guild_id: s for s in restored.snapshots}
+    mine = {s.guild_id: s for s in restored.snapshots}
+    count, ids = cfg.discord.shard_count, cfg.discord.shard_ids
+    if count != "auto" and ids != "auto":
+        # A shared database holds every process's sessions: keep this process's guilds.
+        mine = {g: s for g, s in mine.items() if shard_for_guild(g, count) in ids}
+    return mine
 
 
 async def _sync_commands_when_ready(app: App) -> None:
@@ -151,7 +156,25 @@ async def serve(
     task_status: trio.TaskStatus[App] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the whole bot until cancelled or until ``App.request_stop()``."""
-    storage = Storage.from_config(cfg)
+    # The storage engine (migrated, a JSON data dir imported once) outlives everything else.
+    async with open_storage(cfg) as storage:
+        await _serve(
+            cfg,
+            storage,
+            extra_extractors=extra_extractors,
+            trusted_local_media=trusted_local_media,
+            task_status=task_status,
+        )
+
+
+async def _serve(
+    cfg: Config,
+    storage: Storage,
+    *,
+    extra_extractors: tuple[type, ...],
+    trusted_local_media: bool,
+    task_status: trio.TaskStatus[App],
+) -> None:
     opener = FfmpegOpener.from_config(cfg.audio, trusted_local=trusted_local_media)
     restores = await _load_sessions(storage, cfg)
     from musicbot import __version__
@@ -207,6 +230,7 @@ async def serve(
             events=events_send,
             get_gateway_bot=rest.get_gateway_bot,
             metrics=wiring.GatewayObserver(metrics, health),
+            identify_coordinator=storage.identify_coordinator(),
         )
         identity = BotIdentity()
         voice_states: dict[int, dict[int, int]] = {}

@@ -143,6 +143,8 @@ class StorageConfig:
     data_dir: str = "data"
     resume_sessions: bool = True
     snapshot_debounce: float = 2.0
+    # "" = SQLite in data_dir; "sqlite:PATH"; "postgresql://..."; "files" = the JSON files.
+    url: Secret = Secret("")
 
 
 @attrs.frozen(kw_only=True)
@@ -176,7 +178,13 @@ class Config:
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value the log redactor must remove."""
-        return tuple(s for s in (self.discord.token.value,) if s)
+        from urllib.parse import urlsplit
+
+        try:
+            db_password = urlsplit(self.storage.url.value).password or ""
+        except ValueError:
+            db_password = ""
+        return tuple(s for s in (self.discord.token.value, db_password) if s)
 
 
 SECTIONS: Final[dict[str, type[Any]]] = {
@@ -255,6 +263,11 @@ def _search_provider(v: Any) -> str | None:
     if not s or not s.replace("_", "").isalnum():
         return 'must be a yt-dlp search prefix ("ytsearch", "scsearch") or a URL with {query}'
     return None
+def _storage_url(v: Any) -> str | None:
+    text = v.value if isinstance(v, Secret) else str(v)
+    if text in ("", "files") or text.startswith(("sqlite:", "postgresql://", "postgres://")):
+        return None
+    return 'must be "" (SQLite in data_dir), "sqlite:PATH", "postgresql://..." or "files"'
 
 
 def _pem_file(v: Any) -> str | None:
@@ -296,6 +309,7 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("cache", "negative_ttl"): _non_negative,
     ("cache", "sweep_interval"): _positive,
     ("storage", "snapshot_debounce"): _non_negative,
+    ("storage", "url"): _storage_url,
     ("ops", "listen"): _listen,
     ("ops", "shutdown_timeout"): _positive,
 }

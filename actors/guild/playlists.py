@@ -36,12 +36,14 @@ from musicbot.models.track import Track
 from musicbot.storage import (
     DiskFull,
     PermissionDenied,
+    CorruptFile,
     Playlist,
     PlaylistIndex,
     PlaylistRepository,
     StorageError,
     StorageIOError,
     StoredTrack,
+    names,
     paginate,
 )
 
@@ -135,6 +137,21 @@ async def _load_changeable(
         await g.answer(inv, "playlist.not_allowed", ephemeral=True, name=playlist.name)
         return None
     return playlist
+
+
+async def _load_deletable(
+    g: Guild, inv: Invocation, book: _Book, name: str | None = None
+) -> Playlist | None:
+    """As :func:`_load_changeable`, but a damaged playlist can still be deleted (its creator
+    cannot be read, so in a server only a DJ may): storage moves its bytes aside."""
+    wanted = _name(inv) if name is None else name
+    try:
+        return await _load_changeable(g, inv, book, wanted)
+    except CorruptFile:
+        if book.scope != "personal" and not g.is_dj(inv):
+            raise
+        clean = names.validate(wanted)
+        return Playlist(name=clean, owner_id=inv.user_id, created_at=0.0, updated_at=0.0)
 
 
 async def _run(g: Guild, inv: Invocation, book: _Book, action: Any) -> None:
@@ -385,7 +402,7 @@ async def delete(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
 
     async def action() -> None:
-        playlist = await _load_changeable(g, inv, book)
+        playlist = await _load_deletable(g, inv, book)
         if playlist is None:
             return
         lang = g.lang(inv)
@@ -406,7 +423,7 @@ async def delete_confirmed(g: Guild, inv: Invocation) -> None:
     book = _Book(g, scope, inv.user_id)
 
     async def action() -> None:
-        playlist = await _load_changeable(g, inv, book, name)
+        playlist = await _load_deletable(g, inv, book, name)
         if playlist is None:
             return
         await book.delete(playlist.name)

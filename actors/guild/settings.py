@@ -9,6 +9,7 @@ so what the bot does always matches what a restart would load.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -17,7 +18,7 @@ import structlog
 from actors.guild.messages import Invocation
 from actors.guild.table import Family, Handler
 from musicbot.i18n import register, t
-from musicbot.storage import GuildSettings, StorageError
+from musicbot.storage import Conflict, GuildSettings, StorageError
 
 if TYPE_CHECKING:
     from actors.guild.actor import Guild
@@ -64,6 +65,10 @@ async def settings(g: Guild, inv: Invocation) -> None:
         await g.deps.storage.guild_settings(g.guild_id).save(updated)
     except StorageError as exc:
         log.warning("settings_save_failed", error=type(exc).__name__, detail=str(exc))
+        if isinstance(exc, Conflict):
+            # Another process changed them: take its version, so a retry builds on it.
+            with contextlib.suppress(StorageError):
+                g.settings = await g.deps.storage.guild_settings(g.guild_id).load()
         await g.respond(inv, exc.user_message(g.lang(inv)), ephemeral=True)
         return
     g.settings = updated

@@ -96,8 +96,8 @@ async def test_personal_playlists_follow_the_user_and_page(tmp_path: Path) -> No
             await _queue(s, "a440")
             text = await _pl(s, "save", name="Mine", scope="personal")
             assert "Saved 1 track as **Mine** in your personal playlists" in text
-            folder = s.data_dir / "users" / str(uid) / "playlists"
-            assert len(list(folder.glob("*.json"))) == 1
+            mine = await s.app.storage.user_playlists(uid).list()  # stored for the user
+            assert [p.name for p in mine.playlists] == ["Mine"]
             assert "There are no saved playlists in this server" in await _pl(s, "list")
             assert "Mine" in await _pl(s, "list", scope="personal")
 
