@@ -263,6 +263,8 @@ def _search_provider(v: Any) -> str | None:
     if not s or not s.replace("_", "").isalnum():
         return 'must be a yt-dlp search prefix ("ytsearch", "scsearch") or a URL with {query}'
     return None
+
+
 def _storage_url(v: Any) -> str | None:
     text = v.value if isinstance(v, Secret) else str(v)
     if text in ("", "files") or text.startswith(("sqlite:", "postgresql://", "postgres://")):

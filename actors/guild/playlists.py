@@ -34,9 +34,9 @@ from musicbot.i18n import t
 from musicbot.models.queue import QueueFull
 from musicbot.models.track import Track
 from musicbot.storage import (
+    CorruptFile,
     DiskFull,
     PermissionDenied,
-    CorruptFile,
     Playlist,
     PlaylistIndex,
     PlaylistRepository,
