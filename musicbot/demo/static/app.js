@@ -40,12 +40,19 @@ function el(tag, cls, text) {
   return node;
 }
 
-// Discord's **bold** in plain text (everything else is shown as typed).
+// A little of Discord's markdown: **bold**, `code`, [text](http link); the rest as typed.
 function markdown(text) {
   const out = document.createDocumentFragment();
-  String(text).split(/(\*\*[^*]+\*\*)/).forEach((part) => {
+  String(text).split(/(\*\*[^*]+\*\*|`[^`]+`|\[[^\]]+\]\(https?:[^)\s]+\))/).forEach((part) => {
+    const link = /^\[([^\]]+)\]\((https?:[^)\s]+)\)$/.exec(part);
     if (part.startsWith("**") && part.endsWith("**") && part.length > 4) {
       out.appendChild(el("strong", "", part.slice(2, -2)));
+    } else if (part.length > 2 && part.startsWith("`") && part.endsWith("`")) {
+      out.appendChild(el("code", "", part.slice(1, -1)));
+    } else if (link) {
+      const a = el("a", "", link[1]);
+      a.href = link[2]; a.target = "_blank"; a.rel = "noopener noreferrer";
+      out.appendChild(a);
     } else if (part) {
       out.appendChild(document.createTextNode(part.replace(/<@(\d+)>/g, (_, id) => {
         const who = state.members.find((m) => m.id === id);
