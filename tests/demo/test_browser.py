@@ -153,19 +153,21 @@ def browse(driver: WebDriver, url: str, screenshot: Path) -> dict[str, Any]:
     np.find_element(By.XPATH, ".//button[contains(., 'Pause')]").click()
     _wait(
         driver,
-        lambda d: d.find_elements(By.XPATH, f"//*[@id='{message_id}']//button[contains(., 'Resume')]"),
+        lambda d: d.find_elements(
+            By.XPATH, f"//*[@id='{message_id}']//button[contains(., 'Resume')]"
+        ),
     )
     seen["np_after"] = driver.find_element(By.ID, message_id).text
     seen["np_count"] = sum(
-        1 for b in driver.find_elements(By.CSS_SELECTOR, "#messages .message") if "Now playing" in b.text
+        1
+        for b in driver.find_elements(By.CSS_SELECTOR, "#messages .message")
+        if "Now playing" in b.text
     )
     driver.save_screenshot(str(screenshot))
     return seen
 
 
-async def test_the_page_plays_and_you_hear_it(
-    tmp_path: Path, data_dir: Callable[[], Path]
-) -> None:
+async def test_the_page_plays_and_you_hear_it(tmp_path: Path, data_dir: Callable[[], Path]) -> None:
     cfg = config.build(
         {"storage": {"data_dir": str(data_dir())}, "log": {"level": "warning"}}, environ={}
     )
