@@ -31,7 +31,7 @@ from musicbot.demo.tracks import BY_NAME
 from musicbot.demo.web import DemoWeb
 from musicbot.embedded import run_embedded_console
 from tests.demo.audio import notes_heard, window_pitches
-from tests.test_embedded import WatchedOutput
+from tests.demo.helpers import WatchedOutput
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
