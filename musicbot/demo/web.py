@@ -277,7 +277,9 @@ class DemoWeb:
             elif method == "GET" and path == "/api/messages":
                 await self._poll(scope, send)
             elif method == "GET" and path == "/audio.ogg":
-                await self._audio(send)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(_until_disconnect, receive, nursery.cancel_scope)
+                    await self._audio(send)
             elif method == "POST" and path in ("/api/command", "/api/component"):
                 request = await _read_json(receive)
                 act = self.command if path == "/api/command" else self.component
@@ -326,6 +328,13 @@ class DemoWeb:
             chunk, _ = catch_up(writer, fresh, elapsed=trio.current_time() - start)
             if chunk:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+async def _until_disconnect(receive: Receive, cancel: trio.CancelScope) -> None:
+    """An endless response ends when its client goes away (ASGI's ``http.disconnect``)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    cancel.cancel()
 
 
 async def _read_json(receive: Receive) -> dict[str, Any]:
