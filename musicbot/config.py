@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections.abc
 import difflib
 import os
+import ssl
 import stat
 import tomllib
 import types
@@ -77,6 +78,9 @@ class DiscordConfig:
     command_guild_ids: tuple[int, ...] = ()
     owner_ids: tuple[int, ...] = ()
     compress: bool = True
+    # A PEM file of CAs trusted for the voice gateway's TLS instead of the system's ("": the
+    # system store).  The emulator sets it to the CA it made for the run; never disables checks.
+    ca_file: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -102,6 +106,9 @@ class VoiceConfig:
     idle_timeout: float = 300.0
     alone_timeout: float = 60.0
     stay_24_7: bool = False
+    # After a voice close 4014/4022 (a move, a new voice server, a kick): how long to wait for
+    # the gateway's VOICE_SERVER_UPDATE before giving the call up (seconds).
+    move_timeout: float = 10.0
 
 
 @attrs.frozen(kw_only=True)
@@ -228,9 +235,20 @@ def _ws_url(v: Any) -> str | None:
     return 'must start with ws:// or wss://, or be "" to ask Discord'
 
 
+def _pem_file(v: Any) -> str | None:
+    if v == "":
+        return None
+    try:
+        ssl.create_default_context(cafile=str(v))  # loads it: a bad file is refused here
+    except (OSError, ssl.SSLError):
+        return 'must name a readable PEM file of CA certificates, or be "" for the system store'
+    return None
+
+
 CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("discord", "api_base"): _http_url,
     ("discord", "gateway_url"): _ws_url,
+    ("discord", "ca_file"): _pem_file,
     ("audio", "bitrate"): _between(6, 510),
     ("audio", "default_volume"): _between(0, 200),
     ("limits", "max_queue_length"): _positive,
@@ -242,6 +260,7 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("limits", "max_playlist_tracks"): _positive,
     ("voice", "idle_timeout"): _positive,
     ("voice", "alone_timeout"): _positive,
+    ("voice", "move_timeout"): _positive,
     ("extractor", "workers"): _between(1, 64),
     ("extractor", "timeout"): _positive,
     ("extractor", "search_results"): _between(1, 25),

@@ -64,15 +64,16 @@ def show_only_warnings_on_terminal() -> None:
             handler.setLevel(logging.WARNING)
 
 
-def embedded_config(cfg: Config, api_base: str, gateway_url: str, token: str) -> Config:
+def embedded_config(cfg: Config, emu: Emulator) -> Config:
     """The operator's config, pointed at the emulator, allowed to fetch the local demo media."""
     return attrs.evolve(
         cfg,
         discord=attrs.evolve(
             cfg.discord,
-            api_base=api_base,
-            gateway_url=gateway_url,
-            token=Secret(token),
+            api_base=emu.api_base,
+            gateway_url=emu.gateway_url,
+            token=Secret(emu.world.token),
+            ca_file=emu.ca_file,  # the emulator's voice gateway speaks TLS with its own CA
             shard_count="auto",
             shard_ids="auto",
         ),
@@ -266,7 +267,7 @@ async def _run(
             recording=data_dir / RECORDING_NAME,
         )
         async with trio.open_nursery() as nursery:
-            config = embedded_config(cfg, emu.api_base, emu.gateway_url, emu.world.token)
+            config = embedded_config(cfg, emu)
             app: App = await nursery.start(serve, config)
             on_app(app)
             await app.ready.wait()

@@ -78,6 +78,7 @@ from musicbot.voice import (
     StopReason,
     UpdateVoiceState,
     VoiceConnection,
+    VoiceSettings,
 )
 
 log = structlog.get_logger(__name__)
@@ -314,6 +315,7 @@ class Guild:
                 user_id=self.bot_id,
                 update_voice_state=self.deps.update_voice_state,
                 events=send,
+                settings=VoiceSettings.from_config(self.cfg),  # move_timeout, ca_file
             )
             self.voice_done = trio.Event()
             self.nursery.start_soon(self.run_voice, self.voice, self.voice_done)
@@ -536,7 +538,7 @@ class Guild:
                 )
                 self.changed()
             case _:
-                log.debug("voice_event_ignored", event=type(event).__name__)
+                log.debug("voice_event_ignored", kind=type(event).__name__)  # (e.g. Moved)
 
     async def player_close(self) -> None:
         if self.player is not None:

@@ -157,7 +157,7 @@ class GatewayServer:
         *,
         heartbeat_interval: float = 41.25,
         split_frames: bool = False,
-        require_user_agent: bool = False,
+        require_user_agent: bool = True,
     ) -> None:
         self.world = world
         self.require_user_agent = require_user_agent

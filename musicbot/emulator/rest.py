@@ -181,6 +181,16 @@ def _field_problems(problems: list[str]) -> list[tuple[tuple[str | int, ...], st
     return out
 
 
+def _custom_ids(components: list[Any]) -> set[str]:
+    ids: set[str] = set()
+    for item in components:
+        if isinstance(item, dict):
+            if "custom_id" in item:
+                ids.add(str(item["custom_id"]))
+            ids |= _custom_ids(item.get("components") or [])
+    return ids
+
+
 def _bucket_hash(route_name: str) -> str:
     return hashlib.sha256(route_name.encode()).hexdigest()[:16]
 
@@ -299,10 +309,29 @@ class EmulatorRest:
             None if message_id is None else str(message_id),
         )
 
-    def find_message(self, channel_id: int, message_id: int) -> dict[str, Any] | None:
-        """A copy of a stored message (as a component interaction carries it), or None."""
-        found = self.store._find(channel_id, str(message_id))
-        return None if found is None else json.loads(json.dumps(found))
+    def component_message(
+        self, channel_id: int, custom_id: str, message_id: int | None = None
+    ) -> dict[str, Any]:
+        """A copy of the message a pressed component sits on, as an interaction carries it.
+
+        By ``message_id`` when given, else the newest message in the channel holding a
+        component with ``custom_id``; when there is none, a bare stand-in message is stored
+        (the world says the user pressed it, so it exists), so callbacks 6 and 7 can act on it.
+        """
+        found = None
+        if message_id is not None:
+            found = self.store._find(channel_id, str(message_id))
+        else:
+            for message in reversed(self.store.messages.get(channel_id, [])):
+                if custom_id in _custom_ids(message.get("components") or []):
+                    found = message
+                    break
+        if found is None:
+            found = self.store._new_message(channel_id, {})
+            if message_id is not None:
+                found["id"] = str(message_id)
+        copied: dict[str, Any] = json.loads(json.dumps(found))
+        return copied
 
     async def _wait(self, check: Callable[[], Any]) -> Any:
         while True:

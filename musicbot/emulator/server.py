@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 import trio
@@ -24,6 +24,9 @@ from musicbot.emulator.gateway import GatewayServer
 from musicbot.emulator.rest import EmulatorRest
 from musicbot.emulator.rest_faults import RestFaults
 from musicbot.emulator.world import InteractionRecord, VoiceBackend, World
+
+if TYPE_CHECKING:
+    from musicbot.emulator.faults import VoiceFaults
 
 
 @runtime_checkable
@@ -45,6 +48,13 @@ class Emulator:
     gateway: GatewayServer
     rest: EmulatorRest | None
     voice: VoiceBackend
+    # Voice faults on demand (musicbot/emulator/faults.py) when the voice server is ours.
+    faults: VoiceFaults | None = None
+
+    @property
+    def ca_file(self) -> str:
+        """The PEM file of the CA the voice gateway's TLS certificate comes from ("": none)."""
+        return str(getattr(self.voice, "ca_file", ""))
 
     @property
     def gateway_faults(self) -> GatewayServer:
@@ -78,6 +88,8 @@ class Emulator:
         if self.rest is not None:
             discord.setdefault("api_base", self.api_base)
         discord.setdefault("token", self.world.token)
+        if self.ca_file:
+            discord.setdefault("ca_file", self.ca_file)
         return config_mod.build(data, environ={})
 
     def configure(self, cfg: Config) -> Config:
@@ -87,6 +99,7 @@ class Emulator:
             gateway_url=self.gateway_url,
             api_base=self.api_base if self.rest is not None else cfg.discord.api_base,
             token=Secret(self.world.token),
+            ca_file=self.ca_file or cfg.discord.ca_file,
         )
         return attrs.evolve(cfg, discord=discord)
 
@@ -142,12 +155,13 @@ class Emulator:
     ) -> InteractionRecord:
         """A user presses a button or picks from a select menu (type 3).
 
-        With a ``message_id`` the bot sent, the interaction carries that message as the REST
-        side stores it (callback 7 then edits it)."""
+        The interaction carries the message the component sits on, as the REST side stores
+        it: the one with ``message_id``, else the newest holding ``custom_id`` (see
+        :meth:`EmulatorRest.component_message`); callback 7 then edits it."""
         message = None
-        if message_id is not None and self.rest is not None:
+        if self.rest is not None:
             channel = channel_id or self.world.guilds[guild_id].text_channel.id
-            message = self.rest.find_message(channel, message_id)
+            message = self.rest.component_message(channel, custom_id, message_id)
         return self.inject(
             self.world.component_interaction(
                 guild_id,
@@ -174,7 +188,8 @@ async def open_emulator(
     voice_backend: VoiceBackend | None = None,
     voice: bool = False,
     split_frames: bool = False,
-    require_user_agent: bool = False,
+    require_user_agent: bool = True,
+    faults_seed: int = 0,
 ) -> AsyncIterator[Emulator]:
     """Start the emulator; yields an :class:`Emulator`; everything stops on exit.
 
@@ -214,5 +229,12 @@ async def open_emulator(
             await nursery.start(rest_server.serve)
         if isinstance(world.voice_backend, ServedVoiceBackend):
             await nursery.start(world.voice_backend.serve)
-        yield Emulator(world=world, gateway=gateway, rest=rest_server, voice=world.voice_backend)
+        emu = Emulator(world=world, gateway=gateway, rest=rest_server, voice=world.voice_backend)
+        from musicbot.emulator.voice import VoiceServer
+
+        if isinstance(world.voice_backend, VoiceServer):
+            from musicbot.emulator.faults import VoiceFaults
+
+            emu.faults = VoiceFaults(world, world.voice_backend, seed=faults_seed)
+        yield emu
         nursery.cancel_scope.cancel()

@@ -1,11 +1,14 @@
 """The emulator's voice server: voice gateway v8 over trio-websocket plus UDP on 127.0.0.1.
 
 It implements :class:`musicbot.emulator.world.VoiceBackend`: ``create_session`` registers a
-session and returns ``(token, "ws://127.0.0.1:PORT")``.  A client identifies (op 0; refused
-with 4017 without DAVE), gets Ready (op 2) with its SSRC and the UDP port, does IP discovery,
-selects a mode (op 1) and gets the session key (op 4).  Then the channel's :class:`Call` drives
-DAVE, and RTP datagrams are decrypted (its own AEAD code, independent of the bot's) and handed
-to every listener, which DAVE-decrypts them with libdave and records them.
+session and returns ``(token, "127.0.0.1:PORT")``: no scheme, as Discord's, and like Discord's
+the socket speaks TLS only (``wss://``, a certificate from a CA made for the run, whose PEM file
+is ``ca_file``; ``tls=False`` serves plain ``ws://`` and puts that scheme in the endpoint).
+A client identifies (op 0; refused with 4017 without DAVE), gets Ready (op 2) with its SSRC
+and the UDP port, does IP discovery, selects a mode (op 1) and gets the session key (op 4).
+Then the channel's :class:`Call` drives DAVE, and RTP datagrams are decrypted (its own AEAD
+code, independent of the bot's) and handed to every listener, which DAVE-decrypts them with
+libdave and records them.
 
 Theory of the socket side: every sequenced server message (JSON with ``"seq"``, binary with a
 u16 prefix) is appended to the *session's* log, whether or not a socket is attached; a pump
@@ -17,7 +20,12 @@ trio-websocket, so a test can drop one without a close frame.
 Faults for tests: ``close_client`` (any close code), ``drop_client`` (TCP reset: the client
 resumes), ``lose_packets`` / ``reorder_next_packet`` (UDP), listeners joining and leaving
 (epoch changes), ``downgrade`` (DAVE 0) and ``upgrade``, ``send_bad_commit`` (the client
-answers op 31), ``acks_paused`` (heartbeats unanswered).
+answers op 31), ``acks_paused`` (heartbeats unanswered), ``stall_handshakes`` (the next
+sockets get no answer), ``send_raw`` (an unsequenced message, e.g. malformed), more endpoints
+(``open_endpoint``: "the voice server changed"), and ``detach_session`` /
+``close_detached`` for moves in either order (:mod:`musicbot.emulator.faults` drives them).
+Like Discord, a client's 1000/1001 close ends its session (a resume then gets 4006); any other
+close keeps it.  ``client_closes`` records the codes clients closed with.
 ``wait_until(predicate)`` waits on a trio event renewed on every change.
 """
 
@@ -27,10 +35,14 @@ import contextlib
 import itertools
 import json
 import os
+import random
 import secrets
 import socket as stdlib_socket
+import ssl
 import struct
+import tempfile
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -50,6 +62,7 @@ from musicbot.emulator.voice_session import (
     open_rtp,
     unwrap_seq,
 )
+from musicbot.emulator.voice_tls import LocalCA
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +92,8 @@ CLOSE_DAVE_REQUIRED: Final = 4017
 
 MIN_GATEWAY_VERSION: Final = 4
 CLOSE_WAIT_S: Final = 2.0
+# A client closing with these says "I am done": Discord ends the session (RFC 6455 1000/1001).
+SESSION_ENDING_CLOSES: Final = frozenset({1000, 1001})
 
 
 class VoiceServer:
@@ -91,8 +106,13 @@ class VoiceServer:
         heartbeat_interval_ms: float = 13_750.0,
         require_dave: bool = True,
         committer: str = COMMITTER_BOT,
+        tls: bool = True,
     ) -> None:
         self.modes = tuple(modes)
+        self.tls = tls
+        self.ca = LocalCA() if tls else None
+        self.ca_file = ""  # the CA's PEM file while serving (TLS only)
+        self.ports: list[int] = []  # every endpoint's port; the first is ``endpoint``
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.require_dave = require_dave
         self.committer = committer  # new calls: "bot" commits changes, or "listener" does
@@ -103,6 +123,11 @@ class VoiceServer:
         self.identifies: list[dict[str, Any]] = []  # Identify payloads, token removed
         self.resumes: list[dict[str, Any]] = []
         self.refused: list[int] = []  # close codes sent on purpose
+        self.client_closes: list[int | None] = []  # codes clients closed with (None: no frame)
+        self.identified_at: list[str] = []  # the endpoint each Identify/Resume came to
+        self.stall_handshakes = 0  # the next N sockets get Hello/Ready/Resumed never
+        self._loss_rate = 0.0
+        self._loss_random: random.Random | None = None
         self.lost_packets = 0
         self.acks_paused = False  # True: heartbeats go unanswered (the client sees a zombie)
         self._lose_next = 0
@@ -115,7 +140,10 @@ class VoiceServer:
 
     @property
     def endpoint(self) -> str:
-        return f"ws://127.0.0.1:{self.ws_port}"
+        return self.endpoint_of(self.ws_port)
+
+    def endpoint_of(self, port: int) -> str:
+        return f"127.0.0.1:{port}" if self.tls else f"ws://127.0.0.1:{port}"
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -127,19 +155,46 @@ class VoiceServer:
             await udp.bind(("127.0.0.1", 0))
             self.udp_port = udp.getsockname()[1]
             self._udp = udp
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                listeners = await nursery.start(trio.serve_tcp, self._on_tcp, 0)
-                self.ws_port = listeners[0].socket.getsockname()[1]
-                nursery.start_soon(self._udp_loop, udp)
-                log.info("emulator_voice_listening", endpoint=self.endpoint, udp=self.udp_port)
-                task_status.started(self)
+            with tempfile.TemporaryDirectory(prefix="musicbot-voice-ca-") as tmp:
+                if self.ca is not None:
+                    self.ca_file = str(self.ca.write_ca(Path(tmp) / "emulator-ca.pem"))
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    self.ws_port = await self._listen(nursery)
+                    nursery.start_soon(self._udp_loop, udp)
+                    log.info("emulator_voice_listening", endpoint=self.endpoint, udp=self.udp_port)
+                    task_status.started(self)
+                self.ca_file = ""
+
+    async def _listen(self, nursery: trio.Nursery) -> int:
+        ctx = None if self.ca is None else self.ca.server_context()
+
+        async def on_tcp(stream: trio.SocketStream) -> None:
+            await self._on_tcp(stream, ctx, port)
+
+        listeners = await nursery.start(trio.serve_tcp, on_tcp, 0)
+        port: int = listeners[0].socket.getsockname()[1]
+        self.ports.append(port)
+        return port
+
+    async def open_endpoint(self) -> str:
+        """Listen on one more port (another "voice server"); returns its endpoint."""
+        assert self._nursery is not None, "serve() first"
+        return self.endpoint_of(await self._listen(self._nursery))
 
     # -- VoiceBackend --------------------------------------------------------------------------
 
     def create_session(
-        self, *, guild_id: int, channel_id: int, user_id: int, session_id: str
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        session_id: str,
+        endpoint: str | None = None,
     ) -> tuple[str, str]:
+        """A new session (a previous one of the user is ended with 4006); ``endpoint`` picks
+        one from ``open_endpoint`` (default: the first)."""
         self.end_session(guild_id=guild_id, user_id=user_id, close_code=CLOSE_SESSION_INVALID)
         session = ServerSession(
             guild_id=guild_id,
@@ -152,20 +207,33 @@ class VoiceServer:
         )
         self.sessions[(guild_id, user_id)] = session
         self._notify()
-        return session.token, self.endpoint
+        return session.token, endpoint or self.endpoint
 
     def end_session(
         self, *, guild_id: int, user_id: int, close_code: int = CLOSE_DISCONNECTED
     ) -> None:
-        session = self.sessions.pop((guild_id, user_id), None)
+        session = self.detach_session(guild_id=guild_id, user_id=user_id)
         if session is None:
             return
+        if session.socket is not None and self._nursery is not None:
+            self._nursery.start_soon(self.close_detached, session, close_code)
+
+    def detach_session(self, *, guild_id: int, user_id: int) -> ServerSession | None:
+        """End the user's session (it leaves the call) but leave its socket open, so the close
+        can come later (``close_detached``): a move whose events beat the close."""
+        session = self.sessions.pop((guild_id, user_id), None)
+        if session is None:
+            return None
         call = self.calls.get((guild_id, session.channel_id))
         if call is not None:
             call.bot_left(session)
-        if session.socket is not None and self._nursery is not None:
-            self._nursery.start_soon(_close_quietly, session.socket.ws, close_code)
         self._notify()
+        return session
+
+    async def close_detached(self, session: ServerSession, code: int) -> None:
+        """Close a (detached) session's socket with ``code``, if it still has one."""
+        if session.socket is not None:
+            await self._close_socket(session.socket, code)
 
     # -- controls ------------------------------------------------------------------------------
 
@@ -194,13 +262,29 @@ class VoiceServer:
         """Close the session's live socket with ``code`` (the session itself stays)."""
         socket = self.sessions[(guild_id, user_id)].socket
         if socket is not None:
-            self.refused.append(code)
-            await _close_quietly(socket.ws, code)
+            await self._close_socket(socket, code)
+
+    async def _close_socket(self, socket: ServerSocket, code: int) -> None:
+        socket.closed_by_server = True
+        self.refused.append(code)
+        self._notify()
+        await _close_quietly(socket.ws, code)
+
+    async def send_raw(self, guild_id: int, user_id: int, message: str | bytes) -> None:
+        """Send ``message`` as is on the session's live socket (not sequenced, not logged)."""
+        socket = self.sessions[(guild_id, user_id)].socket
+        assert socket is not None, "no live socket"
+        await socket.ws.send_message(message)
+
+    def lose_randomly(self, rate: float, rng: random.Random) -> None:
+        """Drop each RTP datagram with probability ``rate`` (``rng``: a seeded generator)."""
+        self._loss_rate, self._loss_random = rate, rng
 
     async def drop_client(self, guild_id: int, user_id: int) -> None:
         """End the TCP connection without a close frame (the client should resume)."""
         socket = self.sessions[(guild_id, user_id)].socket
         if socket is not None:
+            socket.closed_by_server = True
             await socket.stream.aclose()
 
     def lose_packets(self, count: int) -> None:
@@ -254,16 +338,27 @@ class VoiceServer:
 
     # -- WebSocket side ------------------------------------------------------------------------
 
-    async def _on_tcp(self, stream: trio.SocketStream) -> None:
+    async def _on_tcp(
+        self, stream: trio.SocketStream, ctx: ssl.SSLContext | None, port: int
+    ) -> None:
         async with trio.open_nursery() as nursery:
-            request = await trio_websocket.wrap_server_stream(nursery, stream)
+            wire: trio.abc.Stream = stream
+            if ctx is not None:
+                wire = trio.SSLStream(stream, ctx, server_side=True)
+            try:
+                request = await trio_websocket.wrap_server_stream(nursery, wire)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError):
+                return  # e.g. a client that does not trust our CA
             query = parse_qs(urlsplit(request.path).query)
-            ws = await request.accept()
-            socket = ServerSocket(next(self._ids), ws, stream)
+            try:
+                ws = await request.accept()
+            except (trio_websocket.ConnectionClosed, trio.BrokenResourceError):
+                return
+            socket = ServerSocket(next(self._ids), ws, stream, endpoint=self.endpoint_of(port))
             try:
                 version = int(query.get("v", ["0"])[0])
                 if version < MIN_GATEWAY_VERSION:
-                    await self._refuse(ws, CLOSE_UNKNOWN_PROTOCOL)
+                    await self._close_socket(socket, CLOSE_UNKNOWN_PROTOCOL)
                 else:
                     await self._serve_socket(socket)
             except trio_websocket.ConnectionClosed:
@@ -271,17 +366,33 @@ class VoiceServer:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 pass  # dropped on purpose
             finally:
+                self._closed_by_client(socket)
                 # The library's reader task ends by itself once a close handshake under way
                 # (ours or the client's) completes; a peer that never answers gets a deadline.
                 nursery.cancel_scope.deadline = trio.current_time() + CLOSE_WAIT_S
 
-    async def _refuse(self, ws: trio_websocket.WebSocketConnection, code: int) -> None:
-        self.refused.append(code)
+    def _closed_by_client(self, socket: ServerSocket) -> None:
+        """Record how a client closed; a 1000/1001 close ends its session (as on Discord)."""
+        reason = socket.ws.closed
+        if socket.closed_by_server or socket.recorded:
+            return
+        socket.recorded = True
+        code = None if reason is None or reason.code == 1006 else reason.code
+        self.client_closes.append(code)
+        session = socket.session
+        if code in SESSION_ENDING_CLOSES and session is not None:
+            key = (session.guild_id, session.user_id)
+            if self.sessions.get(key) is session:
+                self.detach_session(guild_id=session.guild_id, user_id=session.user_id)
         self._notify()
-        await _close_quietly(ws, code)
 
     async def _serve_socket(self, socket: ServerSocket) -> None:
         ws = socket.ws
+        if self.stall_handshakes > 0:
+            self.stall_handshakes -= 1
+            self._notify()
+            while True:  # read and never answer, until the client gives up
+                await ws.get_message()
         await _send(ws, OP_HELLO, {"heartbeat_interval": self.heartbeat_interval_ms, "v": 8})
         first = json.loads(await ws.get_message())
         op, d = int(first["op"]), first.get("d") or {}
@@ -290,12 +401,14 @@ class VoiceServer:
         elif op == OP_RESUME:
             session = await self._resume(socket, d)
         else:
-            await self._refuse(ws, CLOSE_NOT_AUTHENTICATED)
+            await self._close_socket(socket, CLOSE_NOT_AUTHENTICATED)
             return
         if session is None:
             return
+        self.identified_at.append(socket.endpoint)
+        socket.session = session
         if session.socket is not None and session.socket is not socket:
-            await _close_quietly(session.socket.ws, CLOSE_SESSION_INVALID)
+            await self._close_socket(session.socket, CLOSE_SESSION_INVALID)
         session.socket = socket
         self._notify()
         try:
@@ -328,11 +441,11 @@ class VoiceServer:
         public = {k: v for k, v in d.items() if k != "token"}
         self.identifies.append(public)
         if not d.get("max_dave_protocol_version") and self.require_dave:
-            await self._refuse(socket.ws, CLOSE_DAVE_REQUIRED)
+            await self._close_socket(socket, CLOSE_DAVE_REQUIRED)
             return None
         session = self._find(d)
         if session is None or str(d.get("user_id")) != str(session.user_id):
-            await self._refuse(socket.ws, CLOSE_AUTH_FAILED)
+            await self._close_socket(socket, CLOSE_AUTH_FAILED)
             return None
         session.identified = True
         session.received.append(OP_IDENTIFY)
@@ -351,13 +464,13 @@ class VoiceServer:
         self.resumes.append({k: v for k, v in d.items() if k != "token"})
         session = self._find(d)
         if session is None or not session.identified:
-            await self._refuse(socket.ws, CLOSE_SESSION_INVALID)
+            await self._close_socket(socket, CLOSE_SESSION_INVALID)
             return None
         seq_ack = int(d.get("seq_ack", -1))
         oldest = session.log[0][0] if session.log else session.seq + 1
         cursor = unwrap_seq(seq_ack, session.seq)
         if cursor < oldest - 1:
-            await self._refuse(socket.ws, CLOSE_SESSION_INVALID)  # the log lost what they missed
+            await self._close_socket(socket, CLOSE_SESSION_INVALID)  # the log lost what they missed
             return None
         session.received.append(OP_RESUME)
         socket.cursor = cursor
@@ -409,7 +522,7 @@ class VoiceServer:
             case 1:  # OP_SELECT_PROTOCOL
                 mode = d["data"]["mode"]
                 if mode not in self.modes:
-                    await self._refuse(socket.ws, CLOSE_UNKNOWN_MODE)
+                    await self._close_socket(socket, CLOSE_UNKNOWN_MODE)
                     return
                 session.mode = mode
                 session.key = os.urandom(32)
@@ -443,8 +556,10 @@ class VoiceServer:
             session = next((s for s in self.sessions.values() if s.ssrc == ssrc), None)
             if session is None or session.key is None or session.mode is None:
                 continue
-            if self._lose_next > 0:
-                self._lose_next -= 1
+            if self._lose_next > 0 or (
+                self._loss_random is not None and self._loss_random.random() < self._loss_rate
+            ):
+                self._lose_next = max(0, self._lose_next - 1)
                 self.lost_packets += 1
                 continue
             if self._reorder_next:

@@ -65,8 +65,12 @@ class ServerSession:
 class ServerSocket:
     id: int
     ws: trio_websocket.WebSocketConnection
-    stream: trio.abc.Stream
+    stream: trio.abc.Stream  # the TCP stream under TLS and WebSocket (dropped to "crash")
     cursor: int = 0
+    endpoint: str = ""  # the endpoint it came to
+    session: ServerSession | None = None  # once identified or resumed
+    closed_by_server: bool = False  # we closed it (a fault or a refusal), not the client
+    recorded: bool = False  # its close is in ``VoiceServer.client_closes``
 
 
 def open_rtp(mode: str, key: bytes, packet: bytes) -> bytes:

@@ -9,7 +9,10 @@ the real thing.
 
 Voice: when the bot sends op 4, :meth:`World.update_voice_state` records its voice state with a
 fresh ``session_id``, emits VOICE_STATE_UPDATE, asks the pluggable :class:`VoiceBackend` for a
-``(token, endpoint)`` and emits VOICE_SERVER_UPDATE.
+``(token, endpoint)`` and emits VOICE_SERVER_UPDATE.  The steps are public
+(``set_voice_state``, ``clear_voice_state``, ``emit_voice_state``, ``emit_voice_server``) so that
+:mod:`musicbot.emulator.faults` can replay a move, a voice-server change or a kick with the
+voice socket's close before or after the events, and a delay between them.
 """
 
 from __future__ import annotations
@@ -376,6 +379,38 @@ class World:
         vs = self.guilds[guild_id].voice_states.get(user_id)
         return vs.channel_id if vs else None
 
+    def set_voice_state(
+        self,
+        guild_id: int,
+        user_id: int,
+        channel_id: int,
+        *,
+        self_mute: bool = False,
+        self_deaf: bool = False,
+    ) -> VoiceState:
+        """Record a join or move with a fresh session id; emits nothing."""
+        guild = self.guilds[guild_id]
+        if channel_id not in guild.channels or guild.channels[channel_id].type != CHANNEL_VOICE:
+            raise KeyError(f"no voice channel {channel_id} in guild {guild_id}")
+        vs = VoiceState(user_id, channel_id, secrets.token_hex(16), self_mute, self_deaf)
+        guild.voice_states[user_id] = vs
+        return vs
+
+    def clear_voice_state(self, guild_id: int, user_id: int) -> VoiceState | None:
+        """Take the user out of voice (returns the old state); emits nothing."""
+        return self.guilds[guild_id].voice_states.pop(user_id, None)
+
+    def emit_voice_state(self, guild_id: int, vs: VoiceState, *, left: bool = False) -> None:
+        guild = self.guilds[guild_id]
+        self.emit(guild_id, "VOICE_STATE_UPDATE", self._voice_state_payload(guild, vs, left=left))
+
+    def emit_voice_server(self, guild_id: int, token: str, endpoint: str | None) -> None:
+        self.emit(
+            guild_id,
+            "VOICE_SERVER_UPDATE",
+            {"token": token, "guild_id": str(guild_id), "endpoint": endpoint},
+        )
+
     def move_member(self, guild_id: int, user_id: int, channel_id: int | None) -> None:
         """A (human) member joins, moves or (``None``) leaves voice: VOICE_STATE_UPDATE."""
         self.update_voice_state(guild_id, user_id, channel_id)
@@ -394,36 +429,27 @@ class World:
         For the bot (its op 4) a join or move gets a fresh session id and a voice server
         (VOICE_STATE_UPDATE, then VOICE_SERVER_UPDATE); a leave ends the voice session.
         """
-        guild = self.guilds[guild_id]
-        old = guild.voice_states.get(user_id)
+        old = self.guilds[guild_id].voice_states.get(user_id)
         is_bot = user_id == self.bot_user_id
         if channel_id is None:
-            if old is None:
+            if self.clear_voice_state(guild_id, user_id) is None:
                 return
-            del guild.voice_states[user_id]
+            assert old is not None
             if is_bot:
                 self.voice_backend.end_session(guild_id=guild_id, user_id=user_id)
-            self.emit(
-                guild_id, "VOICE_STATE_UPDATE", self._voice_state_payload(guild, old, left=True)
-            )
+            self.emit_voice_state(guild_id, old, left=True)
             return
-        if channel_id not in guild.channels or guild.channels[channel_id].type != CHANNEL_VOICE:
-            raise KeyError(f"no voice channel {channel_id} in guild {guild_id}")
-        session_id = secrets.token_hex(16)
-        vs = VoiceState(user_id, channel_id, session_id, self_mute, self_deaf)
-        guild.voice_states[user_id] = vs
-        self.emit(guild_id, "VOICE_STATE_UPDATE", self._voice_state_payload(guild, vs))
+        vs = self.set_voice_state(
+            guild_id, user_id, channel_id, self_mute=self_mute, self_deaf=self_deaf
+        )
+        self.emit_voice_state(guild_id, vs)
         if is_bot:
             if old is not None:
                 self.voice_backend.end_session(guild_id=guild_id, user_id=user_id)
             token, endpoint = self.voice_backend.create_session(
-                guild_id=guild_id, channel_id=channel_id, user_id=user_id, session_id=session_id
+                guild_id=guild_id, channel_id=channel_id, user_id=user_id, session_id=vs.session_id
             )
-            self.emit(
-                guild_id,
-                "VOICE_SERVER_UPDATE",
-                {"token": token, "guild_id": str(guild_id), "endpoint": endpoint},
-            )
+            self.emit_voice_server(guild_id, token, endpoint)
 
     # ------------------------------------------------------------------ interactions
 

@@ -10,7 +10,9 @@ its settings, events and close-code policy.  How an owner uses it::
     # feed the main gateway's events for this guild (the bot's own voice state only):
     conn.on_voice_state_update(session_id=..., channel_id=... or None)
     conn.on_voice_server_update(token=..., endpoint=... or None)
-    # events: Connected / Reconnecting / Disconnected(reason: StopReason)
+    # events: Connected / Reconnecting / Moved / Disconnected(reason: StopReason); the channel
+    # is lossless (the connection waits for room), so keep reading it while ``run`` runs
+    # settings: VoiceSettings.from_config(cfg) ([voice] move_timeout, [discord] ca_file)
     await conn.send_frame(opus); await conn.set_speaking(False); await conn.send_silence()
     conn.leave()                            # op 4 with channel null, then Disconnected(LEFT)
     conn.close()                            # ends ``run`` (no op 4)
@@ -20,20 +22,23 @@ Frames sent while not connected, or before the DAVE group exists, are dropped an
 """
 
 from musicbot.voice.closecodes import CloseAction, StopReason, VoiceCloseCode, classify
-from musicbot.voice.connection import UpdateVoiceState, VoiceConnection, VoiceSettings
+from musicbot.voice.connection import UpdateVoiceState, VoiceConnection
 from musicbot.voice.events import (
     Connected,
     Disconnected,
+    Moved,
     Reconnecting,
     VoiceEvent,
     VoiceState,
     VoiceStats,
 )
+from musicbot.voice.settings import VoiceSettings, voice_ssl_context
 
 __all__ = [
     "CloseAction",
     "Connected",
     "Disconnected",
+    "Moved",
     "Reconnecting",
     "StopReason",
     "UpdateVoiceState",
@@ -44,4 +49,5 @@ __all__ = [
     "VoiceState",
     "VoiceStats",
     "classify",
+    "voice_ssl_context",
 ]

@@ -4,6 +4,13 @@ The table is Discord's (protocol.md §2, "Voice close codes").  Every code maps 
 ``CloseAction``; ``classify`` is the single place that decides, so the policy is testable.
 A socket that drops without a close frame (no code, or 1006 from the library) is treated like
 4015: the server still has our session, so a buffered resume (op 7) is the cheapest recovery.
+
+4014 and 4022 are not the end (``AWAIT_GATEWAY``): Discord closes the socket with them when we
+are moved to another channel or the call moves to another voice server, as well as when we are
+kicked or the channel is deleted.  Only the main gateway can tell which: a new
+VOICE_SERVER_UPDATE means "connect fresh to it", a VOICE_STATE_UPDATE with no channel means
+"kicked".  The reason ``classify`` returns with ``AWAIT_GATEWAY`` is the one reported if
+neither comes in time (``VoiceSettings.move_timeout``).
 """
 
 from __future__ import annotations
@@ -17,14 +24,16 @@ class CloseAction(enum.Enum):
     REJOIN = "rejoin"  # new op 4 on the main gateway, wait for both events, fresh session
     STOP = "stop"  # do not reconnect; tell the owner why
     BACKOFF_REJOIN = "backoff_rejoin"  # unknown trouble: wait a little, then a full rejoin
+    AWAIT_GATEWAY = "await_gateway"  # 4014/4022: wait for the main gateway to say moved or gone
 
 
 class StopReason(enum.Enum):
     """Why a voice connection ended for good (the owner decides what to tell users)."""
 
-    KICKED = "kicked"  # 4014: kicked, moved away or channel deleted
+    KICKED = "kicked"  # kicked or channel deleted (VOICE_STATE_UPDATE without a channel, or a
+    # 4014 that no new voice server followed in time)
     RATE_LIMITED = "rate_limited"  # 4021
-    CALL_TERMINATED = "call_terminated"  # 4022
+    CALL_TERMINATED = "call_terminated"  # 4022 and no new voice server came in time
     LEFT = "left"  # we asked to leave
     FAILED = "failed"  # could not (re)connect within the retry budget
     PROTOCOL_ERROR = "protocol_error"  # the server says we sent something wrong: a bug
@@ -63,6 +72,11 @@ class VoiceCloseCode(enum.IntEnum):
         return self.action in (CloseAction.REJOIN, CloseAction.BACKOFF_REJOIN)
 
     @property
+    def awaits_gateway(self) -> bool:
+        """Not this socket again; the main gateway's next events say moved or gone."""
+        return self.action is CloseAction.AWAIT_GATEWAY
+
+    @property
     def fatal(self) -> bool:
         return self.action is CloseAction.STOP
 
@@ -82,8 +96,13 @@ _BUGS: Final = frozenset(
 )
 
 _STOPS: Final = {
-    VoiceCloseCode.DISCONNECTED: StopReason.KICKED,
     VoiceCloseCode.RATE_LIMITED: StopReason.RATE_LIMITED,
+}
+
+# Moved, a new voice server, kicked or deleted: the gateway's next events say which.  The value
+# is what we report when they do not come in time.
+_AWAIT_GATEWAY: Final = {
+    VoiceCloseCode.DISCONNECTED: StopReason.KICKED,
     VoiceCloseCode.CALL_TERMINATED: StopReason.CALL_TERMINATED,
 }
 
@@ -94,6 +113,8 @@ def classify(code: int | None) -> tuple[CloseAction, StopReason | None]:
         return CloseAction.RESUME, None
     if code in (VoiceCloseCode.SESSION_INVALID, VoiceCloseCode.SESSION_TIMEOUT):
         return CloseAction.REJOIN, None
+    if code in _AWAIT_GATEWAY:
+        return CloseAction.AWAIT_GATEWAY, _AWAIT_GATEWAY[VoiceCloseCode(code)]
     if code in _STOPS:
         return CloseAction.STOP, _STOPS[VoiceCloseCode(code)]
     if code in _BUGS:

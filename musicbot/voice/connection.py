@@ -7,8 +7,24 @@ Every decision is made by one task, ``run``, reading one inbox: the owner's requ
 gateway events and the outcomes of socket tasks.  Each socket task carries the *generation* it
 was started in; anything it reports after the generation moved on (a move, a new server, a
 leave) is a no-op.  After a socket ends, ``closecodes.classify`` picks one of: buffered resume
-(op 7, same session), full rejoin (new op 4), stop (tell the owner why), or back off and rejoin.
+(op 7, same session), full rejoin (new op 4), stop (tell the owner why), back off and rejoin,
+or wait for the gateway (4014/4022).
 A new token or a channel move always makes a new session; an old one is never reused.
+
+Moves and voice-server changes.  Discord announces them on the main gateway (a
+VOICE_STATE_UPDATE with the new channel and session id; a VOICE_SERVER_UPDATE with the new
+token and endpoint) and closes the old voice socket with 4014 or 4022, in either order ("a race
+between the main ws event and the voice ws closing", discord.py).  Events first: the state or
+server update moves the generation on and connects fresh, so the old socket's close arrives
+stale and is ignored.  Close first: we neither reconnect that socket nor send op 4; the
+connection waits in ``AWAITING_GATEWAY`` for up to ``move_timeout``: a server update with an
+endpoint connects fresh (``Connected(resumed=False)``), a state update without a channel is a
+kick (``Disconnected(KICKED)``), and silence ends it (``KICKED`` after 4014, then nothing is
+sent, since we are out already; ``CALL_TERMINATED`` after 4022, then op 4 with no channel, to be
+sure the gateway agrees).  A move that someone else made is reported as ``Moved``.
+
+Control is lossless (architecture rule 13): events to the owner are sent with a waiting
+``send`` on its channel, and a socket task waits for room to report its outcome.
 
 Ownership: connection state (``state``, the session, the generation) changes only in ``run``.
 The DAVE session and the RTP/speaking flags are shared by the socket task (gateway ops) and the
@@ -22,12 +38,12 @@ and counted, and the RTP timestamp still advances so receivers see the gap in ti
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from collections.abc import Awaitable, Callable
 from typing import Final, assert_never
 
-import attrs
 import structlog
 import trio
 
@@ -38,6 +54,7 @@ from musicbot.voice.closecodes import CloseAction, StopReason, classify
 from musicbot.voice.events import (
     Connected,
     Disconnected,
+    Moved,
     Reconnecting,
     VoiceEvent,
     VoiceState,
@@ -56,27 +73,18 @@ from musicbot.voice.messages import (
 from musicbot.voice.rtp import RtpPacketizer
 from musicbot.voice.session import (
     Credentials,
+    DaveError,
     VoiceHandshakeError,
     VoiceSession,
     speaking_payload,
 )
+from musicbot.voice.settings import VoiceSettings
 
 log = structlog.get_logger(__name__)
 
 UpdateVoiceState = Callable[[int, int | None, bool, bool], Awaitable[None]]
 INBOX_SIZE: Final = 32
-
-
-@attrs.frozen(kw_only=True)
-class VoiceSettings:
-    join_timeout: float = 10.0  # op 4 -> both events
-    handshake_timeout: float = 10.0  # socket open -> Ready/Resumed (+ IP discovery)
-    max_attempts: int = 5  # failed joins/backoffs in a row before giving up
-    max_resumes: int = 3  # resumes in a row without success before a full rejoin
-    backoff_base: float = 1.0
-    backoff_max: float = 30.0
-    self_mute: bool = False
-    self_deaf: bool = True
+DEFAULT_SETTINGS: Final = VoiceSettings()
 
 
 class VoiceConnection:
@@ -89,7 +97,7 @@ class VoiceConnection:
         user_id: int,
         update_voice_state: UpdateVoiceState,
         events: trio.MemorySendChannel[VoiceEvent],
-        settings: VoiceSettings = VoiceSettings(),
+        settings: VoiceSettings = DEFAULT_SETTINGS,
     ) -> None:
         self.guild_id = guild_id
         self.user_id = user_id
@@ -111,6 +119,7 @@ class VoiceConnection:
         self._deadline = math.inf
         self._attempts = 0
         self._resumes_in_row = 0
+        self._awaiting: tuple[StopReason, int] | None = None  # 4014/4022: reason if silence
         self._want_speaking = False
         self._speaking_announced = False
         self._packetizer = RtpPacketizer(
@@ -188,7 +197,7 @@ class VoiceConnection:
                     return
                 self._new_generation()
                 self._drop_session()
-                self._finish(StopReason.LEFT, None)
+                await self._finish(StopReason.LEFT, None)
                 await self._send_op4(None)
             case StateUpdate(session_id=session_id, channel_id=channel_id):
                 await self._on_state_update(session_id, channel_id)
@@ -202,7 +211,7 @@ class VoiceConnection:
                 self._resumes_in_row = 0
                 session = self._session
                 log.info("voice_connected", guild_id=self.guild_id, resumed=resumed)
-                self._emit(
+                await self._emit(
                     Connected(
                         guild_id=self.guild_id,
                         channel_id=session.creds.channel_id,
@@ -224,24 +233,29 @@ class VoiceConnection:
             # Someone (a moderator, or Discord) took us out of voice.
             self._new_generation()
             self._drop_session()
-            self._finish(StopReason.KICKED, None)
+            await self._finish(StopReason.KICKED, None)
             return
         moved = channel_id != self.channel_id
         self._session_id = session_id
         self.channel_id = channel_id
-        if self.state is VoiceState.JOINING:
+        if self.state is VoiceState.AWAITING_GATEWAY:
+            pass  # the socket closed first; the new server update will connect us
+        elif self.state is VoiceState.JOINING:
             self._maybe_start()
         elif moved and self.state is VoiceState.CONNECTING:
             # The new server came first (Discord does not order the two events): its token
             # is already ours, so only the session id changes.
-            log.info("voice_moved", guild_id=self.guild_id, channel_id=channel_id)
             self._new_generation()
             self._drop_session()
             self.state = VoiceState.JOINING
             self._maybe_start()
         elif moved:
+            self._wait_for_server(self.settings.move_timeout)
+        if moved:
+            # Not our join (that set ``channel_id`` first): someone moved us.  Emitted after
+            # the state changed, so no frame goes to the old session meanwhile.
             log.info("voice_moved", guild_id=self.guild_id, channel_id=channel_id)
-            self._wait_for_server()
+            await self._emit(Moved(guild_id=self.guild_id, channel_id=channel_id))
 
     async def _on_server_update(self, token: str, endpoint: str | None) -> None:
         if self.state in (VoiceState.IDLE, VoiceState.DISCONNECTED):
@@ -249,25 +263,26 @@ class VoiceConnection:
         if endpoint is None:
             log.info("voice_server_gone", guild_id=self.guild_id)
             self._server_gone = True
-            self._wait_for_server()
-            self._emit(
+            self._wait_for_server(self.settings.join_timeout)
+            await self._emit(
                 Reconnecting(guild_id=self.guild_id, action=CloseAction.REJOIN, close_code=None)
             )
             return
         self._token, self._endpoint = token, endpoint
+        self._awaiting = None
         if self.state is not VoiceState.JOINING:
             self._new_generation()
             self._drop_session()
             self.state = VoiceState.JOINING
         self._maybe_start()
 
-    def _wait_for_server(self) -> None:
-        """Tear the session down and wait (under the join timeout) for a new server."""
+    def _wait_for_server(self, timeout: float) -> None:
+        """Tear the session down and wait (for ``timeout``) for a new server."""
         self._new_generation()
         self._drop_session()
         self._token = self._endpoint = None
         self.state = VoiceState.JOINING
-        self._deadline = trio.current_time() + self.settings.join_timeout
+        self._deadline = trio.current_time() + timeout
 
     async def _on_socket_ended(self, code: int | None, error: str) -> None:
         session = self._session
@@ -289,19 +304,36 @@ class VoiceConnection:
                 assert session is not None
                 self._resumes_in_row += 1
                 self.stats.resumes += 1
-                self._emit(Reconnecting(guild_id=self.guild_id, action=action, close_code=code))
                 self._start_socket(session, resume=True)
+                await self._emit(
+                    Reconnecting(guild_id=self.guild_id, action=action, close_code=code)
+                )
             case CloseAction.REJOIN:
                 self.stats.rejoins += 1
-                self._emit(Reconnecting(guild_id=self.guild_id, action=action, close_code=code))
                 await self._start_join()
+                await self._emit(
+                    Reconnecting(guild_id=self.guild_id, action=action, close_code=code)
+                )
             case CloseAction.STOP:
                 assert reason is not None
                 self._new_generation()
                 self._drop_session()
-                self._finish(reason, code)
+                await self._finish(reason, code)
                 if reason is not StopReason.KICKED:
                     await self._send_op4(None)
+            case CloseAction.AWAIT_GATEWAY:
+                # Moved, new server, kicked or deleted: not this socket again, and no op 4
+                # (it could undo a move); the gateway's next events decide.
+                assert reason is not None and code is not None
+                self._new_generation()
+                self._drop_session()
+                self._token = self._endpoint = None
+                self._awaiting = (reason, code)
+                self.state = VoiceState.AWAITING_GATEWAY
+                self._deadline = trio.current_time() + self.settings.move_timeout
+                await self._emit(
+                    Reconnecting(guild_id=self.guild_id, action=action, close_code=code)
+                )
             case CloseAction.BACKOFF_REJOIN:
                 await self._backoff(code)
             case _:
@@ -312,7 +344,7 @@ class VoiceConnection:
         self._drop_session()
         self._attempts += 1
         if self._attempts > self.settings.max_attempts:
-            self._finish(StopReason.FAILED, code)
+            await self._finish(StopReason.FAILED, code)
             await self._send_op4(None)
             return
         self.stats.rejoins += 1
@@ -321,7 +353,7 @@ class VoiceConnection:
         )
         self.state = VoiceState.BACKING_OFF
         self._deadline = trio.current_time() + delay * (0.5 + random.random() / 2)
-        self._emit(
+        await self._emit(
             Reconnecting(guild_id=self.guild_id, action=CloseAction.BACKOFF_REJOIN, close_code=code)
         )
 
@@ -329,11 +361,17 @@ class VoiceConnection:
         self._deadline = math.inf
         if self.state is VoiceState.BACKING_OFF:
             await self._start_join()
+        elif self.state is VoiceState.AWAITING_GATEWAY and self._awaiting is not None:
+            (reason, code), self._awaiting = self._awaiting, None
+            log.info("voice_move_timeout", guild_id=self.guild_id, close_code=code)
+            await self._finish(reason, code)
+            if reason is not StopReason.KICKED:
+                await self._send_op4(None)
         elif self.state is VoiceState.JOINING:
             self._attempts += 1
             if self._attempts > self.settings.max_attempts:
                 gone = StopReason.SERVER_GONE if self._server_gone else StopReason.FAILED
-                self._finish(gone, None)
+                await self._finish(gone, None)
                 await self._send_op4(None)
             else:
                 log.info("voice_join_timeout", guild_id=self.guild_id, attempt=self._attempts)
@@ -342,6 +380,7 @@ class VoiceConnection:
     async def _start_join(self) -> None:
         """A full (re)join: forget the session, send op 4, wait for both events."""
         assert self.channel_id is not None
+        self._awaiting = None
         self._new_generation()
         self._drop_session()
         self._session_id = self._token = self._endpoint = None
@@ -371,7 +410,7 @@ class VoiceConnection:
             endpoint=self._endpoint,
         )
         self._drop_session()
-        self._session = VoiceSession(creds)
+        self._session = VoiceSession(creds, ssl_context=self.settings.ssl_context)
         self._start_socket(self._session, resume=False)
 
     def _start_socket(self, session: VoiceSession, *, resume: bool) -> None:
@@ -402,11 +441,11 @@ class VoiceConnection:
                 code, error = exc.code, exc.reason
             except trio.TooSlowError:
                 error = "handshake_timeout"
-            except (VoiceHandshakeError, ValueError, KeyError, TypeError) as exc:
+            except (VoiceHandshakeError, DaveError, ValueError, KeyError, TypeError) as exc:
                 # A malformed or unusable server message: handled like a failed connection.
                 error = f"{type(exc).__name__}: {exc}"
         if not scope.cancelled_caught:
-            self._post(SocketEnded(generation=generation, code=code, error=error))
+            await self._report(SocketEnded(generation=generation, code=code, error=error))
 
     async def _on_socket_connected(
         self, generation: int, session: VoiceSession, resumed: bool
@@ -418,7 +457,13 @@ class VoiceConnection:
         if session.socket is not None and self._want_speaking:
             await session.socket.send_json(op.SPEAKING, speaking_payload(True, session.ssrc))
             self._speaking_announced = True
-        self._post(SocketConnected(generation=generation, resumed=resumed))
+        await self._report(SocketConnected(generation=generation, resumed=resumed))
+
+    async def _report(self, msg: SocketConnected | SocketEnded) -> None:
+        """A socket task's outcome: waits for room (lossless); a closed inbox means ``run``
+        is over and nobody needs it."""
+        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
+            await self._send.send(msg)
 
     def _new_generation(self) -> None:
         self.generation += 1
@@ -431,20 +476,17 @@ class VoiceConnection:
             self._session.close()
             self._session = None
 
-    def _finish(self, reason: StopReason, code: int | None) -> None:
+    async def _finish(self, reason: StopReason, code: int | None) -> None:
         self.state = VoiceState.DISCONNECTED
         self._deadline = math.inf
+        self._awaiting = None
         log.info("voice_disconnected", guild_id=self.guild_id, reason=reason.value, code=code)
-        self._emit(Disconnected(guild_id=self.guild_id, reason=reason, close_code=code))
+        await self._emit(Disconnected(guild_id=self.guild_id, reason=reason, close_code=code))
 
-    def _emit(self, event: VoiceEvent) -> None:
-        try:
-            self._events.send_nowait(event)
-        except trio.WouldBlock:
-            self.stats.events_dropped += 1
-            log.warning("voice_event_dropped", guild_id=self.guild_id, event=type(event).__name__)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the owner stopped listening
+    async def _emit(self, event: VoiceEvent) -> None:
+        """Tell the owner; waits for room rather than drop a control event (rule 13)."""
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await self._events.send(event)  # (closed: the owner stopped listening)
 
     # -- FrameSink ---------------------------------------------------------------------------
 

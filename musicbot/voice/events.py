@@ -1,4 +1,8 @@
-"""What a voice connection tells its owner (the guild actor), through a bounded channel."""
+"""What a voice connection tells its owner (the guild actor), through a bounded channel.
+
+The channel is lossless: the connection's run task *waits* for room rather than drop an event
+(they are control, rule 13), so an owner must keep reading it while the connection runs.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ class VoiceState(enum.Enum):
     CONNECTED = "connected"  # media flows
     RESUMING = "resuming"  # socket lost; buffered resume (op 7) under way
     BACKING_OFF = "backing_off"  # waiting before a full rejoin
+    AWAITING_GATEWAY = "awaiting_gateway"  # closed 4014/4022: moved, new server, or gone?
     DISCONNECTED = "disconnected"  # ended; see the Disconnected event for why
 
 
@@ -31,8 +36,18 @@ class Connected:
 @attrs.frozen(kw_only=True)
 class Reconnecting:
     guild_id: int
-    action: CloseAction  # RESUME, REJOIN or BACKOFF_REJOIN
+    action: CloseAction  # RESUME, REJOIN, BACKOFF_REJOIN or AWAIT_GATEWAY
     close_code: int | None
+
+
+@attrs.frozen(kw_only=True)
+class Moved:
+    """Someone else (a moderator, Discord) moved the bot to ``channel_id``; the connection
+    follows by itself (a fresh session on the new server update) and says ``Connected`` again.
+    A move the owner asked for with ``join`` is not reported as ``Moved``."""
+
+    guild_id: int
+    channel_id: int
 
 
 @attrs.frozen(kw_only=True)
@@ -42,7 +57,7 @@ class Disconnected:
     close_code: int | None = None
 
 
-VoiceEvent = Connected | Reconnecting | Disconnected
+VoiceEvent = Connected | Reconnecting | Moved | Disconnected
 
 
 @attrs.define
@@ -54,4 +69,3 @@ class VoiceStats:
     frames_dropped: int = 0
     resumes: int = 0
     rejoins: int = 0
-    events_dropped: int = 0

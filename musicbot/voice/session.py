@@ -3,11 +3,18 @@
 A session is what a VOICE_STATE_UPDATE + VOICE_SERVER_UPDATE pair authorises.  Its first socket
 identifies; later sockets after a drop or 4015 resume it (op 7) and keep the UDP socket, SSRC,
 key and DAVE group.  A new token or channel means a new ``VoiceSession``; the old one is closed.
+
+Closing on our error paths.  When *we* give up on a socket (handshake timeout, a malformed or
+unusable message, an unexpected mode, an error from the DAVE library, a missing heartbeat ACK)
+we close it with ``RESUMABLE_CLOSE_CODE`` (4000) before trio-websocket's context manager would
+close it with 1000: a 1000/1001 close tells Discord we are done, it ends the session, and the
+resume that follows would fail with 4006 (a full rejoin, an audible gap).
 """
 
 from __future__ import annotations
 
 import socket as stdlib_socket
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -54,6 +61,14 @@ class VoiceHandshakeError(MusicBotError):
     detail: str
 
 
+@attrs.define(auto_exc=True, eq=False)
+class DaveError(MusicBotError):
+    """The DAVE library refused a message of the voice server (any exception it raised)."""
+
+    op: int
+    detail: str
+
+
 @attrs.frozen(kw_only=True)
 class Credentials:
     guild_id: int
@@ -76,8 +91,9 @@ class Transport:
 class VoiceSession:
     """State that survives a resume.  Owned by the connection's run task."""
 
-    def __init__(self, creds: Credentials) -> None:
+    def __init__(self, creds: Credentials, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.creds = creds
+        self.ssl_context = ssl_context
         self.dave = DaveState(user_id=creds.user_id, channel_id=creds.channel_id)
         self.seq_ack = NO_SEQ
         self.udp: trio.socket.SocketType | None = None
@@ -105,17 +121,24 @@ class VoiceSession:
         """
         url = voice_url(self.creds.endpoint)
         try:
-            async with trio_websocket.open_websocket_url(url, connect_timeout=timeout) as ws:
+            async with trio_websocket.open_websocket_url(
+                url, ssl_context=self.ssl_context, connect_timeout=timeout
+            ) as ws:
                 sock = VoiceSocket(ws, self.seq_ack)
-                early: list[Incoming] = []
-                with trio.fail_after(timeout):
-                    interval = await self._handshake(sock, resume=resume, early=early)
-                self.socket = sock
                 try:
-                    await self._serve(sock, interval, early, resume, on_connected)
-                finally:
-                    self.seq_ack = sock.seq_ack
-                    self.socket = None
+                    early: list[Incoming] = []
+                    with trio.fail_after(timeout):
+                        interval = await self._handshake(sock, resume=resume, early=early)
+                    self.socket = sock
+                    try:
+                        await self._serve(sock, interval, early, resume, on_connected)
+                    finally:
+                        self.seq_ack = sock.seq_ack
+                        self.socket = None
+                except Exception:
+                    # Our error path (or the peer's close, then this is a no-op): never 1000.
+                    await sock.close(RESUMABLE_CLOSE_CODE)
+                    raise
         except trio_websocket.HandshakeError as exc:
             raise ConnectionLost(code=None, reason=type(exc).__name__) from None
         except OSError as exc:
@@ -149,6 +172,7 @@ class VoiceSession:
                 except (
                     ConnectionLost,
                     VoiceHandshakeError,
+                    DaveError,
                     ValueError,
                     KeyError,
                     TypeError,
@@ -159,10 +183,7 @@ class VoiceSession:
             nursery.start_soon(guarded, lambda: sock.heartbeat_loop(interval))
             nursery.start_soon(guarded, reader)
         if failure is not None:
-            if isinstance(failure, ConnectionLost) and failure.code is None:
-                # We give up on this socket (a zombie) but keep the session for a resume.
-                await sock.close(RESUMABLE_CLOSE_CODE)
-            raise failure
+            raise failure  # run_socket closes with 4000: the session stays resumable
         raise ConnectionLost(code=None, reason="socket task ended")
 
     async def _handshake(self, sock: VoiceSocket, *, resume: bool, early: list[Incoming]) -> float:
@@ -226,42 +247,55 @@ class VoiceSession:
     async def _dispatch(
         self, sock: VoiceSocket, msg: Incoming, on_connected: Callable[[bool], Awaitable[None]]
     ) -> None:
+        if msg.op == op.SESSION_DESCRIPTION:
+            mode = EncryptionMode(msg.d["mode"])  # ValueError: a mode we never offered
+            key = bytes(msg.d["secret_key"])
+            if self.udp is None:
+                raise VoiceHandshakeError("session_description", "no UDP socket")
+            self.transport = Transport(self.udp, TransportCipher(mode, key), self.ssrc)
+            out: list[Outgoing] = []
+            if not self.described:
+                self.described = True
+                version = int(msg.d.get("dave_protocol_version", 0))
+                out = _dave_call(msg.op, lambda: self.dave.on_session_description(version))
+            await _send_all(sock, out)
+            await on_connected(False)
+            return
+        await _send_all(sock, _dave_call(msg.op, lambda: self._on_dave_op(msg)))
+
+    def _on_dave_op(self, msg: Incoming) -> list[Outgoing]:
         dave = self.dave
-        out: list[Outgoing] = []
         match msg.op:
-            case op.SESSION_DESCRIPTION:
-                mode = EncryptionMode(msg.d["mode"])
-                key = bytes(msg.d["secret_key"])
-                if self.udp is None:
-                    raise VoiceHandshakeError("session_description", "no UDP socket")
-                self.transport = Transport(self.udp, TransportCipher(mode, key), self.ssrc)
-                if not self.described:
-                    self.described = True
-                    out = dave.on_session_description(int(msg.d.get("dave_protocol_version", 0)))
-                await _send_all(sock, out)
-                await on_connected(False)
-                return
             case op.CLIENTS_CONNECT:
                 dave.on_clients_connect(list(msg.d["user_ids"]))
             case op.CLIENT_DISCONNECT:
                 dave.on_client_disconnect(str(msg.d["user_id"]))
             case op.DAVE_PREPARE_TRANSITION:
-                out = dave.on_prepare_transition(msg.d)
+                return dave.on_prepare_transition(msg.d)
             case op.DAVE_EXECUTE_TRANSITION:
                 dave.on_execute_transition(msg.d)
             case op.DAVE_PREPARE_EPOCH:
-                out = dave.on_prepare_epoch(msg.d)
+                return dave.on_prepare_epoch(msg.d)
             case op.DAVE_MLS_EXTERNAL_SENDER:
                 dave.on_external_sender(msg.body)
             case op.DAVE_MLS_PROPOSALS:
-                out = dave.on_proposals(msg.body)
+                return dave.on_proposals(msg.body)
             case op.DAVE_MLS_ANNOUNCE_COMMIT_TRANSITION:
-                out = dave.on_announce_commit(msg.body)
+                return dave.on_announce_commit(msg.body)
             case op.DAVE_MLS_WELCOME:
-                out = dave.on_welcome(msg.body)
+                return dave.on_welcome(msg.body)
             case _:
                 pass  # speaking of others, acks, undocumented ops: nothing to do
-        await _send_all(sock, out)
+        return []
+
+
+def _dave_call(opcode: int, fn: Callable[[], list[Outgoing]]) -> list[Outgoing]:
+    """Run a DAVE handler; whatever it (or davey) raises becomes a ``DaveError``, which ends
+    the socket with 4000 and a resume, instead of escaping the connection's task."""
+    try:
+        return fn()
+    except Exception as exc:
+        raise DaveError(opcode, f"{type(exc).__name__}: {exc}") from exc
 
 
 async def _send_all(sock: VoiceSocket, out: list[Outgoing]) -> None:

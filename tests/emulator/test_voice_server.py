@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ import trio_websocket
 
 from musicbot.emulator.server import ServedVoiceBackend
 from musicbot.emulator.voice import MODE_AES, MODE_XCHACHA, VoiceServer
+from musicbot.voice import voice_ssl_context
 from tests.voice.helpers import BOT, CHANNEL, GUILD, LISTENER, sine_opus_frames, voice_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -36,8 +38,14 @@ def identify(server: VoiceServer, token: str, **extra: Any) -> str:
     return json.dumps({"op": 0, "d": {k: v for k, v in d.items() if v is not None}})
 
 
-async def closed_with(url: str, first: str | None) -> int:
-    async with trio_websocket.open_websocket_url(url) as ws:
+def tls(server: VoiceServer) -> ssl.SSLContext:
+    """A client context that trusts the CA the server made for the run (and nothing else)."""
+    assert server.ca is not None
+    return server.ca.client_context()
+
+
+async def closed_with(server: VoiceServer, url: str, first: str | None) -> int:
+    async with trio_websocket.open_websocket_url(url, tls(server)) as ws:
         hello = json.loads(await ws.get_message())
         assert hello["op"] == 8 and hello["d"]["heartbeat_interval"] > 0
         if first is not None:
@@ -53,6 +61,31 @@ def test_is_a_served_voice_backend() -> None:
     assert isinstance(VoiceServer(), ServedVoiceBackend)
 
 
+async def test_endpoint_has_no_scheme_and_tls_needs_the_runs_ca() -> None:
+    """As Discord's: ``host:port`` only, TLS only; a client with the system's trust store
+    (which does not know the run's CA) fails the handshake, one that trusts it gets Hello."""
+    with trio.fail_after(10):
+        async with served() as server:
+            _token, endpoint = server.create_session(
+                guild_id=GUILD, channel_id=CHANNEL, user_id=BOT, session_id="s1"
+            )
+            assert endpoint == f"127.0.0.1:{server.ws_port}" and "://" not in endpoint
+            assert server.ca_file.endswith(".pem")
+            system_trust = ssl.create_default_context()
+            stream = await trio.open_ssl_over_tcp_stream(
+                "127.0.0.1", server.ws_port, ssl_context=system_trust
+            )
+            with pytest.raises(trio.BrokenResourceError) as refused:
+                await stream.do_handshake()
+            assert isinstance(refused.value.__cause__, ssl.SSLCertVerificationError)
+            await stream.aclose()
+            # The bot's own setting: a context built from the CA file, verification on.
+            trusting = voice_ssl_context(server.ca_file)
+            assert trusting is not None and trusting.verify_mode is ssl.CERT_REQUIRED
+            async with trio_websocket.open_websocket_url(f"wss://{endpoint}/?v=8", trusting) as ws:
+                assert json.loads(await ws.get_message())["op"] == 8
+
+
 @pytest.mark.parametrize("dave", [0, None])
 async def test_identify_without_dave_is_refused_with_4017(dave: int | None) -> None:
     with trio.fail_after(10):
@@ -61,7 +94,9 @@ async def test_identify_without_dave_is_refused_with_4017(dave: int | None) -> N
                 guild_id=GUILD, channel_id=CHANNEL, user_id=BOT, session_id="s1"
             )
             code = await closed_with(
-                f"{endpoint}/?v=8", identify(server, token, max_dave_protocol_version=dave)
+                server,
+                f"wss://{endpoint}/?v=8",
+                identify(server, token, max_dave_protocol_version=dave),
             )
     assert code == 4017
 
@@ -73,10 +108,12 @@ async def test_wrong_token_and_old_version_are_refused() -> None:
                 guild_id=GUILD, channel_id=CHANNEL, user_id=BOT, session_id="s1"
             )
             bad = identify(server, "not-the-token", max_dave_protocol_version=1)
-            assert await closed_with(f"{endpoint}/?v=8", bad) == 4004
+            assert await closed_with(server, f"wss://{endpoint}/?v=8", bad) == 4004
             resume = json.dumps({"op": 7, "d": {"server_id": str(GUILD), "token": "x"}})
-            assert await closed_with(f"{endpoint}/?v=8", resume) == 4006
-            async with trio_websocket.open_websocket_url(f"{endpoint}/?v=3") as ws:
+            assert await closed_with(server, f"wss://{endpoint}/?v=8", resume) == 4006
+            async with trio_websocket.open_websocket_url(
+                f"wss://{endpoint}/?v=3", tls(server)
+            ) as ws:
                 with pytest.raises(trio_websocket.ConnectionClosed) as info:
                     await ws.get_message()
             assert info.value.reason is not None and info.value.reason.code == 4012
@@ -88,7 +125,9 @@ async def test_ready_ip_discovery_and_mode_check() -> None:
             token, endpoint = server.create_session(
                 guild_id=GUILD, channel_id=CHANNEL, user_id=BOT, session_id="s1"
             )
-            async with trio_websocket.open_websocket_url(f"{endpoint}/?v=8") as ws:
+            async with trio_websocket.open_websocket_url(
+                f"wss://{endpoint}/?v=8", tls(server)
+            ) as ws:
                 await ws.get_message()  # Hello
                 await ws.send_message(identify(server, token, max_dave_protocol_version=1))
                 ready = json.loads(await ws.get_message())

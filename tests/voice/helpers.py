@@ -18,7 +18,7 @@ from musicbot.audio.ogg import OggOpusDemuxer
 from musicbot.emulator.voice import MODE_AES, MODE_XCHACHA, VoiceServer
 from musicbot.emulator.voice_call import COMMITTER_BOT, COMMITTER_LISTENER
 from musicbot.errors import ActorDeadError
-from musicbot.voice import VoiceConnection, VoiceEvent, VoiceSettings
+from musicbot.voice import VoiceConnection, VoiceEvent, VoiceSettings, voice_ssl_context
 
 GUILD = 1100000000000000001
 CHANNEL = 1300000000000000001
@@ -134,13 +134,17 @@ async def voice_env(
             server.add_listener(guild_id=GUILD, channel_id=CHANNEL, user_id=uid)
         send, receive = trio.open_memory_channel[VoiceEvent](64)
         gateway = FakeMainGateway(server)
+        settings = settings or VoiceSettings(
+            join_timeout=5.0, handshake_timeout=5.0, backoff_base=0.05
+        )
+        # The bot trusts the CA the emulator made for the run, through the one setting.
+        settings = attrs.evolve(settings, ssl_context=voice_ssl_context(server.ca_file))
         conn = VoiceConnection(
             guild_id=GUILD,
             user_id=BOT,
             update_voice_state=gateway.update_voice_state,
             events=send,
-            settings=settings
-            or VoiceSettings(join_timeout=5.0, handshake_timeout=5.0, backoff_base=0.05),
+            settings=settings,
         )
         gateway.conn = conn
         await nursery.start(conn.run)

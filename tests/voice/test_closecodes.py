@@ -13,13 +13,15 @@ TABLE = [
     (4005, CloseAction.STOP, StopReason.PROTOCOL_ERROR),  # bug: already authenticated
     (4006, CloseAction.REJOIN, None),  # session no longer valid: new op 4
     (4009, CloseAction.REJOIN, None),  # session timeout: full rejoin
-    (4014, CloseAction.STOP, StopReason.KICKED),  # kicked/moved/deleted: don't reconnect
+    # moved / new server / kicked / deleted: not this socket; wait for the gateway's word
+    # (the reason is what is reported if no new server comes in time)
+    (4014, CloseAction.AWAIT_GATEWAY, StopReason.KICKED),
     (4015, CloseAction.RESUME, None),  # voice server crashed: op 7
     (4016, CloseAction.STOP, StopReason.PROTOCOL_ERROR),  # bug: unknown encryption mode
     (4017, CloseAction.STOP, StopReason.PROTOCOL_ERROR),  # DAVE required: we sent 0
     (4020, CloseAction.STOP, StopReason.PROTOCOL_ERROR),  # bug: bad request
     (4021, CloseAction.STOP, StopReason.RATE_LIMITED),  # don't reconnect
-    (4022, CloseAction.STOP, StopReason.CALL_TERMINATED),  # don't reconnect
+    (4022, CloseAction.AWAIT_GATEWAY, StopReason.CALL_TERMINATED),  # "as 4014"
     # "any other code → backoff + full reconnect" (and the table's 4011/4012 "–"):
     (4003, CloseAction.BACKOFF_REJOIN, None),
     (4004, CloseAction.BACKOFF_REJOIN, None),
@@ -49,8 +51,10 @@ def test_enum_flags_agree_with_the_policy() -> None:
     assert VoiceCloseCode.SERVER_CRASHED.can_resume
     assert VoiceCloseCode.SESSION_INVALID.must_rejoin and not VoiceCloseCode.SESSION_INVALID.fatal
     assert VoiceCloseCode.SERVER_NOT_FOUND.must_rejoin
+    for code in (VoiceCloseCode.DISCONNECTED, VoiceCloseCode.CALL_TERMINATED):
+        assert code.awaits_gateway and not code.fatal and not code.can_resume
+        assert not code.must_rejoin  # no op 4: it could undo the move that caused it
     for code in (
-        VoiceCloseCode.DISCONNECTED,
         VoiceCloseCode.RATE_LIMITED,
         VoiceCloseCode.DAVE_REQUIRED,
     ):

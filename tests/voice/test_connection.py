@@ -191,18 +191,23 @@ async def test_dropped_socket_resumes_and_replays_missed_messages() -> None:
     assert len(env.server.identifies) == 1 and len(env.gateway.op4) == 1
 
 
-async def test_4014_reports_kicked_and_does_not_reconnect() -> None:
+async def test_4014_waits_for_the_gateway_then_reports_kicked() -> None:
+    """No new server update and no state update within ``move_timeout``: the call is over,
+    without reconnecting that socket and without op 4 (we are out already)."""
+    settings = VoiceSettings(join_timeout=5.0, handshake_timeout=5.0, move_timeout=0.5)
     with trio.fail_after(20):
-        async with voice_env() as env:
+        async with voice_env(settings=settings) as env:
             await connect(env)
             await env.server.close_client(GUILD, BOT, 4014)
+            waiting = await env.next_event(Reconnecting)
+            assert waiting.action is CloseAction.AWAIT_GATEWAY and waiting.close_code == 4014
             gone = await env.next_event(Disconnected)
             assert gone.reason is StopReason.KICKED and gone.close_code == 4014
             assert env.conn.state is VoiceState.DISCONNECTED
             await env.conn.send_frame(sine_opus_frames()[0])
             assert env.conn.stats.frames_dropped == 1
     assert len(env.gateway.op4) == 1 and len(env.server.identifies) == 1
-    assert not any(isinstance(e, Reconnecting) for e in env.seen)
+    assert env.server.resumes == []
 
 
 @pytest.mark.parametrize(
@@ -345,7 +350,7 @@ async def test_upgrade_back_to_dave_after_a_downgrade() -> None:
 
 async def test_missing_heartbeat_ack_resumes() -> None:
     with trio.fail_after(20):
-        async with voice_env(heartbeat_interval_ms=30) as env:
+        async with voice_env(heartbeat_interval_ms=250) as env:
             await connect(env)
             env.server.acks_paused = True
             reconnecting = await env.next_event(Reconnecting)
@@ -418,8 +423,10 @@ async def test_move_with_the_server_update_arriving_first() -> None:
     [(4021, StopReason.RATE_LIMITED), (4022, StopReason.CALL_TERMINATED)],
 )
 async def test_rate_limited_and_call_terminated_stop(code: int, reason: StopReason) -> None:
+    """4021 at once; 4022 after ``move_timeout`` without a new server (then op 4 null)."""
+    settings = VoiceSettings(join_timeout=5.0, handshake_timeout=5.0, move_timeout=0.5)
     with trio.fail_after(20):
-        async with voice_env() as env:
+        async with voice_env(settings=settings) as env:
             await connect(env)
             await env.server.close_client(GUILD, BOT, code)
             gone = await env.next_event(Disconnected)
