@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck bench clean emulator
+.PHONY: setup run test lint typecheck bench clean emulator update-extractor
 
 setup: $(STAMP)
 
@@ -31,6 +31,12 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q
+
+# YouTube breaks old yt-dlp within weeks: upgrade yt-dlp, its challenge solver (yt-dlp-ejs) and
+# deno inside the venv, outside the pins of constraints.txt (on purpose); prints what changed and
+# whether yt-dlp still sees its runtime and solver. Restart the bot afterwards.
+update-extractor: $(STAMP)
+	$(BIN)/python -m musicbot.extract.update
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,4 +1,4 @@
-"""Command line: ``python -m musicbot {run,check-config,emulator}``.
+"""Command line: ``python -m musicbot {run,check-config,doctor,emulator}``.
 
 Exit codes: 0 ok, 2 bad configuration or usage, 1 runtime failure.
 """
@@ -51,6 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", nargs="?", default=DEFAULT_CONFIG, help="path to config.toml")
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="check that this server can run the bot (one line per check)",
+        description=(
+            "Check the config, the token (one REST call), the gateway, ffmpeg, the JavaScript "
+            "runtime and challenge solver yt-dlp uses, yt-dlp's age, the data dir, the DAVE "
+            "libraries and the egress guard. Exit 1 when any check fails."
+        ),
+    )
+    doctor.add_argument("--config", default=DEFAULT_CONFIG, help="path to config.toml")
+
     emu = sub.add_parser(
         "emulator",
         help="start the local Discord emulator and the bot with a console",
@@ -80,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg, warnings = _load(args.config if args.command != "check-config" else args.path)
     except ConfigError as exc:
+        if args.command == "doctor":
+            from musicbot import doctor
+
+            problems = "; ".join(line.strip() for line in str(exc).splitlines()[1:4]) or str(exc)
+            return doctor.report([doctor.config_failure(problems)])
         _print_config_error(exc)
         return EXIT_USAGE
     for warning in warnings:
@@ -87,8 +103,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "check-config":
         print(config.render(cfg))
+        from musicbot.extract.runtime import STALE_DAYS, freshness
+
+        fresh = freshness()
+        note = f" (older than {STALE_DAYS} days: make update-extractor)" if fresh.stale else ""
+        print(("warning: " if fresh.stale else "") + fresh.describe() + note, file=sys.stderr)
         print("configuration ok", file=sys.stderr)
         return EXIT_OK
+
+    if args.command == "doctor":
+        from musicbot import doctor
+
+        return doctor.main(cfg)
 
     # The composition root imports everything; importing it late keeps --help fast.
     from musicbot.app import run, run_embedded

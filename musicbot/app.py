@@ -44,6 +44,7 @@ from musicbot.commands.definitions import command_payloads
 from musicbot.commands.sync import sync_commands
 from musicbot.config import Config
 from musicbot.errors import MusicBotError
+from musicbot.extract.runtime import freshness, log_freshness
 from musicbot.gateway import GatewayDispatch, ShardManager
 from musicbot.log import configure
 from musicbot.ops import wiring
@@ -155,6 +156,10 @@ async def serve(
 
     metrics = Metrics(version=__version__)
     health = HealthState()
+    ytdlp = freshness()  # yt-dlp's version and age: logged, in /metrics and /health
+    log_freshness(ytdlp)
+    metrics.extractor(ytdlp.version, ytdlp.released)
+    health.extractor(ytdlp.version, ytdlp.released)
     board = AudioBoard(metrics)
     async with (
         open_rest_client(

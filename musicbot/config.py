@@ -117,7 +117,7 @@ class ExtractorConfig:
     timeout: float = 30.0
     allowed_domains: tuple[str, ...] = DEFAULT_ALLOWED_DOMAINS
     allow_private_addresses: bool = False
-    search_provider: str = "ytsearch"
+    search_provider: str = "ytsearch"  # a yt-dlp prefix, or a URL template with {query}
     search_results: int = 5
     cookies_file: str = ""
     user_agent: str = ""
@@ -125,6 +125,7 @@ class ExtractorConfig:
     extractor_args: Mapping[str, Mapping[str, tuple[str, ...]]] = attrs.field(factory=dict)
     playlist_batch_size: int = 50
     playlist_batch_pause: float = 1.0
+    js_runtime: str = "deno"  # deno (the environment's own), node, bun, quickjs, or a path
 
 
 @attrs.frozen(kw_only=True)
@@ -235,6 +236,26 @@ def _ws_url(v: Any) -> str | None:
     return 'must start with ws:// or wss://, or be "" to ask Discord'
 
 
+def _js_runtime(v: Any) -> str | None:
+    if v in ("deno", "node", "bun", "quickjs"):
+        return None
+    if "/" not in str(v):
+        return "must be deno, node, bun, quickjs or a path to one of them"
+    name = Path(str(v)).name.lower().removesuffix(".exe")
+    if name not in ("deno", "node", "nodejs", "bun", "qjs", "quickjs"):
+        return "the file name must say which runtime it is (deno, node, bun, qjs)"
+    return None
+
+
+def _search_provider(v: Any) -> str | None:
+    s = str(v)
+    if s.startswith(("http://", "https://")):
+        return None if "{query}" in s else "a search URL must contain {query}"
+    if not s or not s.replace("_", "").isalnum():
+        return 'must be a yt-dlp search prefix ("ytsearch", "scsearch") or a URL with {query}'
+    return None
+
+
 def _pem_file(v: Any) -> str | None:
     if v == "":
         return None
@@ -264,6 +285,8 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("extractor", "workers"): _between(1, 64),
     ("extractor", "timeout"): _positive,
     ("extractor", "search_results"): _between(1, 25),
+    ("extractor", "search_provider"): _search_provider,
+    ("extractor", "js_runtime"): _js_runtime,
     ("extractor", "playlist_batch_size"): _positive,
     ("extractor", "playlist_batch_pause"): _non_negative,
     ("cache", "max_entries"): _positive,

@@ -64,8 +64,10 @@ def show_only_warnings_on_terminal() -> None:
             handler.setLevel(logging.WARNING)
 
 
-def embedded_config(cfg: Config, emu: Emulator) -> Config:
-    """The operator's config, pointed at the emulator, allowed to fetch the local demo media."""
+def embedded_config(cfg: Config, emu: Emulator, search_template: str = "") -> Config:
+    """The operator's config, pointed at the emulator, allowed to fetch the local demo media;
+    with ``search_template`` (the media server's local search) unless the operator chose a
+    search provider of their own, so /search and autocomplete work offline."""
     return attrs.evolve(
         cfg,
         discord=attrs.evolve(
@@ -81,6 +83,9 @@ def embedded_config(cfg: Config, emu: Emulator) -> Config:
             cfg.extractor,
             allow_private_addresses=True,
             allowed_domains=(*cfg.extractor.allowed_domains, HOST),
+            search_provider=search_template
+            if search_template and cfg.extractor.search_provider == "ytsearch"
+            else cfg.extractor.search_provider,
         ),
     )
 
@@ -235,8 +240,9 @@ async def run_embedded_console(
         async with open_web_server(web, port=pick_port(HOST, web_port)):
             on_web(web)
             await _run(
-                cfg, emu, web, listener, media.demo_links(), data_dir, on_app, fd, out, terminal
-            )
+                cfg, emu, web, listener, media.demo_links(), media.search_template, data_dir,
+                on_app, fd, out, terminal,
+            )  # fmt: skip
 
 
 async def _run(
@@ -245,6 +251,7 @@ async def _run(
     web: DemoWeb,
     listener: Listener,
     links: list[tuple[str, str]],
+    search_template: str,
     data_dir: Path,
     on_app: Callable[[App], None],
     fd: int,
@@ -267,7 +274,7 @@ async def _run(
             recording=data_dir / RECORDING_NAME,
         )
         async with trio.open_nursery() as nursery:
-            config = embedded_config(cfg, emu)
+            config = embedded_config(cfg, emu, search_template)
             app: App = await nursery.start(serve, config)
             on_app(app)
             await app.ready.wait()

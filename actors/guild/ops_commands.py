@@ -237,6 +237,7 @@ def health_embed(
             "inline": False,
         },
     ]
+    fields.append({"name": "yt-dlp", "value": report.extractor_summary(), "inline": True})
     if shards is not None:
         age = report.rest_last_success_age
         ago = (

@@ -117,16 +117,22 @@ def build_argv(
             argv += ["-http_proxy", http_proxy]
         else:
             argv += ["-protocol_whitelist", NETWORK_PROTOCOLS]
-        argv += ["-reconnect", "1", "-reconnect_streamed", "1", "-reconnect_delay_max", "5"]
+        # A host without byte ranges would answer a reconnect from the first byte: the track
+        # would play again from the start, so such a stream is read once, never reconnected.
+        streamed = "0" if track.seekable is False else "1"
+        argv += ["-reconnect", "1", "-reconnect_streamed", streamed, "-reconnect_delay_max", "5"]
         argv += ["-rw_timeout", str(RW_TIMEOUT_US)]
         headers = _headers_arg(track.http_headers)
         if headers:
             argv += ["-headers", headers]
     else:
         argv += ["-protocol_whitelist", LOCAL_PROTOCOLS]
-    if offset > 0:
-        argv += ["-ss", f"{offset:.3f}"]
-    argv += ["-i", url, "-map", "0:a:0", "-vn", "-sn", "-dn"]
+    # Input seeking asks the host for other byte offsets; without ranges the host sends the file
+    # from its start each time (heard twice or more), so there the output side skips instead.
+    seek = ["-ss", f"{offset:.3f}"] if offset > 0 else []
+    before = track.seekable is not False
+    argv += [*(seek if before else []), "-i", url, *([] if before else seek)]
+    argv += ["-map", "0:a:0", "-vn", "-sn", "-dn"]
     mode = mode or choose_mode(track, volume=volume)
     if mode == "copy":
         argv += ["-c:a", "copy"]
