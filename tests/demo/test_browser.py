@@ -46,7 +46,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 WAIT = 60.0  # seconds any one browser step may wait (the whole test has its fail_after)
 
@@ -164,6 +164,14 @@ def browse(driver: WebDriver, url: str, screenshot: Path) -> dict[str, Any]:
         if "Now playing" in b.text
     )
     driver.save_screenshot(str(screenshot))
+
+    # A select menu: /search offers the media server's results; picking one queues it.
+    box.send_keys("/search long")
+    box.send_keys(Keys.ESCAPE, Keys.ENTER)  # no suggestion wanted: send the line
+    menu = _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#messages select"))[-1]
+    seen["menu"] = [o.text for o in Select(menu).options]
+    Select(menu).select_by_visible_text(next(t for t in seen["menu"] if "Long Road" in t))
+    _wait(driver, lambda d: "Added The Long Road" in d.find_element(By.ID, "messages").text)
     return seen
 
 
@@ -209,6 +217,7 @@ async def test_the_page_plays_and_you_hear_it(tmp_path: Path, data_dir: Callable
     assert seen["accepted"].endswith("/page/morning-walk.html")
     assert "Resume" in seen["np_after"] and "(edited)" in seen["np_after"]
     assert seen["np_count"] == 1  # edited in place, not reposted
+    assert any("The Long Road" in text for text in seen["menu"])
     # What the page's <audio> element played: Morning Walk's notes.
     melody = BY_NAME["morning-walk"]
     share, notes = notes_heard(window_pitches(_decode(seen["recorded"])), melody)

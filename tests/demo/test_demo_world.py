@@ -32,6 +32,11 @@ async def test_console_without_a_terminal_plays_presses_and_switches_members(
             await out.wait_for(r"Hàng đợi|Đang phát|hàng đợi")
             type_line("/pick 1")
             await out.wait_for(r"no select menu")
+            type_line("/locale en-US")
+            type_line("/search night")  # the media server's offline search, then its menu
+            await out.wait_for(r"menu \[search:[^\]]+\]: 1\) Night Train")
+            type_line("/pick 1")
+            await out.wait_for(r"\[#music\] Added \*\*Night Train\*\* \(1:30\) to the queue")
             type_line("/as nobody")
             await out.wait_for(r"no member 'nobody'")
             assert webs[0].listener.frames  # the listener heard the track
