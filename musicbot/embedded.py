@@ -260,11 +260,13 @@ async def _run(
 ) -> None:
     from prompt_toolkit.patch_stdout import patch_stdout
 
-    with patch_stdout(raw=True) if terminal else contextlib.nullcontext():
+    terminal_logs = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    with contextlib.ExitStack() as stack:
         if terminal:
-            for handler in logging.getLogger().handlers:
-                if type(handler) is logging.StreamHandler:
-                    handler.setStream(sys.stderr)  # printed above the prompt
+            stack.enter_context(patch_stdout(raw=True))
+            for handler in terminal_logs:
+                stack.callback(handler.setStream, handler.stream)
+                handler.setStream(sys.stderr)  # printed above the prompt
         console = Console(
             emu=emu,
             guild_id=web.guild_id,
