@@ -421,7 +421,10 @@ def run(cfg: Config) -> int:
 
 def run_embedded(cfg: Config) -> int:
     """No token (or ``emulator``): the local Discord, the bot and a console in one process."""
-    configure(cfg.log, secrets=cfg.secrets())
+    from musicbot.embedded import demo_log_config, show_only_warnings_on_terminal
+
+    configure(demo_log_config(cfg), secrets=cfg.secrets())  # logs to a file in the data dir
+    show_only_warnings_on_terminal()
     return trio.run(functools.partial(_main, cfg, embedded=True))
 
 

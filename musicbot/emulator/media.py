@@ -352,9 +352,14 @@ async def _respond_content(
 
 @asynccontextmanager
 async def open_media_server(
-    directory: Path, tones: Iterable[Tone] = DEFAULT_TONES, *, host: str = "127.0.0.1"
+    directory: Path,
+    tones: Iterable[Tone] = DEFAULT_TONES,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
 ) -> AsyncIterator[MediaServer]:
-    """Generate (or reuse) the media in ``directory`` and serve it on ``host``, a free port."""
+    """Generate (or reuse) the media in ``directory`` and serve it on ``host``:``port`` (0: a
+    free port chosen by the OS)."""
     tone_list = list(tones)
     paths = await generate(directory, tone_list)
     files = {}
@@ -362,7 +367,7 @@ async def open_media_server(
         files[f"/media/{tone.filename}"] = await trio.Path(paths[tone.name]).read_bytes()
     server = MediaServer(tones={t.name: t for t in tone_list}, files=files)
     config = HypercornConfig()
-    config.bind = [f"{host}:0"]
+    config.bind = [f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = None
     config.graceful_timeout = 0.0
