@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "musicbot"
 author = "the musicbot developers"
-copyright = "2026, the musicbot developers"  # noqa: A001 (Sphinx's name)
+copyright = "2026, the musicbot developers"
 
 extensions = [
     "myst_parser",
@@ -30,14 +30,20 @@ root_doc = "index"
 # intersphinx); they are listed here by package rather than one by one.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(trio|trio_websocket|attrs|httpx|structlog|yt_dlp|davey|dave|nacl|cryptography"
-     r"|hypercorn|prometheus_client|collections|typing|enum|pathlib|random|ssl|socket|asyncio"
-     r"|concurrent|contextlib|types|datetime|json|subprocess|zlib|sqlite3|psycopg|psycopg_pool"
-     r"|zstandard|_io|io|os|builtins)(\..*)?"),
+    (
+        r"py:.*",
+        r"(trio|trio_websocket|attrs|httpx|structlog|yt_dlp|davey|dave|nacl|cryptography"
+        r"|hypercorn|prometheus_client|collections|typing|enum|pathlib|random|ssl|socket|asyncio"
+        r"|concurrent|contextlib|types|datetime|json|subprocess|zlib|sqlite3|psycopg|psycopg_pool"
+        r"|zstandard|_io|io|os|builtins)(\..*)?",
+    ),
     # Names Python's own typing renders without a module.
-    (r"py:.*", r"(Any|Final|Self|Callable|Awaitable|Iterator|AsyncIterator|Mapping|Sequence"
-     r"|Iterable|Literal|TypeAlias|NoReturn|Never|Protocol|Union|Optional|TypeVar|P|T|K|V"
-     r"|MsgT|ReplyT|Msg|R|E|Path|Enum|IntEnum|Event|Nursery|TaskStatus)"),
+    (
+        r"py:.*",
+        r"(Any|Final|Self|Callable|Awaitable|Iterator|AsyncIterator|Mapping|Sequence"
+        r"|Iterable|Literal|TypeAlias|NoReturn|Never|Protocol|Union|Optional|TypeVar|P|T|K|V"
+        r"|MsgT|ReplyT|Msg|R|E|Path|Enum|IntEnum|Event|Nursery|TaskStatus)",
+    ),
     (r"py:class", r".*\.(T|K|V|MsgT|ReplyT|Msg|R|E|M)"),
 ]
 

@@ -58,7 +58,9 @@ def check_docstring(
     else:
         return
     if not any(line.strip() for line in lines):
-        log.warning("public %s %s has no docstring", what, name, type="docstring", subtype="missing")
+        log.warning(
+            "public %s %s has no docstring", what, name, type="docstring", subtype="missing"
+        )
 
 
 def _on_builder_inited(app: Sphinx) -> None:

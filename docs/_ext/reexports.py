@@ -34,8 +34,13 @@ def resolve_reexport(
         if alias in domain.objects:
             node["reftarget"] = alias
             result: nodes.reference | None = domain.resolve_xref(
-                env, node.get("refdoc", ""), app.builder, node.get("reftype", "obj"), alias,
-                node, contnode,
+                env,
+                node.get("refdoc", ""),
+                app.builder,
+                node.get("reftype", "obj"),
+                alias,
+                node,
+                contnode,
             )
             if result is not None:
                 return result
