@@ -12,7 +12,8 @@ request forgery: ``http://127.0.0.1:8080/admin``, ``http://169.254.169.254/`` cl
 3. the *addresses*: an IP literal in any spelling the C resolver accepts (``2130706433``,
    ``0x7f.1``, ``[::ffff:127.0.0.1]``) and every address the name resolves to through
    ``trio.socket.getaddrinfo`` must be global unicast — loopback, private, link-local,
-   multicast, reserved, unspecified, shared (CGNAT) and v4 addresses embedded in IPv6
+   multicast, reserved, unspecified, shared (CGNAT), IPv6 site-local (``fec0::/10``) and v4
+   addresses embedded in IPv6
    (mapped, 6to4, Teredo) are refused unless ``[extractor] allow_private_addresses = true``.
 
 The extractor runs step 3 right before each extraction (not only when the link was typed) and
@@ -124,8 +125,12 @@ def is_blocked_address(addr: IpAddress) -> bool:
         is_blocked_address(v4) for v4 in _embedded_v4(addr)
     ):
         return True
+    # fec0::/10 (site-local) was deprecated by RFC 3879 but is still routed inside some
+    # networks; Python's is_global calls it global, so it is refused by name.
+    site_local = isinstance(addr, ipaddress.IPv6Address) and addr.is_site_local
     return (
-        addr.is_loopback
+        site_local
+        or addr.is_loopback
         or addr.is_private
         or addr.is_link_local
         or addr.is_multicast

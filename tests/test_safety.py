@@ -84,6 +84,9 @@ def test_allow_list_matches_domains_and_subdomains() -> None:
         "[fe80::1]",
         "[fc00::1]",
         "[ff02::1]",
+        "[fec0::1]",  # site-local (deprecated, still routed inside some networks)
+        "[feff:ffff::1]",  # the top of fec0::/10
+        "[::ffff:fec0:1]",  # not site-local but v4-mapped 254.192.0.1: reserved
     ],
 )
 def test_private_and_special_addresses_are_refused(host: str) -> None:

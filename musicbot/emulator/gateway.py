@@ -1,4 +1,4 @@
-"""The emulated Discord gateway (v10, JSON, optional zlib-stream) on trio-websocket.
+"""The emulated Discord gateway (v10, JSON, zlib-stream or zstd-stream) on trio-websocket.
 
 Theory.  Each IDENTIFY creates a *session* bound to one shard ``[id, n]``.  A session owns an
 event log: every dispatch routed to its shard gets the next ``seq`` and is appended, whether or
@@ -10,9 +10,16 @@ cursor onward, so
   first, in order, then RESUMED — nothing lost, nothing sent twice;
 * events emitted while the bot is away wait in the log.
 
-Controls for tests (op 7, op 9, arbitrary close codes, pausing heartbeat ACKs) act on the
-newest live connection of a shard.  ``wait_until(predicate)`` waits on a trio event that is
-renewed on every change, never by polling with sleep.
+Transport compression (``?compress=``): ``zlib-stream`` is one zlib stream per connection, each
+message ending in a sync flush (``00 00 ff ff``); ``zstd-stream`` is one zstd frame per
+connection that never ends, each message ending in a block flush, so a client's single
+``decompressobj`` yields exactly one payload per message.  Any other value is refused with
+4002, as an unknown encoding.  A WebSocket upgrade without a ``User-Agent`` is refused with an
+HTTP 400 (Discord-compatible servers do; ``require_user_agent=False`` turns that off).
+
+Controls for tests (op 7, op 9, arbitrary close codes, pausing heartbeat ACKs, a RESUME answered
+with op 9) act on the newest live connection of a shard.  ``wait_until(predicate)`` waits on a
+trio event that is renewed on every change, never by polling with sleep.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import attrs
 import structlog
 import trio
 import trio_websocket
+import zstandard
 
 from musicbot.emulator.world import World, shard_of
 
@@ -63,6 +71,32 @@ CLOSE_RECONNECT_ELSEWHERE: Final = 4000  # an old socket of a resumed session is
 MAX_PAYLOAD: Final = 4096
 SEND_LIMIT: Final = 120  # client payloads per 60 s
 ZLIB_SUFFIX: Final = b"\x00\x00\xff\xff"
+COMPRESSIONS: Final = ("zlib-stream", "zstd-stream")
+
+
+class _Zlib:
+    def __init__(self) -> None:
+        self._obj = zlib.compressobj()
+
+    def compress(self, data: bytes) -> bytes:
+        return self._obj.compress(data) + self._obj.flush(zlib.Z_SYNC_FLUSH)
+
+
+class _Zstd:
+    def __init__(self) -> None:
+        self._obj = zstandard.ZstdCompressor().compressobj()
+
+    def compress(self, data: bytes) -> bytes:
+        return self._obj.compress(data) + self._obj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+
+
+def compressor_for(name: str) -> _Zlib | _Zstd | None:
+    """The per-connection stream compressor for a ``compress=`` value ("" → none)."""
+    if name == "zlib-stream":
+        return _Zlib()
+    if name == "zstd-stream":
+        return _Zstd()
+    return None
 
 
 @attrs.define(eq=False)
@@ -85,7 +119,9 @@ class Connection:
     id: int
     ws: trio_websocket.WebSocketConnection
     stream: trio.SocketStream
-    compressor: Any  # zlib compressobj or None
+    compressor: _Zlib | _Zstd | None
+    compression: str = ""  # the ``compress`` query value the client asked for
+    user_agent: str = ""
     send_lock: trio.Lock = attrs.Factory(trio.Lock)
     session: Session | None = None
     cursor: int = 0  # index in session.log of the next event to send
@@ -121,8 +157,12 @@ class GatewayServer:
         *,
         heartbeat_interval: float = 41.25,
         split_frames: bool = False,
+        require_user_agent: bool = True,
     ) -> None:
         self.world = world
+        self.require_user_agent = require_user_agent
+        self.refused_upgrades: list[str] = []  # why an upgrade was refused (no User-Agent …)
+        self.next_resume_invalid: list[bool] = []  # op 9 ``d`` for the next RESUMEs
         self.heartbeat_interval = heartbeat_interval  # seconds
         self.split_frames = split_frames  # send compressed messages in two frames
         self.port = 0
@@ -130,6 +170,7 @@ class GatewayServer:
         self.connections: list[Connection] = []
         self.identifies: list[IdentifyRecord] = []
         self.resumes: list[ResumeRecord] = []
+        self.refused_resumes: list[ResumeRecord] = []  # answered with op 9 on request
         self.received: list[tuple[int, int, Any]] = []  # (connection id, op, d) from the bot
         self.acks_paused: set[int] = set()
         self._changed = trio.Event()
@@ -247,6 +288,11 @@ class GatewayServer:
         self._notify()
         await conn.stream.aclose()
 
+    def invalidate_next_resume(self, *, resumable: bool = False, times: int = 1) -> None:
+        """Answer the next ``times`` RESUMEs with op 9 ``d=resumable`` instead of RESUMED
+        (``False`` forgets the session, so the client must IDENTIFY afresh)."""
+        self.next_resume_invalid.extend([resumable] * times)
+
     def pause_acks(self, shard_id: int = 0) -> None:
         self.acks_paused.add(shard_id)
 
@@ -278,9 +324,7 @@ class GatewayServer:
             if conn.compressor is None:
                 await conn.ws.send_message(text)
                 return
-            data = conn.compressor.compress(text.encode()) + conn.compressor.flush(
-                zlib.Z_SYNC_FLUSH
-            )
+            data = conn.compressor.compress(text.encode())
             if self.split_frames and len(data) > 8:
                 half = len(data) // 2
                 await conn.ws.send_message(data[:half])
@@ -315,19 +359,31 @@ class GatewayServer:
         self, request: trio_websocket.WebSocketRequest, stream: trio.SocketStream
     ) -> None:
         query = parse_qs(urlsplit(request.path).query)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
+        user_agent = headers.get("user-agent", "")
+        if self.require_user_agent and not user_agent.strip():
+            self.refused_upgrades.append("no User-Agent")
+            self._notify()
+            await request.reject(400, body=b"a User-Agent header is required")
+            return
         ws = await request.accept()
-        compress = query.get("compress", [""])[0] == "zlib-stream"
+        compression = query.get("compress", [""])[0]
         conn = Connection(
             id=len(self.connections) + 1,
             ws=ws,
             stream=stream,
-            compressor=zlib.compressobj() if compress else None,
+            compressor=compressor_for(compression),
+            compression=compression,
+            user_agent=user_agent,
         )
         self.connections.append(conn)
         self._notify()
         try:
             if query.get("v", ["10"])[0] != "10":
                 await self._close(conn, CLOSE_INVALID_VERSION)
+                return
+            if compression and compression not in COMPRESSIONS:
+                await self._close(conn, CLOSE_DECODE_ERROR)
                 return
             await self._send(
                 conn,
@@ -457,6 +513,15 @@ class GatewayServer:
             return False
         session = self.sessions.get(str(d.get("session_id")))
         seq = d.get("seq")
+        if session is not None and not session.invalid and self.next_resume_invalid:
+            resumable = self.next_resume_invalid.pop(0)
+            if not resumable:
+                session.invalid = True
+            self.refused_resumes.append(
+                ResumeRecord(session.shard_id, session.session_id, seq, trio.current_time())
+            )
+            await self._send(conn, {"op": OP_INVALID_SESSION, "d": resumable})
+            return True
         if session is None or session.invalid:
             await self._send(conn, {"op": OP_INVALID_SESSION, "d": False})
             return True

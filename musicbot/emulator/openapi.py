@@ -67,11 +67,56 @@ class _Spec:
         return self.cache[key]
 
 
+class Problem(str):
+    """One schema violation: reads as ``"where: message"``; ``path`` is where in the body it
+    is (a missing required field is named by its own path) and ``keyword`` the JSON Schema
+    keyword that failed (``required``, ``maxLength``, ``enum`` …)."""
+
+    path: tuple[str | int, ...]
+    keyword: str
+
+    @classmethod
+    def of(cls, path: tuple[str | int, ...], keyword: str, message: str) -> Problem:
+        where = "/".join(str(p) for p in path) or "(body)"
+        problem = cls(f"{where}: {message[:300]}")
+        problem.path = path
+        problem.keyword = keyword
+        return problem
+
+
+def _branch(error: Any) -> list[Any]:
+    """The errors of the ``oneOf``/``anyOf`` branch the instance most likely meant: the one
+    whose discriminating ``type`` matched, then the one with the fewest errors."""
+    branches: dict[Any, list[Any]] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.schema_path[0] if sub.schema_path else None, []).append(sub)
+    if not branches:
+        return []
+
+    def rank(errors: list[Any]) -> tuple[int, int]:
+        on_type = any(tuple(e.relative_path)[-1:] == ("type",) for e in errors)
+        return (1 if on_type else 0, len(errors))
+
+    return min(branches.values(), key=rank)
+
+
 def _problems(validator: Any, instance: Any) -> list[str]:
     problems: list[str] = []
-    for error in validator.iter_errors(instance):
-        where = "/".join(str(p) for p in error.absolute_path) or "(body)"
-        problems.append(f"{where}: {error.message[:300]}")
+    pending = list(validator.iter_errors(instance))
+    while pending:
+        error = pending.pop(0)
+        path = tuple(error.absolute_path)
+        keyword = str(error.validator)
+        if keyword in ("oneOf", "anyOf") and (branch := _branch(error)):
+            pending[:0] = branch
+            continue
+        if keyword == "required" and isinstance(error.instance, dict):
+            missing = [k for k in error.validator_value if k not in error.instance]
+            for name in missing:
+                problems.append(Problem.of((*path, name), keyword, f"{name!r} is required"))
+            if missing:
+                continue
+        problems.append(Problem.of(path, keyword, error.message))
     return problems
 
 

@@ -20,13 +20,20 @@ the bot could get it wrong:
   stored commands carry Discord's extra fields and defaults, so command sync must compare
   semantically.
 
-Tests steer it with :meth:`force_status` and :meth:`set_limit` and wait with the ``wait_for_*``
-methods (woken on every change, never polling).
+* **Identity.**  ``GET /users/@me`` and ``GET /oauth2/applications/@me`` answer with the bot
+  user READY names (every discord.py login calls both); messages are authored by it.
+* **Errors.**  400s are Discord's 50035 bodies with per-field ``errors`` trees
+  (:mod:`musicbot.emulator.rest_errors`); boolean query strings take ``True/true/1`` and
+  ``False/false/0``; command bodies with fields or option types Discord does not know are
+  refused (:mod:`musicbot.emulator.rest_commands`).
+
+Tests steer it with :attr:`faults` (:class:`~musicbot.emulator.rest_faults.RestFaults`: forced
+statuses, user/shared/global 429s, a global 429 without a body, slow answers), :meth:`set_limit`,
+and wait with the ``wait_for_*`` methods (woken on every change, never polling).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import math
@@ -41,6 +48,9 @@ import attrs
 import trio
 
 from musicbot.emulator.openapi import BodyValidator, ResponseValidator
+from musicbot.emulator.rest_commands import check_commands
+from musicbot.emulator.rest_errors import BadQuery, form_error
+from musicbot.emulator.rest_faults import Forced, RestFaults
 from musicbot.emulator.rest_store import Store
 
 PREFIX: Final = "/api/v10"
@@ -89,16 +99,6 @@ class Request:
 
 
 @attrs.define
-class _Forced:
-    pattern: str
-    status: int
-    times: int
-    retry_after: float
-    is_global: bool
-    body: Json
-
-
-@attrs.define
 class _Window:
     reset_at: float
     used: int = 0
@@ -131,6 +131,8 @@ _HOOK = "/webhooks/{webhook_id}/{webhook_token}"
 ROUTES: Final = (
     _route("GET", "/gateway/bot", "gateway_bot"),
     _route("GET", "/applications/@me", "application"),
+    _route("GET", "/oauth2/applications/@me", "application"),
+    _route("GET", "/users/@me", "current_user"),
     _route("GET", _APP + "/commands", "get_commands"),
     _route("PUT", _APP + "/commands", "put_commands"),
     _route("GET", _APP + "/guilds/{guild_id}/commands", "get_commands"),
@@ -155,6 +157,40 @@ DEFAULT_LIMITS: Final[Mapping[str, RouteLimit]] = {
 }
 
 
+_CODES: Final = {
+    "required": "BASE_TYPE_REQUIRED",
+    "maxLength": "BASE_TYPE_BAD_LENGTH",
+    "minLength": "BASE_TYPE_BAD_LENGTH",
+    "maxItems": "BASE_TYPE_MAX_LENGTH",
+    "minItems": "BASE_TYPE_MIN_LENGTH",
+    "enum": "BASE_TYPE_CHOICES",
+    "const": "BASE_TYPE_CHOICES",
+    "maximum": "NUMBER_TYPE_MAX",
+    "minimum": "NUMBER_TYPE_MIN",
+    "type": "BASE_TYPE_INVALID",
+}
+
+
+def _field_problems(problems: list[str]) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """Schema problems as ``(path, Discord-style code, message)`` for a 50035 body."""
+    out: list[tuple[tuple[str | int, ...], str, str]] = []
+    for p in problems:
+        path: tuple[str | int, ...] = getattr(p, "path", ())
+        code = _CODES.get(getattr(p, "keyword", ""), "BASE_TYPE_INVALID")
+        out.append((path, code, str(p)))
+    return out
+
+
+def _custom_ids(components: list[Any]) -> set[str]:
+    ids: set[str] = set()
+    for item in components:
+        if isinstance(item, dict):
+            if "custom_id" in item:
+                ids.add(str(item["custom_id"]))
+            ids |= _custom_ids(item.get("components") or [])
+    return ids
+
+
 def _bucket_hash(route_name: str) -> str:
     return hashlib.sha256(route_name.encode()).hexdigest()[:16]
 
@@ -176,9 +212,15 @@ class EmulatorRest:
         default_limit: RouteLimit = DEFAULT_LIMIT,
         global_limit: int = GLOBAL_LIMIT,
         host: str = "127.0.0.1",
+        bot_user: Mapping[str, Any] | None = None,
+        on_commands: Callable[[int | None, list[dict[str, Any]]], None] | None = None,
     ) -> None:
+        """``bot_user`` is the application's bot user payload (READY's ``user``);
+        ``on_commands(guild_id, stored)`` hears every accepted command PUT."""
         self.application_id = application_id
-        self.store = Store(application_id, gateway_url_provider)
+        self.store = Store(
+            application_id, gateway_url_provider, bot_user=bot_user, on_commands=on_commands
+        )
         self.store.shards = shards
         if session_start_limit is not None:
             self.store.session_start_limit = dict(session_start_limit)
@@ -192,7 +234,7 @@ class EmulatorRest:
         self._windows: dict[tuple[str, str], _Window] = {}
         self._global_recent: deque[float] = deque()
         self._global_until = -math.inf
-        self._forced: list[_Forced] = []
+        self.faults = RestFaults()
         self._changed = trio.Event()
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
@@ -217,9 +259,17 @@ class EmulatorRest:
         The pattern is matched (fnmatch) against ``"METHOD /path"`` without the ``/api/v10``
         prefix, e.g. ``"GET /gateway/bot"`` or ``"POST /interactions/*"``.  A forced 429 closes
         the route's bucket (or, with ``is_global``, every non-interaction route) for
-        ``retry_after`` seconds, so an early retry meets a genuine 429.
+        ``retry_after`` seconds, so an early retry meets a genuine 429.  (Same as
+        ``faults.force_status``; see :class:`RestFaults` for shared and body-less 429s.)
         """
-        self._forced.append(_Forced(route_pattern, status, times, retry_after, is_global, body))
+        self.faults.force_status(
+            route_pattern,
+            status,
+            times=times,
+            retry_after=retry_after,
+            is_global=is_global,
+            body=body,
+        )
 
     def set_limit(self, route_name: str, limit: int, per: float) -> None:
         """Bucket size of a route, named ``"METHOD /openapi/{template}"``."""
@@ -241,10 +291,47 @@ class EmulatorRest:
         return self.store.put_counts.get(guild_id, 0)
 
     def register_interaction(
-        self, interaction_id: int, token: str, *, channel_id: int = 0, type: int = 2
+        self,
+        interaction_id: int,
+        token: str,
+        *,
+        channel_id: int = 0,
+        type: int = 2,
+        message_id: int | None = None,
     ) -> None:
-        """Tell the REST side about an interaction the gateway dispatched."""
-        self.store.register_interaction(interaction_id, token, channel_id, type)
+        """Tell the REST side about an interaction the gateway dispatched (a component's
+        ``message_id`` is the message callbacks 6 and 7 act on)."""
+        self.store.register_interaction(
+            interaction_id,
+            token,
+            channel_id,
+            type,
+            None if message_id is None else str(message_id),
+        )
+
+    def component_message(
+        self, channel_id: int, custom_id: str, message_id: int | None = None
+    ) -> dict[str, Any]:
+        """A copy of the message a pressed component sits on, as an interaction carries it.
+
+        By ``message_id`` when given, else the newest message in the channel holding a
+        component with ``custom_id``; when there is none, a bare stand-in message is stored
+        (the world says the user pressed it, so it exists), so callbacks 6 and 7 can act on it.
+        """
+        found = None
+        if message_id is not None:
+            found = self.store._find(channel_id, str(message_id))
+        else:
+            for message in reversed(self.store.messages.get(channel_id, [])):
+                if custom_id in _custom_ids(message.get("components") or []):
+                    found = message
+                    break
+        if found is None:
+            found = self.store._new_message(channel_id, {})
+            if message_id is not None:
+                found["id"] = str(message_id)
+        copied: dict[str, Any] = json.loads(json.dumps(found))
+        return copied
 
     async def _wait(self, check: Callable[[], Any]) -> Any:
         while True:
@@ -333,9 +420,16 @@ class EmulatorRest:
                 break
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = {k: v[-1] for k, v in parse_qs(scope["query_string"].decode()).items()}
+        delay = self.faults.take_delay(f"{scope['method']} {scope['path'].removeprefix(PREFIX)}")
+        if delay > 0:
+            await trio.sleep(delay)  # a slow answer, armed by a test
         status, body, extra = self._handle(scope["method"], scope["path"], query, headers, chunks)
-        payload = b"" if status == 204 else json.dumps(body).encode()
-        out = [(b"content-type", b"application/json")] if status != 204 else []
+        if extra.pop("x-emulator-no-body", None):
+            payload, out = b"", [(b"content-type", b"text/plain")]
+        elif status == 204:
+            payload, out = b"", []
+        else:
+            payload, out = json.dumps(body).encode(), [(b"content-type", b"application/json")]
         out += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": payload})
@@ -399,7 +493,7 @@ class EmulatorRest:
             return 401, {"message": "401: Unauthorized", "code": 0}, {}
         now = trio.current_time()
         bucket_key = (route.name, ":".join(params[p] for p in MAJOR if p in params))
-        forced = self._take_forced(f"{method} {path}")
+        forced = self.faults.take_forced(f"{method} {path}")
         if forced is not None and forced.status != 429:
             return forced.status, forced.body or {"message": "emulated failure", "code": 0}, {}
         if not route.exempt_global:
@@ -416,14 +510,8 @@ class EmulatorRest:
                 self._global_until = max(self._global_until, now + forced.retry_after)
             else:
                 window.used = self._limit(route).limit
-                window.reset_at = max(window.reset_at, now + forced.retry_after)
-            status, result, extra = self._too_many(
-                forced.retry_after,
-                is_global=forced.is_global,
-                headers=self._rl_headers(route, window, now),
-            )
-            extra["x-emulator-forced"] = "1"
-            return status, forced.body or result, extra
+                window.reset_at = now + forced.retry_after  # closed for exactly that long
+            return self._forced_429(forced, self._rl_headers(route, window, now))
         if window.used >= self._limit(route).limit:
             headers_now = self._rl_headers(route, window, now)
             return self._too_many(window.reset_at - now, is_global=False, headers=headers_now)
@@ -431,16 +519,25 @@ class EmulatorRest:
         if not route.exempt_global:
             self._global_recent.append(now)
         rl = self._rl_headers(route, window, now)
+        if route.handler == "put_commands" and (known := check_commands(body)):
+            # Discord's own checks name the exact field; they go before the schema's.
+            problems = [f"{'/'.join(map(str, p))}: {code} {msg}" for p, code, msg in known]
+            self.validation_errors.append(
+                ValidationProblem(method=method, path=path, problems=tuple(problems))
+            )
+            return 400, form_error(known), rl
         if self._validator is not None and method in ("POST", "PUT", "PATCH"):
             problems = self._validator(method.lower(), route.template, body)
             if problems:
                 self.validation_errors.append(
                     ValidationProblem(method=method, path=path, problems=tuple(problems))
                 )
-                errors = {"_errors": [{"code": "SCHEMA", "message": p} for p in problems]}
-                return 400, {"message": "Invalid Form Body", "code": 50035, "errors": errors}, rl
+                return 400, form_error(_field_problems(problems)), rl
         handler: Callable[..., tuple[int, Json]] = getattr(self.store, route.handler)
-        status, result = handler(params=params, query=query, body=body)
+        try:
+            status, result = handler(params=params, query=query, body=body)
+        except BadQuery as bad:
+            return 400, bad.body, rl
         if self._response_validator is not None and 200 <= status < 300:
             problems = self._response_validator(method.lower(), route.template, status, result)
             if problems:
@@ -454,12 +551,21 @@ class EmulatorRest:
             return False
         return self._token is None or token == self._token
 
-    def _take_forced(self, target: str) -> _Forced | None:
-        for f in self._forced:
-            if f.times > 0 and fnmatch.fnmatchcase(target, f.pattern):
-                f.times -= 1
-                return f
-        return None
+    def _forced_429(
+        self, forced: Forced, headers: dict[str, str]
+    ) -> tuple[int, Json, dict[str, str]]:
+        status, result, extra = self._too_many(
+            forced.retry_after, is_global=forced.is_global, headers=headers
+        )
+        extra["X-RateLimit-Scope"] = forced.scope
+        if forced.is_global:
+            for key in [k for k in extra if k.startswith("X-RateLimit-") and "Global" not in k]:
+                if key != "X-RateLimit-Scope":
+                    del extra[key]  # a global 429 names no bucket
+        extra["x-emulator-forced"] = "1"
+        if not forced.json_body:
+            extra["x-emulator-no-body"] = "1"
+        return status, forced.body or result, extra
 
     def _limit(self, route: _Route) -> RouteLimit:
         return self._limits.get(route.name, self._default_limit)

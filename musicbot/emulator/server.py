@@ -3,7 +3,8 @@
 ``async with open_emulator() as emu:`` starts everything on 127.0.0.1 with ports chosen by the
 OS and stops it on exit.  ``emu.bot_config()`` is a bot :class:`~musicbot.config.Config`
 pointed at it (``api_base``, ``gateway_url``, token).  Test controls live on ``emu.gateway``
-(op 7, op 9, closes, ACK pausing, waits) and ``emu.rest``; users act through ``emu.world``
+(op 7, op 9, closes, ACK pausing, waits; faults also as ``emu.gateway_faults``) and
+``emu.rest`` (REST faults as ``emu.rest_faults``); users act through ``emu.world``
 (add guilds and members, move members in voice) and ``emu.command`` / ``emu.component``
 (inject interactions as INTERACTION_CREATE).
 """
@@ -21,6 +22,7 @@ from musicbot import config as config_mod
 from musicbot.config import Config, Secret
 from musicbot.emulator.gateway import GatewayServer
 from musicbot.emulator.rest import EmulatorRest
+from musicbot.emulator.rest_faults import RestFaults
 from musicbot.emulator.world import InteractionRecord, VoiceBackend, World
 
 if TYPE_CHECKING:
@@ -53,6 +55,20 @@ class Emulator:
     def ca_file(self) -> str:
         """The PEM file of the CA the voice gateway's TLS certificate comes from ("": none)."""
         return str(getattr(self.voice, "ca_file", ""))
+
+    @property
+    def gateway_faults(self) -> GatewayServer:
+        """Gateway faults on demand: ``send_reconnect`` (op 7), ``invalidate_session`` (op 9),
+        ``invalidate_next_resume`` (RESUME answered with op 9), ``close``, ``drop``,
+        ``pause_acks``."""
+        return self.gateway
+
+    @property
+    def rest_faults(self) -> RestFaults:
+        """REST faults on demand (forced statuses, 429s of every scope, slow answers)."""
+        if self.rest is None:
+            raise LookupError("this emulator runs without its REST server")
+        return self.rest.faults
 
     @property
     def gateway_url(self) -> str:
@@ -90,8 +106,13 @@ class Emulator:
     def inject(self, record: InteractionRecord) -> InteractionRecord:
         """Make the REST side expect the interaction, then dispatch INTERACTION_CREATE."""
         if self.rest is not None:
+            message = record.payload.get("message")
             self.rest.register_interaction(
-                record.id, record.token, channel_id=record.channel_id, type=record.type
+                record.id,
+                record.token,
+                channel_id=record.channel_id,
+                type=record.type,
+                message_id=int(message["id"]) if isinstance(message, dict) else None,
             )
         self.world.emit(record.guild_id, "INTERACTION_CREATE", record.payload)
         return record
@@ -132,7 +153,15 @@ class Emulator:
         channel_id: int | None = None,
         locale: str | None = None,
     ) -> InteractionRecord:
-        """A user presses a button or picks from a select menu (type 3)."""
+        """A user presses a button or picks from a select menu (type 3).
+
+        The interaction carries the message the component sits on, as the REST side stores
+        it: the one with ``message_id``, else the newest holding ``custom_id`` (see
+        :meth:`EmulatorRest.component_message`); callback 7 then edits it."""
+        message = None
+        if self.rest is not None:
+            channel = channel_id or self.world.guilds[guild_id].text_channel.id
+            message = self.rest.component_message(channel, custom_id, message_id)
         return self.inject(
             self.world.component_interaction(
                 guild_id,
@@ -143,6 +172,7 @@ class Emulator:
                 message_id=message_id,
                 channel_id=channel_id,
                 locale=locale,
+                message=message,
             )
         )
 
@@ -158,6 +188,7 @@ async def open_emulator(
     voice_backend: VoiceBackend | None = None,
     voice: bool = False,
     split_frames: bool = False,
+    require_user_agent: bool = True,
     faults_seed: int = 0,
 ) -> AsyncIterator[Emulator]:
     """Start the emulator; yields an :class:`Emulator`; everything stops on exit.
@@ -166,7 +197,8 @@ async def open_emulator(
     :class:`EmulatorRest` (e.g. ``validator``, ``session_start_limit``).  A ``voice_backend``
     with an async ``serve(task_status=...)`` method is started too; ``voice=True`` without one
     starts the emulator's own voice server (:class:`musicbot.emulator.voice.VoiceServer`, which
-    needs the dev dependency ``dave-py`` for its listeners).
+    needs the dev dependency ``dave-py`` for its listeners).  ``require_user_agent=False`` lets
+    a gateway client without a ``User-Agent`` in (Discord-compatible servers refuse it).
     """
     world = world or World()
     if voice_backend is None and voice:
@@ -175,7 +207,12 @@ async def open_emulator(
         voice_backend = VoiceServer()
     if voice_backend is not None:
         world.voice_backend = voice_backend
-    gateway = GatewayServer(world, heartbeat_interval=heartbeat_interval, split_frames=split_frames)
+    gateway = GatewayServer(
+        world,
+        heartbeat_interval=heartbeat_interval,
+        split_frames=split_frames,
+        require_user_agent=require_user_agent,
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(gateway.serve)
         rest_server: EmulatorRest | None = None
@@ -185,6 +222,8 @@ async def open_emulator(
                 lambda: gateway.url,
                 token=world.token,
                 shards=shards,
+                bot_user=world.bot_user.user_payload(),
+                on_commands=world.register_commands,
                 **dict(rest_options or {}),
             )
             await nursery.start(rest_server.serve)

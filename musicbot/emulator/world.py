@@ -86,12 +86,41 @@ class NullVoiceBackend:
         self.sessions.pop((guild_id, user_id), None)
 
 
+DEFAULT_BITRATE: Final = 64_000  # a voice channel's default bitrate (bits/s)
+ATTACHMENT_SIZE_LIMIT: Final = 10 * 1024 * 1024  # bytes; a guild without boosts
+
+
 @attrs.define
 class Channel:
     id: int
     guild_id: int
     name: str
     type: int
+    position: int = 0
+    flags: int = 0
+    bitrate: int = DEFAULT_BITRATE  # voice only
+    user_limit: int = 0  # voice only; 0 = no limit
+
+    def payload(self) -> dict[str, Any]:
+        """As GUILD_CREATE's ``channels`` carry it (``GuildChannelResponse``)."""
+        out: dict[str, Any] = {
+            "id": str(self.id),
+            "type": self.type,
+            "name": self.name,
+            "guild_id": str(self.guild_id),
+            "position": self.position,
+            "flags": self.flags,
+            "parent_id": None,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "rate_limit_per_user": 0,
+            "last_message_id": None,
+        }
+        if self.type == CHANNEL_VOICE:
+            out.update(bitrate=self.bitrate, user_limit=self.user_limit, rtc_region=None)
+        else:
+            out["topic"] = None
+        return out
 
 
 @attrs.define
@@ -110,14 +139,17 @@ class Member:
             "global_name": self.name,
             "discriminator": "0",
             "avatar": None,
+            "public_flags": 0,
+            "flags": 0,
+            "primary_guild": None,
             "bot": self.bot,
         }
 
-    def member_payload(self) -> dict[str, Any]:
-        return {
+    def member_payload(self, *, with_permissions: bool = False) -> dict[str, Any]:
+        """A guild member object.  Discord adds ``permissions`` only inside an interaction."""
+        out: dict[str, Any] = {
             "user": self.user_payload(),
             "roles": [str(r) for r in self.roles],
-            "permissions": str(self.permissions),
             "nick": None,
             "joined_at": "2025-01-01T00:00:00.000000+00:00",
             "deaf": False,
@@ -125,6 +157,9 @@ class Member:
             "flags": 0,
             "pending": False,
         }
+        if with_permissions:
+            out["permissions"] = str(self.permissions)
+        return out
 
 
 @attrs.define
@@ -184,8 +219,13 @@ class World:
         token: str = "emulator-bot-token",
         bot_name: str = "MusicBot",
         voice_backend: VoiceBackend | None = None,
+        member_permissions: bool = True,
     ) -> None:
+        """``member_permissions=False`` leaves ``member.permissions`` out of interactions too
+        (Discord-compatible servers do; a bot must then treat the member as unprivileged)."""
         self.token = token
+        self.member_permissions = member_permissions
+        self.attachment_size_limit = ATTACHMENT_SIZE_LIMIT
         self._ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
         self._increment = 0
         self.application_id = self.new_id()
@@ -193,6 +233,9 @@ class World:
         self.guilds: dict[int, Guild] = {}
         self.interactions: dict[int, InteractionRecord] = {}
         self.command_ids: dict[str, int] = {}
+        # Commands the application registered (the REST PUTs): scope → {name: id}.  Scope None
+        # is global; a guild id scopes a guild's commands.
+        self.registered: dict[int | None, dict[str, int]] = {}
         self.voice_backend: VoiceBackend = voice_backend or NullVoiceBackend()
         self._listeners: list[Listener] = []
 
@@ -236,12 +279,12 @@ class World:
         """Add a guild (the bot is a member).  Emits GUILD_CREATE to a connected shard."""
         gid = guild_id if guild_id is not None else self.new_id(shard=shard, num_shards=num_shards)
         guild = Guild(id=gid, name=name, locale=locale)
-        for ch_name in text_channels:
-            ch = Channel(id=self.new_id(), guild_id=gid, name=ch_name, type=CHANNEL_TEXT)
-            guild.channels[ch.id] = ch
-        for ch_name in voice_channels:
-            ch = Channel(id=self.new_id(), guild_id=gid, name=ch_name, type=CHANNEL_VOICE)
-            guild.channels[ch.id] = ch
+        for kind, names in ((CHANNEL_TEXT, text_channels), (CHANNEL_VOICE, voice_channels)):
+            for position, ch_name in enumerate(names):
+                ch = Channel(
+                    id=self.new_id(), guild_id=gid, name=ch_name, type=kind, position=position
+                )
+                guild.channels[ch.id] = ch
         guild.members[self.bot_user_id] = self.bot_user
         self.guilds[gid] = guild
         self.emit(gid, "GUILD_CREATE", self.guild_create_payload(gid))
@@ -278,10 +321,7 @@ class World:
             "large": False,
             "joined_at": "2025-01-01T00:00:00.000000+00:00",
             "roles": [{"id": str(g.id), "name": "@everyone", "permissions": "0"}],
-            "channels": [
-                {"id": str(c.id), "type": c.type, "name": c.name, "guild_id": str(g.id)}
-                for c in g.channels.values()
-            ],
+            "channels": [c.payload() for c in g.channels.values()],
             "members": [m.member_payload() for m in g.members.values()],
             "voice_states": [self._voice_state_payload(g, vs) for vs in g.voice_states.values()],
             "threads": [],
@@ -409,7 +449,21 @@ class World:
 
     # ------------------------------------------------------------------ interactions
 
-    def command_id(self, name: str) -> int:
+    def register_commands(
+        self, guild_id: int | None, commands: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """The application's command PUT for ``guild_id`` (None: global) as the REST side
+        stored it; later interactions carry these ids (and ``data.guild_id`` for guild ones)."""
+        self.registered[guild_id] = {
+            str(c["name"]): int(c["id"]) for c in commands if int(c.get("type") or 1) == 1
+        }
+
+    def command_id(self, name: str, guild_id: int | None = None) -> int:
+        """The id Discord would put in ``data.id``: the registered one when there is one."""
+        if guild_id is not None and name in self.registered.get(guild_id, {}):
+            return self.registered[guild_id][name]
+        if name in self.registered.get(None, {}):
+            return self.registered[None][name]
         if name not in self.command_ids:
             self.command_ids[name] = self.new_id()
         return self.command_ids[name]
@@ -440,13 +494,14 @@ class World:
             "guild": {"id": str(guild_id), "locale": guild.locale, "features": []},
             "channel_id": str(channel.id),
             "channel": {"id": str(channel.id), "type": channel.type, "guild_id": str(guild_id)},
-            "member": member.member_payload(),
+            "member": member.member_payload(with_permissions=self.member_permissions),
             "locale": locale or member.locale,
             "guild_locale": guild.locale,
             "app_permissions": str(DEFAULT_MEMBER_PERMISSIONS),
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild_id)},
             "context": 0,
+            "attachment_size_limit": self.attachment_size_limit,
             "data": data,
             **(extra or {}),
         }
@@ -483,7 +538,14 @@ class World:
             for o in opts:
                 if o["name"] == autocomplete:
                     o["focused"] = True
-        data = {"id": str(self.command_id(name)), "name": name, "type": 1, "options": opts}
+        data: dict[str, Any] = {
+            "id": str(self.command_id(name, guild_id)),
+            "name": name,
+            "type": 1,
+            "options": opts,
+        }
+        if name in self.registered.get(guild_id, {}):
+            data["guild_id"] = str(guild_id)  # Discord sets it for guild-registered commands
         return self._interaction(
             kind=INTERACTION_AUTOCOMPLETE if autocomplete is not None else INTERACTION_COMMAND,
             guild_id=guild_id,
@@ -504,12 +566,18 @@ class World:
         message_id: int | None = None,
         channel_id: int | None = None,
         locale: str | None = None,
+        message: Mapping[str, Any] | None = None,
     ) -> InteractionRecord:
-        """A button (component_type 2) or select menu (3, with ``values``) press: type 3."""
+        """A button (component_type 2) or select menu (3, with ``values``) press: type 3.
+
+        ``message`` is the message the component sits on, as the REST side stores it (the
+        emulator passes it); without one a bare message with ``message_id`` stands in."""
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": component_type}
         if component_type != 2:
             data["values"] = list(values)
-        msg_id = message_id if message_id is not None else self.new_id()
+        if message is None:
+            msg_id = message_id if message_id is not None else self.new_id()
+            message = {"id": str(msg_id), "components": [], "content": ""}
         return self._interaction(
             kind=INTERACTION_COMPONENT,
             guild_id=guild_id,
@@ -517,7 +585,7 @@ class World:
             channel_id=channel_id,
             data=data,
             locale=locale,
-            extra={"message": {"id": str(msg_id), "components": [], "content": ""}},
+            extra={"message": dict(message)},
         )
 
 

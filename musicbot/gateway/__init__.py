@@ -2,6 +2,7 @@
 
 from musicbot.gateway.close_codes import CloseAction, GatewayCloseCode, classify_close
 from musicbot.gateway.errors import (
+    GatewayDecodeError,
     GatewayFatalError,
     GatewayHandshakeError,
     PayloadTooLargeError,
@@ -34,6 +35,7 @@ __all__ = [
     "CommandOption",
     "GatewayBotSource",
     "GatewayCloseCode",
+    "GatewayDecodeError",
     "GatewayDispatch",
     "GatewayEvent",
     "GatewayFatalError",

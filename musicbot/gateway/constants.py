@@ -29,6 +29,9 @@ DEFAULT_INTENTS: Final = INTENT_GUILDS | INTENT_GUILD_VOICE_STATES  # = 129
 SEND_LIMIT: Final = 120  # payloads per connection per SEND_PERIOD, heartbeats included
 SEND_PERIOD: Final = 60.0  # seconds
 MAX_PAYLOAD_BYTES: Final = 4096  # larger sent payloads get close 4002
+# Largest received message, compressed or inflated: READY / GUILD_CREATE of big guilds are
+# large, but nothing Discord sends comes near this.
+MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
 IDENTIFY_WINDOW: Final = 5.0  # max_concurrency identifies per this many seconds
 
 # zlib-stream: a complete message ends with the Z_SYNC_FLUSH marker.

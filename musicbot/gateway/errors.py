@@ -56,3 +56,16 @@ class GatewayHandshakeError(MusicBotError):
 
     def __str__(self) -> str:
         return f"gateway shard {self.shard_id} handshake failed: {self.reason}"
+
+
+@attrs.define(auto_exc=True, eq=False)
+class GatewayDecodeError(MusicBotError):
+    """A received message could not be decoded (corrupt stream, not JSON, too big, ...).
+
+    The connection's decompression state is then unusable: the shard reconnects and resumes.
+    """
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"undecodable gateway message: {self.reason}"

@@ -21,6 +21,7 @@ import structlog
 import trio
 
 from musicbot.config import DiscordConfig, Secret
+from musicbot.gateway.codec import Compression
 from musicbot.gateway.constants import IDENTIFY_WINDOW
 from musicbot.gateway.errors import GatewayFatalError, SessionStartLimitError
 from musicbot.gateway.events import GatewayDispatch
@@ -51,7 +52,7 @@ class ShardManager:
         shard_count: int | Literal["auto"] = "auto",
         shard_ids: tuple[int, ...] | Literal["auto"] = "auto",
         gateway_url: str = "",
-        compress: bool = True,
+        compress: bool | Compression = True,
         options: ShardOptions = DEFAULT_OPTIONS,
         identify_floor: int = 2,
         identify_window: float = IDENTIFY_WINDOW,

@@ -39,6 +39,9 @@ class ShardOptions:
     healthy_after: float = 60.0  # a connection READY at least this long reconnects at once
     invalid_session_delay: tuple[float, float] = (1.0, 5.0)  # op 9 d=false: wait, identify
     outbox_size: int = 16  # payloads queued by handles (op 4) while disconnected
+    # Dispatches read but not yet taken by the router.  Small: when full the reader waits
+    # (lossless), and the zombie check knows not to count the ACKs queued behind them.
+    dispatch_buffer: int = 32
     send_limit: int = SEND_LIMIT
     send_period: float = SEND_PERIOD
 

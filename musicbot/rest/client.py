@@ -4,11 +4,18 @@ Every request takes a permit from the rate-limiter actor first and hands it back
 response said.  Retry policy:
 
 * 429: wait (in the limiter) and send again, up to ``max_429_retries`` times; the request was
-  rejected, not processed.
+  rejected, not processed.  A 429 from the edge with no JSON body (Cloudflare) is global: every
+  route waits.  A 429 whose ``X-RateLimit-Scope`` is ``shared`` is a limit on the *resource*
+  (a busy channel, for every bot at once), not on us: its ``retry_after`` can be twenty
+  minutes, so it is surfaced at once as :class:`RateLimited` with ``scope="shared"`` instead
+  of holding the caller (and the bucket) for that long.
 * 502/503/504 and transport errors: retried with exponential backoff only for idempotent
   methods (GET, PUT, DELETE); a connection that was never established is retried for any method.
-* An interaction callback is sent exactly once, whatever happens: a retry could answer an
-  interaction twice, and its 3 s deadline leaves no room to wait anyway.
+* An interaction callback is never sent twice *after it may have been processed* (a 5xx or a
+  lost answer could mean it was): a second answer would fail, and its 3 s deadline leaves no
+  room anyway.  A 429 is different: Discord did not process it, so it is retried once if its
+  ``retry_after`` still fits in the interaction's window (:data:`CALLBACK_RETRY_WINDOW`).
+* A 400's per-field ``errors`` (why a command sync or a message was refused) are logged.
 
 The bot token is only in the ``httpx`` client's default headers; reprs, logs and errors show
 routes with tokens redacted.
@@ -16,6 +23,7 @@ routes with tokens redacted.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -28,7 +36,7 @@ import trio
 
 from musicbot.config import Secret
 from musicbot.rest import ratelimit
-from musicbot.rest.errors import TransportError, error_for
+from musicbot.rest.errors import TransportError, error_for, field_errors
 from musicbot.rest.messages import Outcome, RateLimiterMsg
 from musicbot.rest.ratelimit import RateLimiter
 from musicbot.rest.routes import Route
@@ -39,6 +47,9 @@ USER_AGENT: Final = "DiscordBot (https://github.com/musicbot, 0.1.0)"
 RETRY_STATUSES: Final = frozenset({502, 503, 504})
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=5.0, read=15.0, write=15.0, pool=5.0)
 LIMITER_INBOX: Final = 64
+# An interaction must be answered within 3 s of its creation; a 429 on the callback is retried
+# once only if the retry can still be sent this long after the first attempt.
+CALLBACK_RETRY_WINDOW: Final = 2.0
 
 JSON = Any
 # on_response(route template key, HTTP status or None for a transport error, X-RateLimit-Scope)
@@ -63,12 +74,17 @@ def _outcome(response: httpx.Response, body: JSON) -> Outcome:
     is_global = h.get("x-ratelimit-global", "").lower() == "true"
     if response.status_code == 429:
         # The body's float is precise; the header (whole seconds) is the fallback, e.g. for a
-        # 429 from the edge proxy that has no JSON body.
+        # 429 from the edge proxy that has no JSON body.  Such a 429 comes from Discord's edge
+        # (Cloudflare), before any bucket: it limits every request, so it is global.
         from_body = None
         if isinstance(body, dict):
             from_body = _float(str(body.get("retry_after")))
             is_global = is_global or bool(body.get("global", False))
+        else:
+            is_global = True
         retry_after = from_body if from_body is not None else _float(h.get("retry-after")) or 1.0
+        if not math.isfinite(retry_after) or retry_after < 0:
+            retry_after = 1.0
     return Outcome(
         status=response.status_code,
         bucket=h.get("x-ratelimit-bucket"),
@@ -126,6 +142,7 @@ class RestClient:
         once = route.is_interaction_callback
         failures = 0
         limited = 0
+        started = trio.current_time()
         while True:
             permit = await self._limiter.acquire(route)
             outcome: Outcome | None = None
@@ -161,23 +178,57 @@ class RestClient:
             log.debug("rest_response", route=repr(route), status=status)
             if 200 <= status < 300:
                 return body
-            if status == 429 and not once and limited < self._max_429_retries:
+            assert outcome is not None
+            if status == 429 and outcome.scope == "shared":
+                log.warning(
+                    "rest_shared_rate_limited",
+                    route=repr(route),
+                    retry_after=outcome.retry_after,
+                )
+            elif status == 429 and not once and limited < self._max_429_retries:
                 limited += 1
                 continue  # the limiter now holds the next attempt until the retry_after
+            elif (
+                status == 429
+                and once
+                and limited == 0
+                and self._callback_retry_fits(started, outcome)
+            ):
+                limited += 1
+                log.warning(
+                    "rest_callback_retry", route=repr(route), retry_after=outcome.retry_after
+                )
+                if outcome.is_global:  # callbacks are exempt from the limiter's global pause
+                    await trio.sleep(outcome.retry_after)
+                continue
             retryable = status in RETRY_STATUSES and not once and route.idempotent
             if retryable and failures < self._max_retries:
                 failures += 1
                 log.warning("rest_retry", route=repr(route), status=status, attempt=failures)
                 await trio.sleep(self._backoff(failures))
                 continue
-            assert outcome is not None
-            raise error_for(
+            failure = error_for(
                 status=status,
                 body=body,
                 method=route.method,
                 route=route.redacted,
                 retry_after=outcome.retry_after,
+                is_global=outcome.is_global,
+                scope=outcome.scope,
             )
+            if status == 400:
+                log.warning(
+                    "rest_bad_request",
+                    route=repr(route),
+                    code=failure.code,
+                    message=failure.message[:200],
+                    errors=field_errors(failure.errors),
+                )
+            raise failure
+
+    def _callback_retry_fits(self, started: float, outcome: Outcome) -> bool:
+        elapsed = trio.current_time() - started
+        return elapsed + outcome.retry_after <= CALLBACK_RETRY_WINDOW
 
     def _backoff(self, attempt: int) -> float:
         delay: float = self._retry_base_delay * 2 ** (attempt - 1)
@@ -249,7 +300,8 @@ class RestClient:
         *,
         with_response: bool = False,
     ) -> dict[str, Any] | None:
-        """The callback: sent once, never retried.  Returns the callback response if asked."""
+        """The callback: never resent once it may have been processed (a 429 is retried once
+        within the window, see the module docstring).  Returns the callback response if asked."""
         route = Route.of(
             "POST",
             "/interactions/{interaction_id}/{interaction_token}/callback",

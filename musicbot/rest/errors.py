@@ -42,6 +42,11 @@ class HTTPError(MusicBotError):
             text += f" (code {self.code})"
         if self.message:
             text += f": {self.message}"
+        fields = field_errors(self.errors)
+        if fields:
+            shown = "; ".join(fields[:5])
+            more = f"; and {len(fields) - 5} more" if len(fields) > 5 else ""
+            text += f" [{shown}{more}]"
         return text
 
 
@@ -91,6 +96,37 @@ class TransportError(MusicBotError):
         return f"{self.method} {self.route} failed: {self.reason}"
 
 
+MAX_FIELD_ERRORS: Final = 50
+
+
+def field_errors(errors: Mapping[str, Any] | None) -> list[str]:
+    """Discord's nested ``errors`` tree of a 400 as ``"path.to.field: CODE message"`` lines.
+
+    The tree nests objects by field name and arrays by index; each leaf is
+    ``{"_errors": [{"code": ..., "message": ...}]}``.  Bounded (depth and count) because the
+    body comes from the network.
+    """
+    out: list[str] = []
+
+    def walk(node: Any, path: list[str], depth: int) -> None:
+        if len(out) >= MAX_FIELD_ERRORS or depth > 12 or not isinstance(node, Mapping):
+            return
+        leaf = node.get("_errors")
+        if isinstance(leaf, list):
+            for item in leaf:
+                if isinstance(item, Mapping):
+                    where = ".".join(path) or "(body)"
+                    code = str(item.get("code", ""))[:80]
+                    message = str(item.get("message", ""))[:200]
+                    out.append(f"{where}: {code} {message}".rstrip())
+        for key, child in node.items():
+            if key != "_errors":
+                walk(child, [*path, str(key)[:80]], depth + 1)
+
+    walk(errors, [], 0)
+    return out[:MAX_FIELD_ERRORS]
+
+
 _BY_STATUS: Final[dict[int, type[HTTPError]]] = {
     400: BadRequest,
     401: Unauthorized,
@@ -100,7 +136,14 @@ _BY_STATUS: Final[dict[int, type[HTTPError]]] = {
 
 
 def error_for(
-    *, status: int, body: Any, method: str, route: str, retry_after: float = 0.0
+    *,
+    status: int,
+    body: Any,
+    method: str,
+    route: str,
+    retry_after: float = 0.0,
+    is_global: bool | None = None,
+    scope: str = "",
 ) -> HTTPError:
     """Build the typed error for a failed response whose JSON body is ``body``."""
     code = 0
@@ -113,10 +156,11 @@ def error_for(
         raw_errors = body.get("errors")
         errors = raw_errors if isinstance(raw_errors, dict) else None
     if status == 429:
-        is_global = bool(body.get("global", False)) if isinstance(body, dict) else False
+        if is_global is None:
+            is_global = bool(body.get("global", False)) if isinstance(body, dict) else True
         return RateLimited(
             status, code, message, errors, method, route, retry_after=retry_after,
-            is_global=is_global,
+            is_global=is_global, scope=scope,
         )  # fmt: skip
     if status >= 500:
         return ServerError(status, code, message, errors, method, route)

@@ -15,7 +15,10 @@ so no locks are needed.
   Discord exempts (interaction callbacks and interaction webhooks).  A 429 with ``global: true``
   (or ``X-RateLimit-Global``) stops every non-exempt permit for ``retry_after``.
 * **429.**  The bucket is closed until ``retry_after`` (body or ``Retry-After`` header, whichever
-  is longer); the client then asks again, so the retry waits here.
+  is longer); the client then asks again, so the retry waits here.  Not for
+  ``X-RateLimit-Scope: shared``: that limits a resource for every client, can last twenty
+  minutes, and the client gives up on it at once, so holding the bucket would only stall
+  unrelated requests of that bucket for as long.
 * **Invalid requests.**  401, 403 and 429 (except ``shared`` scope) answers are counted over a
   sliding 10 minute window; past ``invalid_limit`` (below Discord's 10,000, which bans the IP)
   every permit waits until the window slides.
@@ -119,7 +122,7 @@ class _State:
         if out.status == 429:
             if out.is_global:
                 self.global_until = max(self.global_until, now + out.retry_after)
-            else:
+            elif out.scope != "shared":  # shared: the client surfaces it; nothing to hold
                 bucket.remaining = 0
                 bucket.reset_at = max(bucket.reset_at, now + out.retry_after)
             log.warning(

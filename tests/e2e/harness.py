@@ -187,9 +187,11 @@ async def stack(
                 data_dir=data_dir,
             )
             app.request_stop()
-        # Every body the bot sent in this test is what Discord's OpenAPI description allows.
+        # Every body the bot sent in this test is what Discord's OpenAPI description allows,
+        # and every answer the emulator gave it is what Discord's would look like.
         assert emu.rest is not None
         assert emu.rest.validation_errors == [], emu.rest.validation_errors
+        assert emu.rest.response_errors == [], emu.rest.response_errors
         assert emu.rest.rate_limit_violations == [], emu.rest.rate_limit_violations
 
 

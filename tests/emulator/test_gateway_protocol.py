@@ -14,6 +14,11 @@ import trio_websocket
 from musicbot.emulator.server import Emulator
 
 TIMEOUT = 10
+UA = [("User-Agent", "DiscordBot (https://example.invalid, 1.0)")]  # the emulator requires one
+
+
+def _open(url: str) -> Any:
+    return trio_websocket.open_websocket_url(url, extra_headers=UA)
 
 
 async def _recv(ws: trio_websocket.WebSocketConnection) -> dict[str, Any]:
@@ -50,7 +55,7 @@ async def _ready(emu: Emulator, ws: trio_websocket.WebSocketConnection) -> dict[
 async def test_hello_identify_ready_guild_create_heartbeat(emulator: Emulator) -> None:
     with trio.fail_after(TIMEOUT):
         guild = emulator.world.add_guild("G")
-        async with trio_websocket.open_websocket_url(emulator.gateway_url + "/?v=10") as ws:
+        async with _open(emulator.gateway_url + "/?v=10") as ws:
             ready = await _ready(emulator, ws)
             assert ready["d"]["guilds"] == [{"id": str(guild.id), "unavailable": True}]
             assert ready["d"]["user"]["id"] == str(emulator.world.bot_user_id)
@@ -82,7 +87,7 @@ async def test_rejections_use_discords_close_codes(
     emulator: Emulator, first: Any, code: int
 ) -> None:
     with trio.fail_after(TIMEOUT):
-        async with trio_websocket.open_websocket_url(emulator.gateway_url + "/?v=10") as ws:
+        async with _open(emulator.gateway_url + "/?v=10") as ws:
             await _recv(ws)
             await ws.send_message(json.dumps(first))
             assert await _close_code(ws) == code
@@ -96,11 +101,11 @@ async def test_invalid_shard_intents_and_double_identify(emulator: Emulator) -> 
             (_identify(emulator, shard=["a", 1]), 4010),
             (_identify(emulator, shard=[0]), 4010),
         ):
-            async with trio_websocket.open_websocket_url(emulator.gateway_url) as ws:
+            async with _open(emulator.gateway_url) as ws:
                 await _recv(ws)
                 await _send(ws, 2, d)
                 assert await _close_code(ws) == code
-        async with trio_websocket.open_websocket_url(emulator.gateway_url) as ws:
+        async with _open(emulator.gateway_url) as ws:
             await _ready(emulator, ws)
             await _send(ws, 2, _identify(emulator))
             assert await _close_code(ws) == 4005
@@ -110,7 +115,7 @@ async def test_resume_replays_missed_events_then_resumed(emulator: Emulator) -> 
     with trio.fail_after(TIMEOUT):
         world = emulator.world
         guild = world.add_guild()
-        async with trio_websocket.open_websocket_url(emulator.gateway_url) as ws:
+        async with _open(emulator.gateway_url) as ws:
             ready = await _ready(emulator, ws)
             await _recv(ws)  # GUILD_CREATE, seq 2
             session_id = ready["d"]["session_id"]
@@ -118,7 +123,7 @@ async def test_resume_replays_missed_events_then_resumed(emulator: Emulator) -> 
         user = world.add_member(guild.id)
         world.move_member(guild.id, user.user_id, guild.voice_channel.id)  # seq 3, missed
         world.move_member(guild.id, user.user_id, None)  # seq 4, missed
-        async with trio_websocket.open_websocket_url(emulator.gateway_url) as ws:
+        async with _open(emulator.gateway_url) as ws:
             await _recv(ws)
             await _send(ws, 6, {"token": world.token, "session_id": session_id, "seq": 2})
             got = [await _recv(ws) for _ in range(3)]
@@ -133,16 +138,16 @@ async def test_resume_replays_missed_events_then_resumed(emulator: Emulator) -> 
 async def test_resume_after_a_1000_close_or_with_a_future_seq_fails(emulator: Emulator) -> None:
     with trio.fail_after(TIMEOUT):
         token = emulator.world.token
-        async with trio_websocket.open_websocket_url(emulator.gateway_url) as ws:
+        async with _open(emulator.gateway_url) as ws:
             session_id = (await _ready(emulator, ws))["d"]["session_id"]
-        async with trio_websocket.open_websocket_url(emulator.gateway_url) as ws:
+        async with _open(emulator.gateway_url) as ws:
             await _recv(ws)
             await _send(ws, 6, {"token": token, "session_id": session_id, "seq": 1})
             assert await _recv(ws) == {"op": 9, "d": False}  # 1000 ended the session
-        async with trio_websocket.open_websocket_url(emulator.gateway_url) as ws:
+        async with _open(emulator.gateway_url) as ws:
             session_id = (await _ready(emulator, ws))["d"]["session_id"]
             await ws.aclose(code=4900)
-        async with trio_websocket.open_websocket_url(emulator.gateway_url) as ws:
+        async with _open(emulator.gateway_url) as ws:
             await _recv(ws)
             await _send(ws, 6, {"token": token, "session_id": session_id, "seq": 99})
             assert await _close_code(ws) == 4007
@@ -152,7 +157,7 @@ async def test_zlib_stream_is_one_stream_per_connection(emulator: Emulator) -> N
     with trio.fail_after(TIMEOUT):
         emulator.world.add_guild()
         url = emulator.gateway_url + "/?v=10&encoding=json&compress=zlib-stream"
-        async with trio_websocket.open_websocket_url(url) as ws:
+        async with _open(url) as ws:
             inflate = zlib.decompressobj()
 
             async def recv() -> dict[str, Any]:
@@ -170,7 +175,7 @@ async def test_op4_drives_the_voice_backend(emulator: Emulator) -> None:
     with trio.fail_after(TIMEOUT):
         world = emulator.world
         guild = world.add_guild()
-        async with trio_websocket.open_websocket_url(emulator.gateway_url) as ws:
+        async with _open(emulator.gateway_url) as ws:
             await _ready(emulator, ws)
             await _recv(ws)
             channel = str(guild.voice_channel.id)

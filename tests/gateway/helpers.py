@@ -19,6 +19,7 @@ from musicbot.gateway import (
     ShardManager,
     ShardOptions,
 )
+from musicbot.gateway.codec import Compression
 
 # Real time, small numbers: websockets and an autojumping MockClock do not mix.
 FAST = ShardOptions(
@@ -104,7 +105,7 @@ def make_manager(
     shard_count: int | Literal["auto"] = "auto",
     remaining: int = 1000,
     max_concurrency: int = 1,
-    compress: bool = True,
+    compress: bool | Compression = True,
     token: str | None = None,
     options: ShardOptions = FAST,
     identify_window: float = 0.05,

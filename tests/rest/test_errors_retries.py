@@ -43,18 +43,42 @@ async def test_5xx_gives_up_after_max_retries(autojump_clock: trio.testing.MockC
 async def test_interaction_callback_is_never_sent_twice(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
+    """A 503 may have been processed: never resent.  Two 429s in a row: given up after one
+    retry (a 429 was not processed, so the one retry cannot answer twice)."""
     body = {"type": 4, "data": {"content": "hi"}}
     with trio.fail_after(30):
         async with running_emulator() as emu, client_for(emu) as rest:
             emu.force_status("POST /interactions/*", 503)
             with pytest.raises(ServerError):
                 await rest.create_interaction_response(1, "tok-a", body)
-            emu.force_status("POST /interactions/*", 429, retry_after=0.2)
+            emu.force_status("POST /interactions/*", 429, retry_after=0.2, times=2)
             with pytest.raises(RateLimited) as limited:
                 await rest.create_interaction_response(2, "tok-b", body)
-    assert len(emu.requests) == 2
+    assert [r.status for r in emu.requests] == [503, 429, 429]
     assert limited.value.retry_after == pytest.approx(0.2)
-    assert not emu.interactions  # neither callback reached the handler
+    assert not emu.interactions  # no callback reached the handler
+
+
+async def test_a_429_on_an_interaction_callback_is_retried_once_in_the_window(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Issue 13 item 6: during a 429 storm commands still get their answer."""
+    body = {"type": 4, "data": {"content": "queued"}}
+    with trio.fail_after(30):
+        async with running_emulator() as emu, client_for(emu) as rest:
+            emu.register_interaction(41, "tok-41")
+            emu.force_status("POST /interactions/*", 429, retry_after=0.5)
+            await rest.create_interaction_response(41, "tok-41", body)
+            # A retry_after that does not fit in the 3 s window is not waited for.
+            emu.register_interaction(42, "tok-42")
+            emu.force_status("POST /interactions/*", 429, retry_after=5.0)
+            with pytest.raises(RateLimited):
+                await rest.create_interaction_response(42, "tok-42", body)
+    assert [r.status for r in emu.requests] == [429, 204, 429]
+    assert [c["data"]["content"] for c in emu.interactions[41].callbacks] == ["queued"]
+    assert emu.interactions[42].callbacks == []
+    first, retry, _ = emu.requests
+    assert retry.time - first.time >= 0.5  # the retry waited its retry_after (else a real 429)
 
 
 async def test_post_message_not_retried_on_503(autojump_clock: trio.testing.MockClock) -> None:
