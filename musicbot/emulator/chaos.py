@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
+import trio
+import trio_websocket
 
 if TYPE_CHECKING:
     from musicbot.emulator.server import Emulator
@@ -116,6 +118,8 @@ async def inject(emu: Emulator, step: Step, *, guild_id: int, channel_id: int) -
             raise ValueError(f"unknown fault kind {kind!r}")
     except LookupError as gone:  # no live shard, no voice session at this moment
         return f"{step} skipped ({gone})"
+    except (trio_websocket.ConnectionClosed, trio.BrokenResourceError) as gone:
+        return f"{step} skipped (the socket closed meanwhile: {type(gone).__name__})"
     return str(step)
 
 

@@ -9,7 +9,12 @@ the bot could get it wrong:
   non-interaction routes, gets a real 429 (body ``{message, retry_after, global}`` plus
   ``Retry-After``, ``X-RateLimit-Scope`` and, if global, ``X-RateLimit-Global``) and is recorded
   in :attr:`EmulatorRest.rate_limit_violations`.  A forced 429 also closes the bucket for
-  ``retry_after``, so a client that retries early gets a genuine second 429.
+  ``retry_after``, so a client that retries early gets a genuine second 429.  Within a window
+  a forced 429 closed, a request counts as a violation only if it is the very request
+  (``METHOD /path``) that was answered 429 and is sent again before its ``retry_after``; any
+  other request may have been on its way (or granted by the client's limiter) before the 429
+  arrived, so its 429 goes to :attr:`EmulatorRest.rate_limit_in_flight`.  A naturally exhausted
+  bucket or the 50/s global limit always counts: the headers said so.
 * **Interactions.**  One callback per interaction; a second one is rejected with 400 / 40060.
   After a deferred (type 5) callback the first follow-up edits the original message.
 * **Validation.**  With a ``validator`` (see :mod:`musicbot.emulator.openapi`), every JSON body is
@@ -37,21 +42,39 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qs
 
-import attrs
 import trio
 
 from musicbot.emulator.openapi import BodyValidator, ResponseValidator
 from musicbot.emulator.rest_commands import check_commands
 from musicbot.emulator.rest_errors import BadQuery, form_error
 from musicbot.emulator.rest_faults import Forced, RestFaults
+from musicbot.emulator.rest_routes import (
+    DEFAULT_LIMIT,
+    DEFAULT_LIMITS,
+    MAJOR,
+    ROUTES,
+    RecordedRequest,
+    Request,
+    RouteLimit,
+    ValidationProblem,
+    _Route,
+    _Window,
+)
 from musicbot.emulator.rest_store import Store
+
+__all__ = [
+    "EmulatorRest",
+    "RecordedRequest",
+    "Request",
+    "RouteLimit",
+    "ValidationProblem",
+]
 
 PREFIX: Final = "/api/v10"
 GLOBAL_LIMIT: Final = 50  # per second, as Discord
@@ -60,101 +83,6 @@ ALREADY_ACKNOWLEDGED: Final = 40060
 
 Json = Any
 Handler = Callable[["Request"], tuple[int, Json]]
-
-
-@attrs.frozen(kw_only=True)
-class RouteLimit:
-    limit: int
-    per: float  # seconds
-
-
-@attrs.frozen(kw_only=True)
-class RecordedRequest:
-    method: str
-    path: str  # without the /api/v10 prefix
-    route: str  # "METHOD /openapi/{template}"
-    params: Mapping[str, str]
-    query: Mapping[str, str]
-    json: Json
-    time: float  # trio clock
-    status: int
-    user_agent: str = ""
-
-
-@attrs.frozen(kw_only=True)
-class ValidationProblem:
-    method: str
-    path: str
-    problems: tuple[str, ...]
-
-
-@attrs.frozen(kw_only=True)
-class Request:
-    method: str
-    path: str
-    params: Mapping[str, str]
-    query: Mapping[str, str]
-    json: Json
-    headers: Mapping[str, str]
-
-
-@attrs.define
-class _Window:
-    reset_at: float
-    used: int = 0
-
-
-@attrs.frozen
-class _Route:
-    method: str
-    template: str  # OpenAPI path
-    regex: re.Pattern[str]
-    handler: str  # name of a Store method
-    auth: bool  # needs "Authorization: Bot …"
-    exempt_global: bool
-
-    @property
-    def name(self) -> str:
-        return f"{self.method} {self.template}"
-
-
-def _route(method: str, template: str, handler: str) -> _Route:
-    pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(template))
-    interaction = template.startswith(("/interactions/", "/webhooks/"))
-    return _Route(
-        method, template, re.compile(pattern + "$"), handler, not interaction, interaction
-    )
-
-
-_APP = "/applications/{application_id}"
-_HOOK = "/webhooks/{webhook_id}/{webhook_token}"
-ROUTES: Final = (
-    _route("GET", "/gateway/bot", "gateway_bot"),
-    _route("GET", "/applications/@me", "application"),
-    _route("GET", "/oauth2/applications/@me", "application"),
-    _route("GET", "/users/@me", "current_user"),
-    _route("GET", _APP + "/commands", "get_commands"),
-    _route("PUT", _APP + "/commands", "put_commands"),
-    _route("GET", _APP + "/guilds/{guild_id}/commands", "get_commands"),
-    _route("PUT", _APP + "/guilds/{guild_id}/commands", "put_commands"),
-    _route("POST", "/interactions/{interaction_id}/{interaction_token}/callback", "callback"),
-    _route("GET", _HOOK + "/messages/@original", "get_webhook_message"),
-    _route("PATCH", _HOOK + "/messages/@original", "edit_webhook_message"),
-    _route("DELETE", _HOOK + "/messages/@original", "delete_webhook_message"),
-    _route("POST", _HOOK, "followup"),
-    _route("GET", _HOOK + "/messages/{message_id}", "get_webhook_message"),
-    _route("PATCH", _HOOK + "/messages/{message_id}", "edit_webhook_message"),
-    _route("DELETE", _HOOK + "/messages/{message_id}", "delete_webhook_message"),
-    _route("POST", "/channels/{channel_id}/messages", "create_message"),
-    _route("PATCH", "/channels/{channel_id}/messages/{message_id}", "edit_message"),
-    _route("DELETE", "/channels/{channel_id}/messages/{message_id}", "delete_message"),
-)
-MAJOR: Final = ("channel_id", "guild_id", "webhook_id", "webhook_token", "interaction_id")
-DEFAULT_LIMIT: Final = RouteLimit(limit=5, per=5.0)
-DEFAULT_LIMITS: Final[Mapping[str, RouteLimit]] = {
-    "PUT /applications/{application_id}/commands": RouteLimit(limit=2, per=60.0),
-    "PUT /applications/{application_id}/guilds/{guild_id}/commands": RouteLimit(limit=2, per=60.0),
-}
 
 
 _CODES: Final = {
@@ -241,6 +169,11 @@ class EmulatorRest:
         self.validation_errors: list[ValidationProblem] = []
         self.response_errors: list[ValidationProblem] = []  # the emulator's own shape bugs
         self.rate_limit_violations: list[RecordedRequest] = []
+        self.rate_limit_in_flight: list[RecordedRequest] = []  # see the module docstring
+        self._forced_until: dict[Any, float] = {}  # a window a forced 429 closed → until
+        self._limited_by: Any = None  # the window the last genuine 429 came from
+        # "METHOD /path" answered 429 → when it may be sent again (its retry_after)
+        self._retry_at: dict[str, float] = {}
 
     # ---------------------------------------------------------------- test controls
 
@@ -465,8 +398,17 @@ class EmulatorRest:
             user_agent=headers.get("user-agent", ""),
         )
         self.requests.append(rec)
+        target = f"{method} {path}"
         if status == 429 and "x-emulator-forced" not in extra:
-            self.rate_limit_violations.append(rec)
+            in_flight = False
+            if now < self._forced_until.get(self._limited_by, -math.inf):
+                # Closed by a forced 429: only this very request sent again early is a sure
+                # violation; any other may have been on its way (or granted) before the 429.
+                in_flight = now >= self._retry_at.get(target, -math.inf)
+            (self.rate_limit_in_flight if in_flight else self.rate_limit_violations).append(rec)
+        if status == 429 and isinstance(result, dict):
+            retry_after = float(result.get("retry_after") or 0.0)
+            self._retry_at[target] = max(self._retry_at.get(target, -math.inf), now + retry_after)
         extra.pop("x-emulator-forced", None)
         self._notify()
         return status, result, extra
@@ -487,6 +429,7 @@ class EmulatorRest:
         headers: Mapping[str, str],
         body: Json,
     ) -> tuple[int, Json, dict[str, str]]:
+        self._limited_by = None
         if route is None:
             return 404, {"message": "404: Not Found", "code": 0}, {}
         if route.auth and not self._authorized(headers.get("authorization", "")):
@@ -500,12 +443,16 @@ class EmulatorRest:
             while self._global_recent and self._global_recent[0] <= now - 1.0:
                 self._global_recent.popleft()
             if now < self._global_until:
+                self._limited_by = "global"
                 return self._too_many(self._global_until - now, is_global=True, headers={})
             if len(self._global_recent) >= self._global_limit:
                 retry = self._global_recent[0] + 1.0 - now
                 return self._too_many(retry, is_global=True, headers={})
         window = self._window(route, bucket_key, now)
         if forced is not None:
+            self._forced_until["global" if forced.is_global else bucket_key] = (
+                now + forced.retry_after
+            )
             if forced.is_global:
                 self._global_until = max(self._global_until, now + forced.retry_after)
             else:
@@ -513,6 +460,7 @@ class EmulatorRest:
                 window.reset_at = now + forced.retry_after  # closed for exactly that long
             return self._forced_429(forced, self._rl_headers(route, window, now))
         if window.used >= self._limit(route).limit:
+            self._limited_by = bucket_key
             headers_now = self._rl_headers(route, window, now)
             return self._too_many(window.reset_at - now, is_global=False, headers=headers_now)
         window.used += 1

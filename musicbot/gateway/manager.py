@@ -26,7 +26,7 @@ from musicbot.gateway.constants import IDENTIFY_WINDOW
 from musicbot.gateway.errors import GatewayFatalError, GatewayInfoError, SessionStartLimitError
 from musicbot.gateway.events import GatewayDispatch
 from musicbot.gateway.handle import ShardHandle
-from musicbot.gateway.ratelimit import IdentifyGate
+from musicbot.gateway.ratelimit import IdentifyCoordinator, IdentifyGate
 from musicbot.gateway.shard import Shard
 from musicbot.gateway.state import DEFAULT_OPTIONS, GatewayMetrics, ShardOptions
 
@@ -61,6 +61,7 @@ class ShardManager:
         identify_floor: int = 2,
         identify_window: float = IDENTIFY_WINDOW,
         metrics: GatewayMetrics | None = None,
+        identify_coordinator: IdentifyCoordinator | None = None,
     ) -> None:
         if get_gateway_bot is None and (shard_count == "auto" or not gateway_url):
             raise ValueError("without get_gateway_bot, shard_count and gateway_url must be set")
@@ -75,6 +76,7 @@ class ShardManager:
         self._identify_floor = identify_floor
         self._identify_window = identify_window
         self._metrics = metrics
+        self._identify_coordinator = identify_coordinator  # across processes (storage)
         self._shards: dict[int, Shard] = {}
         self.shard_count = 0
         self.identify_gate: IdentifyGate | None = None
@@ -88,6 +90,7 @@ class ShardManager:
         get_gateway_bot: GatewayBotSource | None,
         options: ShardOptions = DEFAULT_OPTIONS,
         metrics: GatewayMetrics | None = None,
+        identify_coordinator: IdentifyCoordinator | None = None,
     ) -> ShardManager:
         return cls(
             token=config.token,
@@ -99,6 +102,7 @@ class ShardManager:
             compress=config.compress,
             options=options,
             metrics=metrics,
+            identify_coordinator=identify_coordinator,
         )
 
     # ------------------------------------------------------------------ handles
@@ -159,6 +163,7 @@ class ShardManager:
             reset_after=float(limit.get("reset_after", 86_400_000)) / 1000.0,
             floor=self._identify_floor,
             window=self._identify_window,
+            coordinator=self._identify_coordinator,
         )
         return count, ids, url, gate
 

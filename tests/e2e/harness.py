@@ -22,7 +22,7 @@ from musicbot.emulator.recording import ogg_opus
 from musicbot.emulator.server import Emulator, open_emulator
 from musicbot.emulator.voice import VoiceServer
 from musicbot.emulator.voice_call import Listener
-from musicbot.emulator.world import Guild, Member
+from musicbot.emulator.world import Guild, Member, World
 from musicbot.models.media import SILENCE_FRAME
 from tests.rest.helpers import spec_response_validator, spec_validator
 
@@ -120,6 +120,21 @@ def dominant_frequency(pcm: array.array[int], rate: int = 48_000) -> float:
     return crossings / 2 / (len(samples) / rate)
 
 
+def validating() -> dict[str, Any]:
+    """``rest_options`` for ``open_emulator``: Discord's OpenAPI checks every request body the
+    bot sends and every answer the emulator gives (see :func:`assert_discord_shapes`)."""
+    return {"validator": spec_validator(), "response_validator": spec_response_validator()}
+
+
+def assert_discord_shapes(emu: Emulator) -> None:
+    """Every body the bot sent is what Discord's OpenAPI description allows, every answer the
+    emulator gave it is what Discord's would look like, and no rate limit was broken."""
+    assert emu.rest is not None
+    assert emu.rest.validation_errors == [], emu.rest.validation_errors
+    assert emu.rest.response_errors == [], emu.rest.response_errors
+    assert emu.rest.rate_limit_violations == [], emu.rest.rate_limit_violations
+
+
 @asynccontextmanager
 async def stack(
     tmp_path: Path,
@@ -129,19 +144,21 @@ async def stack(
     with_user_in_voice: bool = True,
     before_bot: Callable[[Emulator], None] | None = None,
     extra_extractors: tuple[type, ...] = (),
+    tones: tuple[Tone, ...] = TONES,
+    member_permissions: bool = True,
 ) -> AsyncIterator[Stack]:
+    """The whole stack; ``member_permissions=False`` leaves ``member.permissions`` out of
+    interactions, as Discord-compatible servers do."""
     media_dir = tmp_path / "media"
     data_dir = tmp_path / "data"
     voice = VoiceServer(heartbeat_interval_ms=2_000.0)
     async with (
-        open_media_server(media_dir, TONES) as media,
+        open_media_server(media_dir, tones) as media,
         open_emulator(
+            world=World(member_permissions=member_permissions),
             voice_backend=voice,
             heartbeat_interval=5.0,
-            rest_options={
-                "validator": spec_validator(),
-                "response_validator": spec_response_validator(),
-            },
+            rest_options=validating(),
         ) as emu,
     ):
         guild = emu.world.add_guild(
@@ -160,7 +177,11 @@ async def stack(
         if before_bot is not None:
             before_bot(emu)
         extra: dict[str, dict[str, Any]] = {
-            "extractor": {"allow_private_addresses": True, "allowed_domains": ["*"]},
+            "extractor": {
+                "allow_private_addresses": True,
+                "allowed_domains": ["*"],
+                "search_provider": media.search_template,  # the media server's local search
+            },
             "storage": {"data_dir": str(data_dir)},
             "log": {"level": "warning"},
         }
@@ -187,12 +208,7 @@ async def stack(
                 data_dir=data_dir,
             )
             app.request_stop()
-        # Every body the bot sent in this test is what Discord's OpenAPI description allows,
-        # and every answer the emulator gave it is what Discord's would look like.
-        assert emu.rest is not None
-        assert emu.rest.validation_errors == [], emu.rest.validation_errors
-        assert emu.rest.response_errors == [], emu.rest.response_errors
-        assert emu.rest.rate_limit_violations == [], emu.rest.rate_limit_violations
+        assert_discord_shapes(emu)
 
 
 def subcommand(sub: str, /, **options: Any) -> list[dict[str, Any]]:

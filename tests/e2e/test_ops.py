@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from actors.guild import commands
 from musicbot.app import App, serve
 from musicbot.emulator.server import open_emulator
-from tests.e2e.harness import stack
+from tests.e2e.harness import assert_discord_shapes, stack, validating
 
 OPS = {"ops": {"listen": "127.0.0.1:0"}}
 
@@ -113,7 +113,7 @@ async def test_healthz_unhealthy_without_heartbeat_acks_and_healthy_after_resume
     tmp_path: Path,
 ) -> None:
     with trio.fail_after(40):
-        async with open_emulator(heartbeat_interval=1.0) as emu:
+        async with open_emulator(heartbeat_interval=1.0, rest_options=validating()) as emu:
             emu.world.add_guild("ops")
             cfg = emu.bot_config(
                 OPS | {"storage": {"data_dir": str(tmp_path)}, "log": {"level": "warning"}}
@@ -148,6 +148,7 @@ async def test_healthz_unhealthy_without_heartbeat_acks_and_healthy_after_resume
                 assert sum(labels.values()) >= 1
                 assert all(dict(k)["cause"] == "zombie" for k in labels)
                 app.request_stop()
+            assert_discord_shapes(emu)
 
 
 async def test_a_guild_actor_crash_counts_a_supervisor_restart(

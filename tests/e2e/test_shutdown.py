@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -23,10 +24,13 @@ from musicbot.emulator.server import Emulator, open_emulator
 from musicbot.emulator.voice import VoiceServer
 from musicbot.emulator.voice_call import Listener
 from musicbot.models.media import SILENCE_FRAME
+from tests.e2e.harness import assert_discord_shapes, validating
 
 # Long enough that ffmpeg is still running (held back by the player's bounded buffer) when the
 # signal comes, so the test sees the shutdown reap it.
-LONG_TONE = Tone(name="long", title="Long tone", frequency=440.0, duration=40.0, format="ogg")
+# MP3, so the bot transcodes it through an ffmpeg child (Opus would be demuxed in process), and
+# the test can check that a shutdown reaps that child.
+LONG_TONE = Tone(name="long", title="Long tone", frequency=440.0, duration=40.0, format="mp3")
 SHUTDOWN_TIMEOUT = 5.0
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,12 +60,13 @@ def alive(pid: int) -> bool:
     return "\nState:\tZ" not in state
 
 
-def toml_config(path: Path, *, gateway: str, api: str, data_dir: Path) -> None:
+def toml_config(path: Path, *, gateway: str, api: str, data_dir: Path, ca_file: str = "") -> None:
     path.write_text(
         f"""
 [discord]
 gateway_url = "{gateway}"
 api_base = "{api}"
+ca_file = "{ca_file}"  # the emulator's voice gateway is TLS with a run-local CA
 
 [extractor]
 allow_private_addresses = true
@@ -104,7 +109,9 @@ async def bot_playing(tmp_path: Path) -> AsyncIterator[Playing]:
     voice = VoiceServer(heartbeat_interval_ms=2_000.0)
     async with (
         open_media_server(tmp_path / "media", (LONG_TONE,)) as media,
-        open_emulator(voice_backend=voice, heartbeat_interval=5.0) as emu,
+        open_emulator(
+            voice_backend=voice, heartbeat_interval=5.0, rest_options=validating()
+        ) as emu,
     ):
         guild = emu.world.add_guild("Phòng nhạc", text_channels=("music",))
         lounge = guild.voice_channel.id
@@ -114,7 +121,13 @@ async def bot_playing(tmp_path: Path) -> AsyncIterator[Playing]:
 
         data_dir = tmp_path / "data"
         config_path = tmp_path / "config.toml"
-        toml_config(config_path, gateway=emu.gateway_url, api=emu.api_base, data_dir=data_dir)
+        toml_config(
+            config_path,
+            gateway=emu.gateway_url,
+            api=emu.api_base,
+            data_dir=data_dir,
+            ca_file=emu.ca_file,
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("MUSICBOT_")}
         env["DISCORD_TOKEN"] = emu.world.token
         log_path = tmp_path / "bot.log"
@@ -149,6 +162,7 @@ async def bot_playing(tmp_path: Path) -> AsyncIterator[Playing]:
                 if proc.returncode is None:
                     proc.kill()
                     await proc.wait()
+            assert_discord_shapes(emu)  # OpenAPI-valid requests and answers, no 429 broken
 
 
 async def test_sigterm_during_playback_snapshots_sends_silence_leaves_and_reaps(
@@ -176,8 +190,15 @@ async def test_sigterm_during_playback_snapshots_sends_silence_leaves_and_reaps(
             closes = [c.client_close_code for c in b.emu.gateway.connections]
             assert closes[-1] == 4900, closes
 
-            # The session snapshot is on disk, with the queue and a position into the track.
-            stored = json.loads((b.data_dir / "sessions" / f"{b.guild_id}.json").read_text())
+            # The session snapshot is on disk (the SQLite file), with the queue and a position.
+            db = sqlite3.connect(b.data_dir / "musicbot.sqlite3")
+            try:
+                row = db.execute(
+                    "SELECT data FROM sessions WHERE guild_id = ?", (b.guild_id,)
+                ).fetchone()
+            finally:
+                db.close()
+            stored = json.loads(row[0])
             snapshot = stored["data"]
             assert snapshot["voice_channel_id"] == b.lounge
             assert "long" in json.dumps(snapshot["queue"])

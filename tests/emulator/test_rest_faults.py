@@ -78,3 +78,33 @@ def test_bad_fault_arguments() -> None:
         faults.rate_limit("*", scope="bucket")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="global"):
         faults.rate_limit("*", scope="user", json_body=False)
+
+
+async def test_a_request_in_flight_is_not_a_violation(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limits = httpx.Limits(max_connections=1)
+    with trio.fail_after(10):
+        async with (
+            running_emulator() as emu,
+            httpx.AsyncClient(base_url=emu.base_url + "/", headers=AUTH, limits=limits) as a,
+            httpx.AsyncClient(base_url=emu.base_url + "/", headers=AUTH, limits=limits) as b,
+        ):
+            emu.faults.rate_limit("*", scope="global", retry_after=2.0, times=1)
+            forced = await a.post("channels/1/messages", json={"content": "x"})
+            concurrent = await b.post("channels/2/messages", json={"content": "y"})
+            early_retry = await a.post("channels/1/messages", json={"content": "x"})
+            told = await b.post("channels/2/messages", json={"content": "y"})
+            violations = list(emu.rate_limit_violations)
+            emu.rate_limit_violations.clear()  # on purpose here
+    statuses = (
+        forced.status_code,
+        concurrent.status_code,
+        early_retry.status_code,
+        told.status_code,
+    )
+    assert statuses == (429,) * 4
+    # Another request may have been on its way when the forced 429 closed the window; a request
+    # sent again after its own 429, before its retry_after, is breaking the limit.
+    assert [r.path for r in emu.rate_limit_in_flight] == ["/channels/2/messages"]
+    assert [r.path for r in violations] == ["/channels/1/messages", "/channels/2/messages"]
