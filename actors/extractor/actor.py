@@ -20,6 +20,8 @@ Theory.
   address only: their domain was vouched for by the playlist the user linked.
 * A single track whose site gave no duration (a bare file, an ``<audio>`` element) is probed
   with ffmpeg (``musicbot.extract.probe``) so the queue shows it and the length limit holds.
+  Where ffmpeg cannot read it, or only guesses it from a host without byte ranges
+  (``Track.seekable`` is False), the stream is read once to measure it.
 * Playlists are extracted flat (one request for the whole list, capped at
   ``[limits] max_playlist_import``) and delivered in batches; each entry is resolved just before
   it plays.  A stream URL refused with 403 is re-extracted by ``resolve(track, force=True)``
@@ -263,7 +265,8 @@ async def run(
     ``egress_proxy`` (the egress guard's URL, :mod:`musicbot.egress`) becomes yt-dlp's proxy
     and ffmpeg's ``-http_proxy``, so every connection either tool opens is re-checked.
     ``extra_extractors`` must be importable classes (module level): the workers import them.
-    ``task_status.started`` gets the worker pool (its counters are for metrics and tests).
+    ``task_status.started`` gets the worker pool (its counters are for metrics and tests), once
+    its first worker is up.
     """
     if egress_proxy:
         config = attrs.evolve(config, extractor=attrs.evolve(config.extractor, proxy=egress_proxy))
@@ -280,6 +283,9 @@ async def run(
             ffmpeg=ffmpeg_path(config.audio.ffmpeg),
             http_proxy=egress_proxy or None,
         )
+        # One worker is started before the actor says it is up: the first /play then does not
+        # wait for a Python process to import yt-dlp (a couple of seconds of CPU).
+        await pool.prewarm()
         task_status.started(pool)
         async with inbox:
             async for msg in inbox:

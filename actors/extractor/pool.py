@@ -5,7 +5,8 @@ and waits on a JavaScript runtime); in a thread of the audio process it holds th
 milliseconds at a time and every guild's 20 ms pacing stutters.  So it runs in child processes,
 at most ``[extractor] workers`` at once, each doing one job at a time.
 
-* A worker is started on demand and kept while it behaves; an idle one is reused.
+* One worker is started with the actor (:meth:`Pool.prewarm`), more on demand; each is kept
+  while it behaves, and an idle one is reused.
 * A job that is cancelled (the flight's ``[extractor] timeout``, the actor stopping) kills its
   worker at once (SIGKILL; the worker's state is unknown): a hung yt-dlp costs one process,
   never a slot of the pool.  A worker that dies mid-job (EOF on its stdout) answers
@@ -170,6 +171,20 @@ class Pool:
                     # Cancelled (timeout, shutdown) or failed in between: the worker may be
                     # busy for good, so it goes.
                     await self._kill(worker, why="cancelled")
+
+    async def prewarm(self) -> None:
+        """Start one worker ahead of the first job (it pays yt-dlp's start-up costs, about two
+        seconds of CPU, before a member waits for it).  A failure here is only logged: the
+        first job will try again."""
+        if self.live or self.size < 1:
+            return
+        async with self.limiter:
+            try:
+                worker = await self._start()
+            except (OSError, ValueError, WorkerGone) as exc:
+                log.warning("extract_worker_prewarm_failed", error=repr(exc))
+                return
+            self.idle.append(worker)
 
     async def _start(self) -> Worker:
         proc = await trio.lowlevel.open_process(

@@ -180,16 +180,20 @@ async def extract_url(st: State, url: str, *, check_domain: bool) -> Extraction:
                 timeout=min(PROBE_TIMEOUT, left / 2),
                 http_proxy=st.http_proxy,
             )
-        duration = track.duration or probe.duration
-        if not track.duration and track.seekable is False and (probe.estimated or not duration):
+        # ffmpeg's guess from the bitrate is not trusted where the host cannot seek; a length
+        # nobody could read is measured (else it would pass for live and escape the limit).
+        guess = None if probe.estimated and track.seekable is False else probe.duration
+        duration = track.duration or guess
+        if not duration:
             duration = await _measure(st, track)
         track = attrs.evolve(track, duration=duration, codec=track.codec or probe.codec)
     return TrackInfo(track=track)
 
 
 async def _measure(st: State, track: Track) -> float | None:
-    """The real length of a stream whose host cannot seek (ffmpeg's header guess is not
-    trusted there); a lower bound past ``max_track_seconds`` is enough to refuse it."""
+    """The real length of a stream nobody could tell the length of, by reading it once; a
+    lower bound past ``max_track_seconds`` is enough to refuse it.  None when the stream goes
+    on past the time left (a radio stream the site did not call live) or cannot be read."""
     left = trio.current_effective_deadline() - trio.current_time()
     async with st.limiter:
         measured = await measure_duration(

@@ -46,7 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--upgrade", *REQUIREMENTS]
     done = subprocess.run(pip, check=False)
     if done.returncode != 0:
-        print("update-extractor: pip failed; nothing was changed on purpose", file=sys.stderr)
+        print(
+            "update-extractor: pip failed (see above); check with: python -m musicbot doctor",
+            file=sys.stderr,
+        )
         return done.returncode
     # A fresh interpreter: this one still has the old versions' metadata cached.
     report = subprocess.run(

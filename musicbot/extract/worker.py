@@ -94,6 +94,19 @@ def _parse(job: Mapping[str, Any], query: str, info: Any) -> TrackInfo | Any:
     return TrackInfo(track=track)
 
 
+def warm_up() -> None:
+    """Pay yt-dlp's first-use costs before saying hello: its networking stack, and the URL
+    patterns of its ~1800 extractors (each compiled on first use; a YouTube link is matched
+    near the end of the list).  About a second of CPU, once per worker, before any job."""
+    import yt_dlp
+    from yt_dlp.extractor import gen_extractor_classes
+
+    with yt_dlp.YoutubeDL({"quiet": True, "logger": CollectingLogger()}):
+        pass
+    for ie in gen_extractor_classes():
+        ie.suitable("https://www.youtube.com/watch?v=aqz-KE-bpKQ")
+
+
 def _write(out: BinaryIO, message: Mapping[str, Any]) -> None:
     out.write(json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode() + b"\n")
     out.flush()
@@ -105,6 +118,7 @@ def main() -> int:
     os.dup2(2, 1)  # print() and anything written to fd 1 now goes to stderr
     import yt_dlp.version
 
+    warm_up()
     _write(out, {"hello": {"pid": os.getpid(), "yt_dlp": str(yt_dlp.version.__version__)}})
     for line in sys.stdin.buffer:
         try:

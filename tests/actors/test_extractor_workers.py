@@ -85,8 +85,8 @@ async def test_a_worker_that_dies_mid_job_is_reported_and_replaced(media: MediaS
 
 
 async def test_the_flight_timeout_kills_a_hung_worker(media: MediaServer) -> None:
-    """Whether the 2 s pass while the worker starts or while it hangs, it is killed and the
-    member gets the timeout reason."""
+    """The actor starts with one warm worker; the hang takes it, the 2 s pass, it is killed
+    and the member gets the timeout reason."""
     cfg = local_config(extractor={"timeout": 2.0, "workers": 1})
     with trio.fail_after(TIMEOUT):
         async with trio.open_nursery() as nursery:
@@ -95,7 +95,7 @@ async def test_the_flight_timeout_kills_a_hung_worker(media: MediaServer) -> Non
                 await x.extract(media.url("/hang"))
             pool = x.pool
             assert isinstance(pool, Pool)
-            assert pool.live == {} and pool.killed == 1
+            assert pool.live == {} and pool.killed == 1 and pool.started == 1
             nursery.cancel_scope.cancel()
     assert hung.value.reason is Reason.TIMEOUT
 

@@ -53,3 +53,30 @@ async def test_an_installed_plugin_loads_and_gets_its_extractor_args(
     assert isinstance(result, SingleResult)
     assert result.track.title == "plugin says xin chào"
     assert result.track.stream_url == media.media_url("a440")
+
+
+def test_the_egress_guard_lets_plugins_reach_the_operators_own_provider() -> None:
+    """A PO token provider on 127.0.0.1:4416 named in extractor_args is reachable through the
+    guard; the same address on another port, and every other private one, stay refused."""
+    import ipaddress
+
+    from musicbot import config
+    from musicbot.egress import default_policy
+
+    cfg = config.build(
+        {
+            "extractor": {
+                "extractor_args": {
+                    "youtubepot-bgutilhttp": {"base_url": ["http://127.0.0.1:4416"]},
+                    "other": {"base_url": ["http://provider.internal:80"]},  # names: not trusted
+                }
+            }
+        },
+        environ={},
+    ).extractor
+    policy = default_policy(cfg)
+    loopback = ipaddress.ip_address("127.0.0.1")
+    assert policy(loopback, 4416) is None
+    assert policy(loopback, 4417) is not None
+    assert policy(ipaddress.ip_address("10.0.0.5"), 80) is not None
+    assert policy(ipaddress.ip_address("93.184.215.14"), 443) is None
