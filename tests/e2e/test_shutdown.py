@@ -63,6 +63,9 @@ def toml_config(path: Path, *, gateway: str, api: str, data_dir: Path) -> None:
 gateway_url = "{gateway}"
 api_base = "{api}"
 
+[audio]
+demux_in_process = false  # this test is about reaping ffmpeg children: keep one per stream
+
 [extractor]
 allow_private_addresses = true
 allowed_domains = ["*"]
