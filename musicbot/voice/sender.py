@@ -23,7 +23,10 @@ buffered (a seek or skip) and restarts the ``sent`` count the player derives its
 Concurrency.  Streams are touched by their player task and by the sender task, both on the one
 Trio thread, and neither awaits between reading and updating a stream's fields, so every
 operation is atomic and there is no lock (the same argument as the voice connection's).
-When nothing plays the sender blocks on an event instead of ticking.
+When nothing plays the sender blocks on an event instead of ticking.  Each tick starts one
+stream further along than the last, so when a shared buffer downstream overflows (a receiver
+that takes every stream's packets on one socket, as the emulator does) the loss is spread over
+all streams instead of always hitting the last ones of the burst.
 """
 
 from __future__ import annotations
@@ -215,7 +218,13 @@ class VoiceSender:
         """Send one frame of every active stream (synchronously, never waiting)."""
         self.stats.ticks += 1
         done: list[SenderStream] = []
-        for stream in self._active:
+        streams = list(self._active)
+        if len(streams) > 1:
+            # Start one place further each tick: whatever is at the end of a burst (a shared
+            # receive buffer that overflows) is a different stream every time, never the same.
+            cut = self.stats.ticks % len(streams)
+            streams = streams[cut:] + streams[:cut]
+        for stream in streams:
             if stream.silence_left:
                 stream.silence_left -= 1
                 frame = SILENCE_FRAME

@@ -68,6 +68,9 @@ gateway_url = "{gateway}"
 api_base = "{api}"
 ca_file = "{ca_file}"  # the emulator's voice gateway is TLS with a run-local CA
 
+[audio]
+demux_in_process = false  # this test is about reaping ffmpeg children: keep one per stream
+
 [extractor]
 allow_private_addresses = true
 allowed_domains = ["*"]

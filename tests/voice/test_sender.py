@@ -183,3 +183,49 @@ async def test_starvation_reanchors_every_stream_once_and_a_broken_sink_is_conta
         # no burst: after the stall the next frame is due "now", then 20 ms apart again
         assert max(times.count(t) for t in times) <= MAX_LAG / FRAME + 1
         assert times[150] - times[149] == pytest.approx(FRAME)
+
+
+class SharedReceiver:
+    """One receive buffer for every stream that holds ``room`` packets per tick (the
+    emulator's single UDP socket under load): the rest of each burst is lost."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.tick_at = -1.0
+        self.taken = 0
+        self.got: dict[int, int] = {}
+
+    def sink(self, key: int) -> MemorySink:
+        receiver = self
+
+        class Sink(MemorySink):
+            def send_frame_nowait(self, opus: bytes) -> None:
+                now = trio.current_time()
+                if now != receiver.tick_at:
+                    receiver.tick_at, receiver.taken = now, 0
+                if receiver.taken < receiver.room:
+                    receiver.taken += 1
+                    receiver.got[key] = receiver.got.get(key, 0) + 1
+
+        return Sink()
+
+
+async def test_losses_of_an_overflowing_shared_buffer_are_spread_over_every_stream(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sender = VoiceSender()
+    receiver = SharedReceiver(room=3)
+    with trio.fail_after(100):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sender.run)
+            streams = [sender.open_stream(receiver.sink(k), PlayerStats()) for k in range(5)]
+            async with trio.open_nursery() as feeders:
+                for stream in streams:
+                    feeders.start_soon(feed, stream, 0, 200)
+                    stream.play()
+            for stream in streams:
+                await stream.wait_buffered_at_most(0)
+            nursery.cancel_scope.cancel()
+    # 3 of 5 packets per tick get through: each stream keeps about 60 %, none loses them all
+    assert sorted(receiver.got) == [0, 1, 2, 3, 4]
+    assert all(100 <= n <= 140 for n in receiver.got.values()), receiver.got
