@@ -2,7 +2,16 @@
 #   docker build -t musicbot .
 #   docker run -d --name musicbot --env-file musicbot.env -v musicbot-data:/data \
 #     -p 127.0.0.1:9464:9464 --stop-timeout 30 musicbot
-# ffmpeg is the static binary shipped in the imageio-ffmpeg wheel: no apt packages are needed.
+# ffmpeg is the static binary shipped in the imageio-ffmpeg wheel, and deno (the JavaScript
+# runtime yt-dlp needs for YouTube) the one in the deno wheel: no apt packages are needed.
+#
+# yt-dlp goes stale: YouTube breaks releases older than a few weeks (the bot warns past 60 days,
+# in its log, /health, /metrics and `doctor`). Rebuild the image regularly, or upgrade in place
+# outside the pins of constraints.txt, as `make update-extractor` does:
+#   docker exec musicbot /opt/venv/bin/pip install -U 'yt-dlp[default]' yt-dlp-ejs deno
+#   docker restart musicbot
+# (the upgrade lasts until the container is recreated; a rebuild with --no-cache takes the pins).
+# Check a new server or image with: docker run --rm --env-file musicbot.env musicbot doctor
 
 # ---- build: install the project and its pinned dependencies into a venv
 FROM python:3.11-slim AS build
@@ -14,7 +23,8 @@ COPY musicbot ./musicbot
 COPY actors ./actors
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install -c constraints.txt . \
-    && /opt/venv/bin/python -c "import imageio_ffmpeg, subprocess; subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-version'], check=True, capture_output=True)"
+    && /opt/venv/bin/python -c "import imageio_ffmpeg, subprocess; subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-version'], check=True, capture_output=True)" \
+    && /opt/venv/bin/python -c "from musicbot.extract.runtime import js_runtimes, solver_report as s; r = s({'js_runtimes': js_runtimes('deno')}); print(r); assert r.ok, r.problem"
 
 # ---- runtime
 FROM python:3.11-slim
@@ -51,3 +61,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["python", "-m", "musicbot"]
 CMD ["run", "--config", "/etc/musicbot/config.toml"]
+# Optional: PO tokens for YouTube (bgutil-ytdlp-pot-provider, see docs/operations.md) with
+#   pip install -c constraints.txt '.[youtube-pot]'   in the build stage instead of '.'.

@@ -1,12 +1,19 @@
 """``python -m bench``: the audio send path under load, and discord.py's on the same input.
 
-For N in {1, 10, 50, 100} concurrent players (passthrough and transcode) streaming a local file
-through RTP + AEAD to UDP on 127.0.0.1: pacing error, CPU of the bot process and of ffmpeg per
-stream-minute, resident memory per stream.  Then discord.py (installed into its own venv,
-bench/.venv-discordpy, never into the project) runs its send path on the same file in a
-subprocess, and our per-packet cost is reported as a ratio to it.
+Cases (``cases[]``): N concurrent players on the one voice sender, through RTP + AEAD to UDP on
+127.0.0.1.  ``passthrough``: WebM Opus fetched over HTTP (ranged) from the bench's media server
+(its own process) and demuxed in process; N up to 1000.  ``transcode``: MP3 through ffmpeg
+(libopus).  Per case: pacing error against each stream's 20 ms grid, re-anchors, bot CPU per
+packet (``us_per_packet``) and memory per stream counting children (``kib_per_stream_total``:
+bot RSS growth plus the ffmpeg children's PSS, per stream).  ``extraction_load``: 50 streams
+while 4 callers extract a generated heavy page with real yt-dlp through the real extractor
+actor.  ``transcode_settings``: CPU and fidelity of libopus complexities and resamplers.  Then
+discord.py (installed into its own venv, bench/.venv-discordpy, never into the project) runs its
+send path on the same Ogg file, and our paced per-packet cost is reported as a ratio to it
+(``comparison.paced_cpu_per_packet_ratio_n10``).
 
-``BENCH_QUICK=1`` (or ``--quick``) shortens every measurement window.  Results are printed as a
+``BENCH_QUICK=1`` (or ``--quick``) shortens every window and the case list (under a minute; the
+discord.py comparison then runs only if its venv already exists).  Results are printed as a
 table and as JSON, and written to bench/out/results.json.
 """
 
@@ -25,7 +32,9 @@ from typing import Any
 import structlog
 import trio
 
+from bench.extraction import Load, extraction_background, make_page
 from bench.ours import micro, scenario, trio_floor
+from bench.transcode import transcode_settings
 from musicbot.audio.ffmpeg import resolve_ffmpeg
 
 HERE = Path(__file__).resolve().parent
@@ -36,7 +45,11 @@ DPY_VENV = HERE / ".venv-discordpy"
 def make_media(ffmpeg: str, seconds: int) -> dict[str, Path]:
     """Music-like input (a chord over pink noise), as Ogg Opus 128k and MP3 128k."""
     OUT.mkdir(exist_ok=True)
-    media = {"opus": OUT / f"input-{seconds}s.ogg", "mp3": OUT / f"input-{seconds}s.mp3"}
+    media = {
+        "opus": OUT / f"input-{seconds}s.ogg",
+        "mp3": OUT / f"input-{seconds}s.mp3",
+        "webm": OUT / f"input-{seconds}s.webm",
+    }
     src = (
         f"anoisesrc=color=pink:amplitude=0.08:d={seconds}:r=48000[n];"
         f"sine=f=220:d={seconds}:r=48000[a];sine=f=277:d={seconds}:r=48000[b];"
@@ -44,7 +57,8 @@ def make_media(ffmpeg: str, seconds: int) -> dict[str, Path]:
     )
     encoders = {
         "opus": ["-c:a", "libopus", "-b:a", "128k", "-frame_duration", "20", "-f", "ogg"],
-        "mp3": ["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3"],
+        "mp3": ["-c:a", "libmp3lame", "-b:a", "128k", "-ar", "44100", "-f", "mp3"],
+        "webm": ["-c:a", "libopus", "-b:a", "128k", "-frame_duration", "20", "-f", "webm"],
     }
     for codec, path in media.items():
         if not path.exists():
@@ -103,57 +117,122 @@ def run_discordpy(
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
         f"{'mode':<11} {'N':>4} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'re':>3} "
-        f"{'bot %/str':>9} {'bot s/min':>9} {'ff s/min':>9} {'µs/pkt':>7} "
-        f"{'bot KiB':>8} {'ff PSS':>8} {'pkts':>7}"
+        f"{'µs/pkt':>7} {'ff s/min':>9} {'KiB/str':>8} {'bot KiB':>8} {'pkts':>13}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         p = r["pacing_ms"]
         lines.append(
-            f"{r['codec']:<11} {r['streams']:>4} {p['p50']:>7.3f} {p['p99']:>7.3f} "
-            f"{p['max']:>7.2f} {r['reanchors']:>3} {r['bot_cpu_pct_core_per_stream']:>9.3f} "
-            f"{r['bot_cpu_s_per_stream_min']:>9.4f} {r['ffmpeg_cpu_s_per_stream_min']:>9.4f} "
-            f"{r['bot_cpu_us_per_packet']:>7.1f} {r['bot_rss_kib_per_stream']:>8.1f} "
-            f"{r['ffmpeg_pss_kib_per_stream']:>8.1f} {r['packets']:>4}/{r['expected_packets']}"
+            f"{r['mode']:<11} {r['streams']:>4} {p['p50']:>7.3f} {p['p99']:>7.3f} "
+            f"{p['max']:>7.2f} {r['reanchors']:>3} {r['us_per_packet']:>7.1f} "
+            f"{r['ffmpeg_cpu_s_per_stream_min']:>9.4f} {r['kib_per_stream_total']:>8.1f} "
+            f"{r['bot_rss_kib_per_stream']:>8.1f} {r['packets']:>6}/{r['expected_packets']}"
         )
     lines.append(
-        "p50/p99/max: pacing error vs the 20 ms grid; re: re-anchors in the window; "
-        "bot %/str: bot CPU in % of a core per stream; s/min: CPU s per stream-minute; "
-        "µs/pkt: bot CPU per packet; KiB: bot RSS growth per stream, ffmpeg PSS per process"
+        "p50/p99/max: pacing error vs each stream's 20 ms grid; re: re-anchors in the window; "
+        "µs/pkt: bot CPU per packet; ff s/min: ffmpeg CPU s per stream-minute; KiB/str: bot "
+        "RSS growth + children's PSS per stream"
     )
     return "\n".join(lines)
+
+
+def start_media_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.mediaserver", str(OUT)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=HERE.parent,
+    )
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK"))
-    parser.add_argument("--streams", default="1,10,50,100")
+    parser.add_argument("--streams", default="")
+    parser.add_argument("--transcodes", default="")
     parser.add_argument("--no-discordpy", action="store_true")
     opts = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    warmup, window = (1.0, 3.0) if opts.quick else (2.0, 8.0)
-    streams = [int(s) for s in opts.streams.split(",")]
+    quick = bool(opts.quick)
+    warmup, window = (0.5, 2.0) if quick else (2.0, 8.0)
+    default_streams = "10,200" if quick else "1,10,50,100,1000"
+    streams = [int(s) for s in (opts.streams or default_streams).split(",")]
+    transcodes = [int(s) for s in (opts.transcodes or ("10" if quick else "1,10,40")).split(",")]
     ffmpeg = resolve_ffmpeg("bundled")
     media = make_media(ffmpeg, 40)
+    page = make_page(OUT, media["webm"].name)
     started = time.monotonic()
-
-    rows: list[dict[str, Any]] = []
-    for codec in ("opus", "mp3"):
+    server, base = start_media_server()
+    try:
+        rows: list[dict[str, Any]] = []
         for n in streams:
+            url = f"{base}/{media['webm'].name}"
             row = trio.run(
-                lambda c=codec, k=n: scenario(
-                    ffmpeg, media[c], codec=c, n=k, warmup=warmup, window=window
+                lambda k=n, u=url: scenario(
+                    ffmpeg, u, mode="passthrough", n=k, warmup=warmup, window=window
                 )
             )
             rows.append(row)
-            print(f"bench: {row['codec']} x{n} done", file=sys.stderr)
-    ours_micro = micro(media["opus"])
-    floor = {n: trio.run(trio_floor, n, window) for n in streams}
-
-    dpy: dict[str, Any] | None = None
-    python = None if opts.no_discordpy else ensure_discordpy()
-    if python is not None:
-        dpy = run_discordpy(python, ffmpeg, media["opus"], [1, 10], warmup, window)
+            print(
+                f"bench: passthrough x{n} done at {time.monotonic() - started:.1f} s",
+                file=sys.stderr,
+            )
+        for n in transcodes:
+            row = trio.run(
+                lambda k=n: scenario(
+                    ffmpeg, str(media["mp3"]), mode="transcode", n=k, warmup=warmup, window=window
+                )
+            )
+            rows.append(row)
+            print(
+                f"bench: transcode x{n} done at {time.monotonic() - started:.1f} s", file=sys.stderr
+            )
+        settings = transcode_settings(ffmpeg, media["mp3"], seconds=5 if quick else 40)
+        print(
+            f"bench: transcode settings done at {time.monotonic() - started:.1f} s", file=sys.stderr
+        )
+        ours_micro = micro(media["opus"], media["webm"], repeat=5 if quick else 20)
+        floor = {n: trio.run(trio_floor, n, window) for n in (1, 10, 100)}
+        dpy: dict[str, Any] | None = None
+        python: Path | None = None
+        if not opts.no_discordpy:
+            python = DPY_VENV / "bin" / "python"
+            if not python.exists():
+                python = None if quick else ensure_discordpy()
+        if python is not None:
+            dpy = run_discordpy(python, ffmpeg, media["opus"], [1, 10], warmup, window)
+        # Last: it leaves the machine busy (workers finishing their parse) for a moment.
+        load = Load()
+        background = extraction_background(f"{base}/{page}", 4, load)
+        loaded = trio.run(
+            lambda: scenario(
+                ffmpeg,
+                f"{base}/{media['webm'].name}",
+                mode="passthrough",
+                n=50,
+                warmup=warmup + 2.0,
+                window=window,
+                background=background,
+            )
+        )
+        print(f"bench: extraction load done at {time.monotonic() - started:.1f} s", file=sys.stderr)
+    finally:
+        server.terminate()
+        server.wait(10)
+    extraction_load = {
+        "streams": loaded["streams"],
+        "extractions": 4,
+        "extractions_started": load.started,
+        "extractions_completed": load.done,
+        "extractions_failed": load.failed,
+        "executor": "the extractor actor as built (yt-dlp in its worker-process pool)",
+        "pacing_ms": loaded["pacing_ms"],
+        "reanchors": loaded["reanchors"],
+        "us_per_packet": loaded["us_per_packet"],
+    }
 
     comparison: dict[str, Any] = {}
     if dpy is not None:
@@ -170,21 +249,24 @@ def main() -> None:
                 (
                     r
                     for r in rows
-                    if r["codec"] == "passthrough" and r["streams"] == paced["streams"]
+                    if r["mode"] == "passthrough" and r["streams"] == paced["streams"]
                 ),
                 None,
             )
             if ours is not None:
                 comparison[f"paced_cpu_per_packet_ratio_n{paced['streams']}"] = round(
-                    ours["bot_cpu_us_per_packet"] / paced["cpu_us_per_packet"], 3
+                    ours["us_per_packet"] / paced["cpu_us_per_packet"], 3
                 )
 
     result = {
-        "quick": bool(opts.quick),
+        "quick": quick,
         "warmup_s": warmup,
         "window_s": window,
         "cpu_count": os.cpu_count(),
-        "scenarios": rows,
+        "loadavg_at_start": os.getloadavg(),
+        "cases": rows,
+        "extraction_load": extraction_load,
+        "transcode_settings": settings,
         "micro_ours_us_per_packet": ours_micro,
         "trio_floor_us_per_wake": floor,
         "discord_py": dpy,
@@ -193,8 +275,11 @@ def main() -> None:
     }
     print(table(rows))
     print()
+    print(f"extraction load: {extraction_load}")
     print(f"per packet, no I/O (µs): ours {ours_micro}")
     print(f"trio scheduler floor, bare sleep_until per 20 ms, µs per wake by N: {floor}")
+    for setting in settings:
+        print(f"transcode setting: {setting}")
     if dpy is not None:
         print(f"per packet, no I/O (µs): discord.py {dpy['discord_py']} {dpy['micro']}")
         for paced in dpy["paced"]:

@@ -1,5 +1,7 @@
-"""Our send path: N players (musicbot.audio) streaming a local file through the real transport
-encryption (musicbot.voice.rtp) to UDP on 127.0.0.1, measured on the trio clock."""
+"""Our send path: N players (musicbot.audio) paced by the one voice sender (musicbot.voice.sender),
+through the real transport encryption (musicbot.voice.rtp) to UDP on 127.0.0.1, measured on the
+trio clock.  Passthrough streams are fetched over HTTP from the bench's media server (another
+process) and demuxed in process; transcodes run ffmpeg on a local file."""
 
 from __future__ import annotations
 
@@ -10,40 +12,47 @@ import resource
 import socket
 import time
 from array import array
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import trio
 
+from musicbot.audio.direct import DirectOpener
 from musicbot.audio.messages import Play, PlayerCommand, PlayerEvent
 from musicbot.audio.ogg import OggOpusDemuxer
 from musicbot.audio.player import FRAME, PlayerStats, run_player
 from musicbot.audio.source import FfmpegOpener, FfmpegSource, SourceRequest
+from musicbot.audio.webm import WebmOpusDemuxer
 from musicbot.models.media import SILENCE_FRAME
 from musicbot.models.track import Track
 from musicbot.voice.rtp import EncryptionMode, RtpPacketizer, TransportCipher
+from musicbot.voice.sender import VoiceSender
+
+BENCH_CHUNK = 256 << 10  # bytes per ranged request in the bench (16 s of audio at 128 kb/s)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class UdpSink:
-    """What the voice connection does per frame: RTP header, AEAD, one datagram."""
+    """What the voice connection does per frame: RTP header, AEAD, one datagram (os.writev on
+    the connected non-blocking socket, as VoiceConnection.send_frame_nowait does)."""
 
-    def __init__(self, sock: trio.socket.SocketType, mode: EncryptionMode, ssrc: int) -> None:
+    def __init__(self, sock: socket.socket, mode: EncryptionMode, ssrc: int) -> None:
         self.sock = sock
+        self.fd = sock.fileno()
         self.cipher = TransportCipher(mode, os.urandom(32))
         self.rtp = RtpPacketizer(ssrc=ssrc)
         self.times = array("d")
         self.play_at = 0.0
 
-    async def send_frame(self, opus: bytes) -> None:
+    def send_frame_nowait(self, opus: bytes) -> None:
         parts = self.rtp.next_packet_parts(self.cipher, opus)
-        # Scatter/gather like musicbot.voice; a full loopback buffer drops, like it does.
+        # A full loopback buffer drops, like the voice connection does.
         with contextlib.suppress(OSError):
-            await self.sock.sendmsg(parts)
+            os.writev(self.fd, parts)
         if opus is not SILENCE_FRAME:
             self.times.append(trio.current_time())
 
@@ -120,49 +129,83 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 async def scenario(
-    ffmpeg: str, path: Path, *, codec: str, n: int, warmup: float, window: float
+    ffmpeg: str,
+    source: str,
+    *,
+    mode: str,
+    n: int,
+    warmup: float,
+    window: float,
+    background: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
-    opener = RecordingOpener(FfmpegOpener(ffmpeg=ffmpeg, trusted_local=True, bitrate_kbps=128))
-    track = Track(title="bench", webpage_url="bench", stream_url=str(path), codec=codec)
+    """N streams of ``source`` (an http URL of WebM Opus for passthrough, a local MP3 path for
+    transcode) on one VoiceSender; figures over ``window`` after every stream started."""
+    raise_fd_limit()
+    ff = RecordingOpener(FfmpegOpener(ffmpeg=ffmpeg, trusted_local=True, bitrate_kbps=128))
+    opener = DirectOpener(fallback=ff, chunk=BENCH_CHUNK)
+    codec = "opus" if mode == "passthrough" else "mp3"
+    track = Track(title="bench", webpage_url="bench", stream_url=source, codec=codec)
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     port = receiver.getsockname()[1]
     sinks: list[UdpSink] = []
+    socks: list[socket.socket] = []
     stats = [PlayerStats() for _ in range(n)]
+    sender = VoiceSender()
     children0 = children_cpu()
     rss0 = proc_rss()
     result: dict[str, Any] = {}
+    begin = trio.current_time()
     async with trio.open_nursery() as nursery:
+        await nursery.start(sender.run)
         for i in range(n):
-            sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
-            await sock.connect(("127.0.0.1", port))
-            mode = EncryptionMode.AES256_GCM if i % 2 == 0 else EncryptionMode.XCHACHA20
-            sink = UdpSink(sock, mode, ssrc=1000 + i)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.connect(("127.0.0.1", port))
+            socks.append(sock)
+            # AES-GCM, which Discord offers and the bot prefers (XChaCha20 is in the micro figures).
+            mode_i = EncryptionMode.AES256_GCM
+            sink = UdpSink(sock, mode_i, ssrc=1000 + i)
             sinks.append(sink)
             send, receive = trio.open_memory_channel[PlayerCommand](4)
             ev_send, _ev_receive = trio.open_memory_channel[PlayerEvent](64)
             nursery.start_soon(
                 lambda r=receive, s=sink, e=ev_send, st=stats[i]: run_player(  # type: ignore[misc]
-                    r, sink=s, events=e, opener=opener, stats=st
+                    r, sink=s, clock=sender, events=e, opener=opener, stats=st
                 )
             )
-            # Streams start at random phases, as they would in a real process.
-            await trio.sleep(random.uniform(0, FRAME))
+            # Starts spread over about a second, as joins would be.
+            await trio.sleep(min(FRAME, 1.0 / n))
             send.send_nowait(Play(track=track))
             sink.play_at = trio.current_time()
+        with trio.move_on_after(max(10.0, n / 20)):
+            while sum(1 for s in stats if s.frames) < n:
+                await trio.sleep(0.1)
+        started = sum(1 for s in stats if s.frames)
+        all_started_s = trio.current_time() - begin
+        if background is not None:
+            nursery.start_soon(background)
         await trio.sleep(warmup)
         t0, cpu0 = trio.current_time(), self_cpu()
-        re0 = sum(s.reanchors for s in stats)
-        ff0 = {pid: proc_cpu(pid) for pid in opener.pids}
+        re0 = sender.stats.reanchors
+        ff0 = {pid: proc_cpu(pid) for pid in ff.pids}
         await trio.sleep(window)
         t1, cpu1 = trio.current_time(), self_cpu()
-        re1 = sum(s.reanchors for s in stats)
-        ff1 = {pid: proc_cpu(pid) for pid in opener.pids}
+        re1 = sender.stats.reanchors
+        ff1 = {pid: proc_cpu(pid) for pid in ff.pids}
         rss1 = proc_rss()
-        ff_rss = [proc_rss(pid) for pid in opener.pids]
-        ff_pss = [proc_pss(pid) for pid in opener.pids]
+        ff_pss = [proc_pss(pid) for pid in ff.pids]
         nursery.cancel_scope.cancel()
+    teardown_s = trio.current_time() - t1
+    for sock in socks:
+        sock.close()
     children1 = children_cpu()
     receiver.close()
     errors: list[float] = []
@@ -173,10 +216,16 @@ async def scenario(
     stream_minutes = n * (t1 - t0) / 60
     bot_cpu = cpu1 - cpu0
     ff_cpu = sum(ff1[p] - ff0.get(p, 0.0) for p in ff1)
+    bot_kib = max(0, rss1 - rss0) / 1024 / n
+    ff_kib = sum(ff_pss) / 1024 / n
     result.update(
-        codec="passthrough" if codec == "opus" else "transcode",
+        mode=mode,
+        codec=mode,
         streams=n,
+        started=started,
+        all_started_s=round(all_started_s, 2),
         window_s=round(t1 - t0, 2),
+        teardown_s=round(teardown_s, 2),
         packets=packets,
         expected_packets=int(n * (t1 - t0) / FRAME),
         pacing_ms={
@@ -187,21 +236,23 @@ async def scenario(
         startup_ms_p50=round(percentile(startup, 50), 1),
         startup_ms_max=round(max(startup, default=float("nan")), 1),
         reanchors=re1 - re0,
-        reanchors_incl_startup=sum(s.reanchors for s in stats),
+        reanchors_incl_startup=sender.stats.reanchors,
         underruns=sum(s.underruns for s in stats),
+        us_per_packet=round(1e6 * bot_cpu / max(1, packets), 1),
+        bot_cpu_us_per_packet=round(1e6 * bot_cpu / max(1, packets), 1),
         bot_cpu_s_per_stream_min=round(bot_cpu / stream_minutes, 4),
         bot_cpu_pct_core_per_stream=round(100 * bot_cpu / (n * (t1 - t0)), 3),
-        bot_cpu_us_per_packet=round(1e6 * bot_cpu / max(1, packets), 1),
         ffmpeg_cpu_s_per_stream_min=round(ff_cpu / stream_minutes, 4),
         ffmpeg_cpu_s_children_total=round(children1 - children0, 3),
-        bot_rss_kib_per_stream=round(max(0, rss1 - rss0) / 1024 / n, 1),
-        ffmpeg_rss_kib_per_stream=round(sum(ff_rss) / 1024 / max(1, len(ff_rss)), 1),
+        ffmpeg_processes=len(ff.pids),
+        bot_rss_kib_per_stream=round(bot_kib, 1),
         ffmpeg_pss_kib_per_stream=round(sum(ff_pss) / 1024 / max(1, len(ff_pss)), 1),
+        kib_per_stream_total=round(bot_kib + ff_kib, 1),
     )
     return result
 
 
-def micro(path: Path, repeat: int = 20) -> dict[str, float]:
+def micro(path: Path, webm: Path | None = None, repeat: int = 20) -> dict[str, float]:
     """Per-packet cost without pacing or I/O: demux, and RTP + AEAD in both modes."""
     data = path.read_bytes()
     chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
@@ -217,6 +268,16 @@ def micro(path: Path, repeat: int = 20) -> dict[str, float]:
     for chunk in chunks:
         packets += demux.feed(chunk)
     out: dict[str, float] = {"demux_us": round(demux_us, 3), "packets": len(packets)}
+    if webm is not None:
+        wdata = webm.read_bytes()
+        wchunks = [wdata[i : i + 65536] for i in range(0, len(wdata), 65536)]
+        t = time.process_time()
+        wcount = 0
+        for _ in range(repeat):
+            wdemux = WebmOpusDemuxer()
+            for chunk in wchunks:
+                wcount += len(wdemux.feed(chunk))
+        out["webm_demux_us"] = round(1e6 * (time.process_time() - t) / wcount, 3)
     for mode in EncryptionMode:
         cipher = TransportCipher(mode, os.urandom(32))
         rtp = RtpPacketizer(ssrc=1)

@@ -39,12 +39,14 @@ from actors.kit.supervisor import SupervisorHandle, run_supervisor
 from actors.ratelimit import UserRateLimiter
 from actors.router import GuildHandle, Router, RouterDeps, guild_supervisor_spec, run_router
 from musicbot import egress
-from musicbot.audio.source import FfmpegOpener
+from musicbot.audio.direct import DirectOpener
+from musicbot.audio.source import FfmpegOpener, SourceOpener
 from musicbot.commands.definitions import command_payloads
 from musicbot.commands.sync import sync_commands
 from musicbot.config import Config
 from musicbot.errors import MusicBotError
-from musicbot.gateway import GatewayDispatch, ShardManager
+from musicbot.extract.runtime import freshness, log_freshness
+from musicbot.gateway import GatewayDispatch, ShardManager, shard_for_guild
 from musicbot.log import configure
 from musicbot.ops import wiring
 from musicbot.ops.audio import AudioBoard
@@ -54,7 +56,8 @@ from musicbot.ops.metrics import Metrics
 from musicbot.ops.server import serve as serve_ops
 from musicbot.rest.client import RestClient, open_rest_client
 from musicbot.rest.errors import Unauthorized
-from musicbot.storage import SessionSnapshot, Storage
+from musicbot.storage import SessionSnapshot, Storage, open_storage
+from musicbot.voice.sender import VoiceSender
 
 log = structlog.get_logger(__name__)
 
@@ -122,7 +125,12 @@ async def _load_sessions(storage: Storage, cfg: Config) -> dict[int, SessionSnap
     restored = await storage.sessions().load_all()
     for path in restored.unreadable:
         log.warning("session_unreadable", path=str(path))
-    return {s.guild_id: s for s in restored.snapshots}
+    mine = {s.guild_id: s for s in restored.snapshots}
+    count, ids = cfg.discord.shard_count, cfg.discord.shard_ids
+    if count != "auto" and ids != "auto":
+        # A shared database holds every process's sessions: keep this process's guilds.
+        mine = {g: s for g, s in mine.items() if shard_for_guild(g, count) in ids}
+    return mine
 
 
 async def _sync_commands_when_ready(app: App) -> None:
@@ -148,13 +156,35 @@ async def serve(
     task_status: trio.TaskStatus[App] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the whole bot until cancelled or until ``App.request_stop()``."""
-    storage = Storage.from_config(cfg)
+    # The storage engine (migrated, a JSON data dir imported once) outlives everything else.
+    async with open_storage(cfg) as storage:
+        await _serve(
+            cfg,
+            storage,
+            extra_extractors=extra_extractors,
+            trusted_local_media=trusted_local_media,
+            task_status=task_status,
+        )
+
+
+async def _serve(
+    cfg: Config,
+    storage: Storage,
+    *,
+    extra_extractors: tuple[type, ...],
+    trusted_local_media: bool,
+    task_status: trio.TaskStatus[App],
+) -> None:
     opener = FfmpegOpener.from_config(cfg.audio, trusted_local=trusted_local_media)
     restores = await _load_sessions(storage, cfg)
     from musicbot import __version__
 
     metrics = Metrics(version=__version__)
     health = HealthState()
+    ytdlp = freshness()  # yt-dlp's version and age: logged, in /metrics and /health
+    log_freshness(ytdlp)
+    metrics.extractor(ytdlp.version, ytdlp.released)
+    health.extractor(ytdlp.version, ytdlp.released)
     board = AudioBoard(metrics)
     async with (
         open_rest_client(
@@ -185,6 +215,14 @@ async def serve(
             ),
             metrics,
         )
+        source_opener: SourceOpener = opener
+        if cfg.audio.demux_in_process:
+            # Opus at 100 %: fetched and demuxed in process, through the same egress checks.
+            source_opener = DirectOpener(
+                fallback=opener,
+                proxy=egress_url or cfg.extractor.proxy or None,
+                refresh=functools.partial(extractor.resolve, force=True),
+            )
         personal_playlists = await playlists_actor.start(root, storage)
         events_send, events_receive = trio.open_memory_channel[GatewayDispatch](EVENT_BUFFER)
         shards = ShardManager.from_config(
@@ -192,6 +230,7 @@ async def serve(
             events=events_send,
             get_gateway_bot=rest.get_gateway_bot,
             metrics=wiring.GatewayObserver(metrics, health),
+            identify_coordinator=storage.identify_coordinator(),
         )
         identity = BotIdentity()
         voice_states: dict[int, dict[int, int]] = {}
@@ -203,6 +242,9 @@ async def serve(
                 guild_id, channel_id, self_mute=mute, self_deaf=deaf
             )
 
+        # One 20 ms clock for every stream of the process (issue #16).
+        sender = VoiceSender()
+        await root.start(sender.run)
         recorder = wiring.Recorder(metrics, health, board)
         live_health = wiring.LiveHealth(recorder, shards.shards)
         guild_deps = GuildDeps(
@@ -212,7 +254,8 @@ async def serve(
             update_voice_state=update_voice_state,
             extractor=extractor,
             bus=bus,
-            opener=opener,
+            opener=source_opener,
+            sender=sender,
             storage=storage,
             voice_members=lambda gid: dict(voice_states.get(gid, {})),
             ops=OpsContext(metrics=metrics, health=live_health, board=board),
@@ -378,7 +421,10 @@ def run(cfg: Config) -> int:
 
 def run_embedded(cfg: Config) -> int:
     """No token (or ``emulator``): the local Discord, the bot and a console in one process."""
-    configure(cfg.log, secrets=cfg.secrets())
+    from musicbot.embedded import demo_log_config, show_only_warnings_on_terminal
+
+    configure(demo_log_config(cfg), secrets=cfg.secrets())  # logs to a file in the data dir
+    show_only_warnings_on_terminal()
     return trio.run(functools.partial(_main, cfg, embedded=True))
 
 

@@ -88,6 +88,7 @@ class AudioConfig:
     ffmpeg: str = "bundled"
     bitrate: int = 128  # kbit/s of the Opus encoder when transcoding
     default_volume: int = 100  # percent, 0..200
+    demux_in_process: bool = True  # WebM/Ogg Opus at 100 %: fetched and demuxed without ffmpeg
 
 
 @attrs.frozen(kw_only=True)
@@ -117,7 +118,7 @@ class ExtractorConfig:
     timeout: float = 30.0
     allowed_domains: tuple[str, ...] = DEFAULT_ALLOWED_DOMAINS
     allow_private_addresses: bool = False
-    search_provider: str = "ytsearch"
+    search_provider: str = "ytsearch"  # a yt-dlp prefix, or a URL template with {query}
     search_results: int = 5
     cookies_file: str = ""
     user_agent: str = ""
@@ -125,6 +126,7 @@ class ExtractorConfig:
     extractor_args: Mapping[str, Mapping[str, tuple[str, ...]]] = attrs.field(factory=dict)
     playlist_batch_size: int = 50
     playlist_batch_pause: float = 1.0
+    js_runtime: str = "deno"  # deno (the environment's own), node, bun, quickjs, or a path
 
 
 @attrs.frozen(kw_only=True)
@@ -141,6 +143,8 @@ class StorageConfig:
     data_dir: str = "data"
     resume_sessions: bool = True
     snapshot_debounce: float = 2.0
+    # "" = SQLite in data_dir; "sqlite:PATH"; "postgresql://..."; "files" = the JSON files.
+    url: Secret = Secret("")
 
 
 @attrs.frozen(kw_only=True)
@@ -174,7 +178,13 @@ class Config:
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value the log redactor must remove."""
-        return tuple(s for s in (self.discord.token.value,) if s)
+        from urllib.parse import urlsplit
+
+        try:
+            db_password = urlsplit(self.storage.url.value).password or ""
+        except ValueError:
+            db_password = ""
+        return tuple(s for s in (self.discord.token.value, db_password) if s)
 
 
 SECTIONS: Final[dict[str, type[Any]]] = {
@@ -235,6 +245,33 @@ def _ws_url(v: Any) -> str | None:
     return 'must start with ws:// or wss://, or be "" to ask Discord'
 
 
+def _js_runtime(v: Any) -> str | None:
+    if v in ("deno", "node", "bun", "quickjs"):
+        return None
+    if "/" not in str(v):
+        return "must be deno, node, bun, quickjs or a path to one of them"
+    name = Path(str(v)).name.lower().removesuffix(".exe")
+    if name not in ("deno", "node", "nodejs", "bun", "qjs", "quickjs"):
+        return "the file name must say which runtime it is (deno, node, bun, qjs)"
+    return None
+
+
+def _search_provider(v: Any) -> str | None:
+    s = str(v)
+    if s.startswith(("http://", "https://")):
+        return None if "{query}" in s else "a search URL must contain {query}"
+    if not s or not s.replace("_", "").isalnum():
+        return 'must be a yt-dlp search prefix ("ytsearch", "scsearch") or a URL with {query}'
+    return None
+
+
+def _storage_url(v: Any) -> str | None:
+    text = v.value if isinstance(v, Secret) else str(v)
+    if text in ("", "files") or text.startswith(("sqlite:", "postgresql://", "postgres://")):
+        return None
+    return 'must be "" (SQLite in data_dir), "sqlite:PATH", "postgresql://..." or "files"'
+
+
 def _pem_file(v: Any) -> str | None:
     if v == "":
         return None
@@ -264,6 +301,8 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("extractor", "workers"): _between(1, 64),
     ("extractor", "timeout"): _positive,
     ("extractor", "search_results"): _between(1, 25),
+    ("extractor", "search_provider"): _search_provider,
+    ("extractor", "js_runtime"): _js_runtime,
     ("extractor", "playlist_batch_size"): _positive,
     ("extractor", "playlist_batch_pause"): _non_negative,
     ("cache", "max_entries"): _positive,
@@ -272,6 +311,7 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("cache", "negative_ttl"): _non_negative,
     ("cache", "sweep_interval"): _positive,
     ("storage", "snapshot_debounce"): _non_negative,
+    ("storage", "url"): _storage_url,
     ("ops", "listen"): _listen,
     ("ops", "shutdown_timeout"): _positive,
 }

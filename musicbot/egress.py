@@ -74,8 +74,35 @@ def allow_all(addr: IpAddress, port: int) -> str | None:
     return None
 
 
+def operator_endpoints(cfg: ExtractorConfig) -> frozenset[tuple[IpAddress, int]]:
+    """(address, port) of the operator's own services that yt-dlp plugins call, named as
+    ``base_url`` in ``[extractor] extractor_args`` with an IP address (e.g. a PO token
+    provider: ``youtubepot-bgutilhttp = { base_url = ["http://127.0.0.1:4416"] }``)."""
+    found: set[tuple[IpAddress, int]] = set()
+    for args in cfg.extractor_args.values():
+        for value in args.get("base_url", ()):
+            parts = urllib.parse.urlsplit(value)
+            try:
+                addr = ipaddress.ip_address(parts.hostname or "")
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+            except ValueError:
+                continue
+            found.add((addr, port))
+    return frozenset(found)
+
+
 def default_policy(cfg: ExtractorConfig) -> Policy:
-    return allow_all if cfg.allow_private_addresses else refuse_non_global
+    """Only global addresses, and the operator's endpoints (:func:`operator_endpoints`)."""
+    if cfg.allow_private_addresses:
+        return allow_all
+    trusted = operator_endpoints(cfg)
+    if not trusted:
+        return refuse_non_global
+
+    def policy(addr: IpAddress, port: int) -> str | None:
+        return None if (addr, port) in trusted else refuse_non_global(addr, port)
+
+    return policy
 
 
 def needed(cfg: ExtractorConfig) -> bool:
@@ -137,21 +164,25 @@ def _parse(head: bytes) -> _Request:
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip() or line[0] in " \t":
             raise _BadRequest(400, "bad header line")
+        if "\r" in line or "\n" in line:  # a bare CR or LF could split the head upstream
+            raise _BadRequest(400, "bad header line")
         headers.append((name, value.strip()))
+    if "\r" in lines[0] or "\n" in lines[0]:
+        raise _BadRequest(400, "bad request line")
     if method == "CONNECT":
-        split = urllib.parse.urlsplit("//" + target)
         try:
+            split = urllib.parse.urlsplit("//" + target)
             port = split.port
-        except ValueError:
-            port = None
+        except ValueError:  # "[::1" and other malformed authorities
+            raise _BadRequest(400, "CONNECT needs host:port") from None
         if not split.hostname or port is None:
             raise _BadRequest(400, "CONNECT needs host:port")
         return _Request(connect=True, host=split.hostname, port=port, head=b"")
-    split = urllib.parse.urlsplit(target)
     try:
+        split = urllib.parse.urlsplit(target)
         port = split.port or 80
     except ValueError:
-        raise _BadRequest(400, "bad port") from None
+        raise _BadRequest(400, "bad target") from None
     if split.scheme.lower() != "http" or not split.hostname:
         raise _BadRequest(400, "only absolute http:// requests and CONNECT are proxied")
     if split.username is not None or split.password is not None:

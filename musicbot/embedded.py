@@ -1,10 +1,12 @@
-"""``make run`` without a token: the local Discord, the bot and a console, in one process.
+"""``make run`` without a token: the local Discord, the bot, a web page and a console, in one
+process.
 
-The emulator runs a demo guild with a text channel and a voice channel in which "you" (the
-operator) sit, with a libdave listener standing in for your Discord client: everything the bot
-sends is decrypted end to end and written to an Ogg Opus file you can play.  A media server
-serves a few generated demo tracks.  You type slash commands; the bot's replies and channel
-messages are printed as they arrive.
+The emulator runs the demo world (:func:`musicbot.emulator.world.demo_world`: the same ids on
+every run) with a libdave listener standing in for your Discord client in the voice channel:
+everything the bot sends is decrypted end to end, streamed to the web page and written to an
+Ogg Opus file.  A media server on a fixed port serves the demo's melodies (generated once,
+cached in the data dir), so links saved in one run still play in the next, and the bot's data
+dir is kept, so playlists, settings and the session (queue and position) come back.
 
 This is composition (it starts the bot), so it lives beside ``musicbot.app``, not inside the
 emulator package, which stays an independent peer of the bot.
@@ -12,10 +14,11 @@ emulator package, which stays an independent peer of the bot.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -24,193 +27,74 @@ import structlog
 import trio
 
 from musicbot.app import App, serve
-from musicbot.commands.definitions import BY_NAME
-from musicbot.config import Config, Secret
+from musicbot.config import Config, LogConfig, Secret
+from musicbot.demo import tracks
+from musicbot.demo.console import HELP, Console
+from musicbot.demo.ports import MEDIA_PORT, WEB_PORT, pick_port
+from musicbot.demo.web import DemoWeb, open_web_server
 from musicbot.emulator.media import open_media_server
-from musicbot.emulator.recording import ogg_opus
 from musicbot.emulator.server import Emulator, open_emulator
 from musicbot.emulator.voice import VoiceServer
 from musicbot.emulator.voice_call import Listener
-from musicbot.models.media import SILENCE_FRAME
+from musicbot.emulator.world import demo_world
 
 log = structlog.get_logger(__name__)
 
-MANAGE_GUILD: Final = 1 << 5
-SUB_COMMAND: Final = 1
+HOST: Final = "127.0.0.1"
 RECORD_EVERY: Final = 5.0  # seconds between rewrites of the recording while audio arrives
 RECORDING_NAME: Final = "emulator-recording.ogg"
-
-HELP: Final = """\
-Type slash commands as you would in Discord, for example:
-  /play <link or search words>      /pause   /resume   /skip   /queue   /nowplaying
-  /volume 50    /repeat queue    /seek 1:30    /playlist save favourites
-  /press np:skip                    press a button of the now-playing message
-  /help                             this text;   /quit (or Ctrl-D) stops everything
-Options go in order, or as name=value: /move from=3 to=1"""
+LOG_NAME: Final = "musicbot.log"
+HISTORY_NAME: Final = "console-history"
+INTERRUPT_EVERY: Final = 0.05  # seconds between attempts to end a prompt that is starting
 
 
-@attrs.define(eq=False)
-class Console:
-    emu: Emulator
-    voice: VoiceServer
-    guild_id: int
-    text_channel: int
-    voice_channel: int
-    user_id: int
-    listener: Listener
-    out: TextIO
-    recording: Path
-    seen: dict[str, str] = attrs.field(factory=dict)
-
-    def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
-
-    def parse(self, line: str) -> tuple[str, dict[str, Any]] | None:
-        """``/name [sub] args…`` → (name path, options) using the command definitions."""
-        try:
-            words = shlex.split(line.lstrip("/"))
-        except ValueError as exc:
-            self.say(f"! {exc}")
-            return None
-        if not words:
-            return None
-        command = BY_NAME.get(words[0])
-        if command is None:
-            self.say(f"! unknown command /{words[0]} (try /help)")
-            return None
-        spec = command.to_json()
-        options = list(spec.get("options", []))
-        path = [words[0]]
-        rest = words[1:]
-        if options and options[0].get("type") == SUB_COMMAND:
-            subs = {o["name"]: o for o in options}
-            if not rest or rest[0] not in subs:
-                self.say(f"! /{words[0]} needs one of: {', '.join(subs)}")
-                return None
-            path.append(rest[0])
-            options = list(subs[rest[0]].get("options", []))
-            rest = rest[1:]
-        values: dict[str, Any] = {}
-        positional = [w for w in rest if "=" not in w or w.startswith(("http://", "https://"))]
-        for word in rest:
-            if word not in positional:
-                key, _, value = word.partition("=")
-                values[key] = value
-        # Words fill the required options in order (the last takes the rest, so a query or a
-        # name may contain spaces); optional ones only when a command has nothing required.
-        unset = [o for o in options if o["name"] not in values]
-        free = [o for o in unset if o.get("required")] or unset
-        for i, opt in enumerate(free):
-            if i >= len(positional):
-                break
-            last = i == len(free) - 1
-            values[opt["name"]] = " ".join(positional[i:]) if last else positional[i]
-        typed: dict[str, Any] = {}
-        kinds = {o["name"]: o.get("type") for o in options}
-        for key, value in values.items():
-            kind = kinds.get(key)
-            if kind == 4:  # INTEGER
-                try:
-                    typed[key] = int(value)
-                except ValueError:
-                    self.say(f"! {key} must be a whole number")
-                    return None
-            elif kind == 5:  # BOOLEAN
-                typed[key] = str(value).lower() in ("1", "true", "yes", "on")
-            else:
-                typed[key] = value
-        return " ".join(path), typed
-
-    def run_line(self, line: str) -> bool:
-        """Act on one typed line; False means quit."""
-        line = line.strip()
-        if not line:
-            return True
-        if line in ("/quit", "/exit", "quit", "exit"):
-            return False
-        if line in ("/help", "help", "?"):
-            self.say(HELP)
-            return True
-        if line.startswith("/press "):
-            custom_id = line.split(None, 1)[1].strip()
-            self.emu.component(self.guild_id, self.user_id, custom_id, channel_id=self.text_channel)
-            return True
-        parsed = self.parse(line)
-        if parsed is None:
-            return True
-        name, options = parsed
-        head, *sub = name.split(" ")
-        if sub:
-            payload = [{"type": SUB_COMMAND, "name": sub[0], "options": _options(options)}]
-            self.emu.command(
-                self.guild_id, self.user_id, head, payload, channel_id=self.text_channel
-            )
-        else:
-            self.emu.command(
-                self.guild_id, self.user_id, head, options, channel_id=self.text_channel
-            )
-        return True
-
-    def render_new(self) -> None:
-        """Print every new or edited message of the channel (interaction answers included:
-        the emulator, like Discord, turns them into channel messages)."""
-        rest = self.emu.rest
-        if rest is None:
-            return
-        for message in list(rest.messages.get(self.text_channel, [])):
-            key = str(message.get("id"))
-            text = render(message)
-            if text and self.seen.get(key) != text:
-                edited = key in self.seen
-                self.seen[key] = text
-                private = " (only you)" if int(message.get("flags") or 0) & 64 else ""
-                self.say(f"[#music{private}{' edited' if edited else ''}] {text}")
-
-    def save_recording(self) -> int:
-        packets = [f.opus for f in self.listener.frames if f.opus != SILENCE_FRAME]
-        if packets:
-            self.recording.write_bytes(ogg_opus(packets))
-        return len(packets)
+def demo_log_config(cfg: Config) -> LogConfig:
+    """Logs of the demo go to a file in the data dir unless ``[log] file`` names one."""
+    if cfg.log.file:
+        return cfg.log
+    data_dir = Path(cfg.storage.data_dir).expanduser()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return attrs.evolve(cfg.log, file=str(data_dir / LOG_NAME))
 
 
-def _options(values: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for name, value in values.items():
-        kind = 4 if isinstance(value, int) and not isinstance(value, bool) else 3
-        kind = 5 if isinstance(value, bool) else kind
-        out.append({"name": name, "type": kind, "value": value})
-    return out
+def show_only_warnings_on_terminal() -> None:
+    """After :func:`musicbot.log.configure` with a file: the terminal shows warnings and up."""
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setLevel(logging.WARNING)
 
 
-def render(body: Any) -> str:
-    """A message body as one or a few plain lines."""
-    if not isinstance(body, dict):
-        return ""
-    parts: list[str] = []
-    if body.get("content"):
-        parts.append(str(body["content"]))
-    for embed in body.get("embeds") or []:
-        for field in ("title", "description"):
-            if embed.get(field):
-                parts.append(str(embed[field]))
-        for f in embed.get("fields") or []:
-            parts.append(f"{f.get('name')}: {f.get('value')}")
-        footer = (embed.get("footer") or {}).get("text")
-        if footer:
-            parts.append(str(footer))
-    buttons = [
-        c.get("custom_id")
-        for row in body.get("components") or []
-        for c in row.get("components", [])
-        if c.get("custom_id")
-    ]
-    if buttons:
-        parts.append("buttons: " + " ".join(f"[{b}]" for b in buttons))
-    return "\n    ".join(parts)
+def embedded_config(cfg: Config, emu: Emulator, search_template: str = "") -> Config:
+    """The operator's config, pointed at the emulator, allowed to fetch the local demo media;
+    with ``search_template`` (the media server's local search) unless the operator chose a
+    search provider of their own, so /search and autocomplete work offline."""
+    return attrs.evolve(
+        cfg,
+        discord=attrs.evolve(
+            cfg.discord,
+            api_base=emu.api_base,
+            gateway_url=emu.gateway_url,
+            token=Secret(emu.world.token),
+            ca_file=emu.ca_file,  # the emulator's voice gateway speaks TLS with its own CA
+            shard_count="auto",
+            shard_ids="auto",
+        ),
+        extractor=attrs.evolve(
+            cfg.extractor,
+            allow_private_addresses=True,
+            allowed_domains=(*cfg.extractor.allowed_domains, HOST),
+            search_provider=search_template
+            if search_template and cfg.extractor.search_provider == "ytsearch"
+            else cfg.extractor.search_provider,
+        ),
+    )
+
+
+# ---------------------------------------------------------------------- reading lines
 
 
 async def _read_lines(console: Console, stdin_fd: int) -> None:
-    """Until /quit or end of input."""
+    """Without a terminal: lines from the input until /quit or its end."""
     stream = trio.lowlevel.FdStream(os.dup(stdin_fd))
     buffer = b""
     async with stream:
@@ -223,6 +107,76 @@ async def _read_lines(console: Console, stdin_fd: int) -> None:
                 raw, buffer = buffer.split(b"\n", 1)
                 if not console.run_line(raw.decode("utf-8", "replace")):
                     return
+
+
+def _completer(console: Console) -> Any:
+    from prompt_toolkit.completion import Completer, Completion
+
+    class SlashCompleter(Completer):
+        def get_completions(self, document: Any, complete_event: Any) -> Iterable[Any]:
+            line = document.text_before_cursor
+            current = "" if line.endswith(" ") or not line else line.split()[-1]
+            for word, hint in console.completions(line):
+                yield Completion(word, start_position=-len(current), display_meta=hint[:60])
+
+    return SlashCompleter()
+
+
+async def _prompt_lines(console: Console, history: Path) -> None:
+    """On a terminal: prompt_toolkit's prompt in a worker thread, one line at a time.
+
+    Cancelling this task ends a prompt that is showing (as Ctrl-D would) and waits for the
+    thread, so the terminal is left in its normal mode.
+    """
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    session: Any = PromptSession(
+        history=FileHistory(str(history)),
+        completer=_completer(console),
+        complete_while_typing=True,
+    )
+
+    def one_line() -> str | None:
+        try:
+            return str(session.prompt(f"{console.me}> "))
+        except (KeyboardInterrupt, EOFError):
+            return None
+
+    def interrupt() -> bool:
+        app = session.app
+        loop = getattr(app, "loop", None)
+        if not app.is_running or loop is None:
+            return False
+        loop.call_soon_threadsafe(
+            lambda: app.exit(exception=EOFError()) if app.is_running else None
+        )
+        return True
+
+    while True:
+        done = trio.Event()
+        result: list[str | None] = []
+
+        async def run_prompt(done: trio.Event = done, result: list[str | None] = result) -> None:
+            try:
+                result.append(await trio.to_thread.run_sync(one_line))
+            finally:
+                done.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_prompt)
+            try:
+                await done.wait()
+            except trio.Cancelled:
+                with trio.CancelScope(shield=True):
+                    while not done.is_set():
+                        interrupt()
+                        with trio.move_on_after(INTERRUPT_EVERY):
+                            await done.wait()
+                raise
+        line = result[0] if result else None
+        if line is None or not console.run_line(line):
+            return
 
 
 async def _printer(console: Console) -> None:
@@ -242,77 +196,110 @@ async def _recorder(console: Console) -> None:
             await trio.to_thread.run_sync(console.save_recording)
 
 
-def embedded_config(cfg: Config, emu: Emulator) -> Config:
-    """The operator's config, pointed at the emulator, allowed to fetch the local demo media."""
-    return attrs.evolve(
-        cfg,
-        discord=attrs.evolve(
-            cfg.discord,
-            api_base=emu.api_base,
-            gateway_url=emu.gateway_url,
-            token=Secret(emu.world.token),
-            ca_file=emu.ca_file,  # the emulator's voice gateway speaks TLS with its own CA
-            shard_count="auto",
-            shard_ids="auto",
-        ),
-        extractor=attrs.evolve(
-            cfg.extractor,
-            allow_private_addresses=True,
-            allowed_domains=(*cfg.extractor.allowed_domains, "127.0.0.1"),
-        ),
-    )
+async def _until_stopped(app: App, cancel: trio.CancelScope) -> None:
+    """A stop asked from elsewhere (SIGINT, SIGTERM) ends the console too."""
+    await app.stop_requested.wait()
+    cancel.cancel()
 
 
 async def run_embedded_console(
     cfg: Config,
     *,
     on_app: Callable[[App], None] = lambda _app: None,
+    on_web: Callable[[DemoWeb], None] = lambda _web: None,
     stdin_fd: int | None = None,
     out: TextIO | None = None,
+    web_port: int = WEB_PORT,
+    media_port: int = MEDIA_PORT,
+    interactive: bool | None = None,
 ) -> None:
+    """Run the demo until /quit, end of input, Ctrl-C or a stop signal; then stop the bot
+    gracefully (it saves its session) and save what the listener heard."""
     data_dir = Path(await trio.Path(cfg.storage.data_dir).expanduser())
     await trio.Path(data_dir).mkdir(parents=True, exist_ok=True)
+    fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
+    terminal = os.isatty(fd) and out is None if interactive is None else interactive
+    media_dir = tracks.cache_dir(data_dir)
+    tones = await tracks.generate(media_dir)
     voice = VoiceServer()
+    world, guild, dj = demo_world()
+    text, lounge = guild.text_channel.id, guild.voice_channel.id
     async with (
-        open_media_server(data_dir / "demo-media") as media,
-        open_emulator(voice_backend=voice) as emu,
+        open_media_server(media_dir, tones, port=pick_port(HOST, media_port)) as media,
+        open_emulator(world=world, voice_backend=voice) as emu,
     ):
-        guild = emu.world.add_guild(
-            "Demo server", text_channels=("music",), voice_channels=("Lounge",)
+        listener = voice.add_listener(guild_id=guild.id, channel_id=lounge, user_id=dj.user_id)
+        web = DemoWeb(
+            emu=emu,
+            guild_id=guild.id,
+            text_channel=text,
+            voice_channel=lounge,
+            listener=listener,
+            demo_links=media.demo_links(),
         )
-        channels = {c.name: c.id for c in guild.channels.values()}
-        you = emu.world.add_member(guild.id, "you", permissions=MANAGE_GUILD)
-        emu.world.move_member(guild.id, you.user_id, channels["Lounge"])
-        listener = voice.add_listener(
-            guild_id=guild.id, channel_id=channels["Lounge"], user_id=you.user_id
-        )
+        async with open_web_server(web, port=pick_port(HOST, web_port)):
+            on_web(web)
+            await _run(
+                cfg, emu, web, listener, media.demo_links(), media.search_template, data_dir,
+                on_app, fd, out, terminal,
+            )  # fmt: skip
+
+
+async def _run(
+    cfg: Config,
+    emu: Emulator,
+    web: DemoWeb,
+    listener: Listener,
+    links: list[tuple[str, str]],
+    search_template: str,
+    data_dir: Path,
+    on_app: Callable[[App], None],
+    fd: int,
+    out: TextIO | None,
+    terminal: bool,
+) -> None:
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    terminal_logs = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    with contextlib.ExitStack() as stack:
+        if terminal:
+            stack.enter_context(patch_stdout(raw=True))
+            for handler in terminal_logs:
+                stack.callback(handler.setStream, handler.stream)
+                handler.setStream(sys.stderr)  # printed above the prompt
         console = Console(
             emu=emu,
-            voice=voice,
-            guild_id=guild.id,
-            text_channel=channels["music"],
-            voice_channel=channels["Lounge"],
-            user_id=you.user_id,
+            guild_id=web.guild_id,
+            text_channel=web.text_channel,
             listener=listener,
             out=out or sys.stdout,
             recording=data_dir / RECORDING_NAME,
         )
         async with trio.open_nursery() as nursery:
-            app: App = await nursery.start(serve, embedded_config(cfg, emu))
+            config = embedded_config(cfg, emu, search_template)
+            app: App = await nursery.start(serve, config)
             on_app(app)
             await app.ready.wait()
             console.say("musicbot is running against the local Discord emulator (no token set).")
+            console.say(f"Open the demo page: {web.url}  (Discord in your browser; hear it too)")
             console.say("You are in the voice channel 'Lounge' of 'Demo server'. Demo tracks:")
-            for title, link in media.demo_links():
+            for title, link in links:
                 console.say(f"  {title}: {link}")
             console.say(f"What you would hear is written to {console.recording}")
+            if cfg.log.file or terminal or out is None:
+                console.say(f"Logs: {demo_log_config(cfg).file} (warnings are shown here too)")
             console.say(HELP)
             async with trio.open_nursery() as ui:
                 ui.start_soon(_printer, console)
                 ui.start_soon(_recorder, console)
-                await _read_lines(console, sys.stdin.fileno() if stdin_fd is None else stdin_fd)
+                ui.start_soon(_until_stopped, app, ui.cancel_scope)
+                if terminal:
+                    await _prompt_lines(console, data_dir / HISTORY_NAME)
+                else:
+                    await _read_lines(console, fd)
                 ui.cancel_scope.cancel()
+            console.say("Stopping (the session is saved; the next start resumes it)…")
             app.request_stop()  # serve() ends after its graceful stop
-            saved = await trio.to_thread.run_sync(console.save_recording)
-            if saved:
-                console.say(f"Saved {saved} received frames to {console.recording}")
+        saved = await trio.to_thread.run_sync(console.save_recording)
+        if saved:
+            console.say(f"Saved {saved} received frames to {console.recording}")

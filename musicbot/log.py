@@ -117,6 +117,44 @@ _LEVELS: Final = {
 _QUIET: Final = ("httpx", "httpcore", "hypercorn.access", "hypercorn.error", "trio-websocket")
 
 
+def _spare_event(args: tuple[Any, ...], kw: dict[str, Any]) -> dict[str, Any]:
+    if args and "event" in kw:
+        kw["event_field"] = kw.pop("event")
+    return kw
+
+
+class BoundLogger(structlog.stdlib.BoundLogger):
+    """structlog's stdlib logger, except that a log call can never raise over its fields.
+
+    ``log.error("router_event_failed", event=...)`` is a ``TypeError`` in structlog (``event``
+    is the message's own parameter), and a log call that raises ends the task that made it:
+    issue 13 found one such line taking down the router.  Here the methods take the message
+    positionally only, and a field named ``event`` is kept as ``event_field`` instead.
+    """
+
+    def debug(self, *args: Any, **kw: Any) -> Any:
+        return super().debug(*args, **_spare_event(args, kw))
+
+    def info(self, *args: Any, **kw: Any) -> Any:
+        return super().info(*args, **_spare_event(args, kw))
+
+    def warning(self, *args: Any, **kw: Any) -> Any:
+        return super().warning(*args, **_spare_event(args, kw))
+
+    warn = warning
+
+    def error(self, *args: Any, **kw: Any) -> Any:
+        return super().error(*args, **_spare_event(args, kw))
+
+    def critical(self, *args: Any, **kw: Any) -> Any:
+        return super().critical(*args, **_spare_event(args, kw))
+
+    fatal = critical
+
+    def exception(self, *args: Any, **kw: Any) -> Any:
+        return super().exception(*args, **_spare_event(args, kw))
+
+
 def configure(
     cfg: LogConfig,
     *,
@@ -165,7 +203,7 @@ def configure(
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        wrapper_class=BoundLogger,
         cache_logger_on_first_use=False,
     )
     return redactor

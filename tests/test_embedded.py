@@ -1,75 +1,74 @@
-"""`make run` without a token: an operator types slash commands into the console."""
+"""`make run` without a token: command parsing and completion, the demo world's stable ids,
+ports that fall back (the demo itself runs in tests/demo/)."""
 
 from __future__ import annotations
 
-import io
-import os
-import re
-from pathlib import Path
+import socket
 
-import trio
+import pytest
 
-from musicbot import config
-from musicbot.embedded import Console, run_embedded_console
-from tests.e2e.harness import decode_ogg, dominant_frequency
+from musicbot.demo import commands
+from musicbot.demo.ports import pick_port
+from musicbot.emulator.world import demo_world
+from tests.demo.helpers import free_port
 
 
-class WatchedOutput(io.StringIO):
-    """Console output that wakes a waiting test when a pattern appears."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.changed = trio.Event()
-
-    def write(self, s: str) -> int:
-        n = super().write(s)
-        self.changed.set()
-        return n
-
-    async def wait_for(self, pattern: str) -> re.Match[str]:
-        while True:
-            match = re.search(pattern, self.getvalue())
-            if match:
-                return match
-            self.changed = trio.Event()
-            await self.changed.wait()
+def test_demo_world_ids_are_the_same_on_every_run() -> None:
+    a, b = demo_world()[0], demo_world()[0]
+    assert a.application_id == b.application_id
+    assert [(g.id, list(g.channels), list(g.members)) for g in a.guilds.values()] == [
+        (g.id, list(g.channels), list(g.members)) for g in b.guilds.values()
+    ]
+    guild = next(iter(a.guilds.values()))
+    humans = [m for m in guild.members.values() if not m.bot]
+    assert [m.name for m in humans] == ["Alex", "Sam", "Linh"]
+    assert [m.locale for m in humans] == ["en-US", "en-US", "vi"]
+    assert all(guild.voice_states[m.user_id].channel_id == guild.voice_channel.id for m in humans)
 
 
-async def test_console_plays_a_demo_track_and_records_what_the_listener_heard(
-    tmp_path: Path,
-) -> None:
-    cfg = config.build(
-        {"storage": {"data_dir": str(tmp_path)}, "log": {"level": "warning"}}, environ={}
-    )
-    out = WatchedOutput()
-    read_fd, write_fd = os.pipe()
-    try:
-        with trio.fail_after(60):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(lambda: run_embedded_console(cfg, stdin_fd=read_fd, out=out))
-                link = (await out.wait_for(r"Demo tone A440: (\S+)")).group(1)
-                os.write(write_fd, f"/play {link}\n".encode())
-                await out.wait_for(r"Now playing")
-                os.write(write_fd, b"/queue\n/volume percent=80\n")
-                await out.wait_for(r"Volume set to 80%")
-                await out.wait_for(r"The queue has finished")
-                os.write(write_fd, b"/quit\n")
-    finally:
-        os.close(write_fd)
-        os.close(read_fd)
-    recording = tmp_path / "emulator-recording.ogg"
-    assert "Saved" in out.getvalue()
-    pcm = decode_ogg(recording.read_bytes())
-    assert abs(dominant_frequency(pcm) - 440) < 10
+def test_a_taken_port_falls_back_to_a_free_one() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        assert pick_port("127.0.0.1", taken) == 0
+    free = free_port()
+    assert pick_port("127.0.0.1", free) == free
 
 
-def test_console_parses_commands_like_discord_would() -> None:
-    console = Console.__new__(Console)
-    console.out = io.StringIO()
-    assert console.parse("/play never gonna give") == ("play", {"query": "never gonna give"})
-    assert console.parse("/move 3 1") == ("move", {"from": 3, "to": 1})
-    assert console.parse("/move to=1 from=2") == ("move", {"from": 2, "to": 1})
-    assert console.parse("/playlist save chill vibes") == ("playlist save", {"name": "chill vibes"})
-    assert console.parse("/volume loud") is None
-    assert "whole number" in console.out.getvalue()
-    assert console.parse("/nope") is None
+def test_lines_are_parsed_like_discord_would_send_them() -> None:
+    def parse(line: str) -> tuple[str, dict[str, object]]:
+        parsed = commands.parse(line)
+        return parsed.path, dict(parsed.values)
+
+    assert parse("/play never gonna give") == ("play", {"query": "never gonna give"})
+    assert parse("/phát never gonna") == ("play", {"query": "never gonna"})
+    assert parse("/move 3 1") == ("move", {"from": 3, "to": 1})
+    assert parse("/move to=1 from=2") == ("move", {"from": 2, "to": 1})
+    assert parse("/playlist save chill vibes") == ("playlist save", {"name": "chill vibes"})
+    assert parse("/repeat queue") == ("repeat", {"mode": "queue"})
+    assert commands.parse("/playlist save x").payload() == [
+        {"type": 1, "name": "save", "options": [{"name": "name", "type": 3, "value": "x"}]}
+    ]
+    for bad, reason in (
+        ("/volume loud", "whole number"),
+        ("/nope", "unknown command"),
+        ("/playlist", "needs one of"),
+        ("/repeat sometimes", "one of"),
+        ("/move 1", "needs to"),
+    ):
+        with pytest.raises(commands.ParseError, match=reason):
+            commands.parse(bad)
+    partial = commands.parse("/play mor", partial=True)
+    assert partial.focused == "query"
+    assert partial.payload(focused=True) == [
+        {"name": "query", "type": 3, "value": "mor", "focused": True}
+    ]
+
+
+def test_completion_knows_both_languages_options_and_choices() -> None:
+    words = [w for w, _ in commands.completions("/ph")]
+    assert "/phát" in words and "/phát-tiếp" in words
+    assert [w for w, _ in commands.completions("/repeat ")] == ["mode=", "chế-độ="]
+    assert [w for w, _ in commands.completions("/repeat mode=q")] == ["mode=queue"]
+    assert "save" in [w for w, _ in commands.completions("/playlist ")]

@@ -105,3 +105,19 @@ def test_console_format_and_level_filtering() -> None:
 def teardown_module() -> None:
     structlog.reset_defaults()
     logging.getLogger().handlers.clear()
+
+
+def test_a_field_named_event_cannot_make_a_log_call_raise() -> None:
+    """Issue 13 item 1's root cause: ``event=`` collides with structlog's own argument."""
+    stream, _ = _json_logging()
+    log = structlog.get_logger("router")
+    log.error("router_event_failed", event="InteractionCreate", guild_id=5)
+    log.warning("w", event="x")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("failed", event="y")
+    lines = _lines(stream)
+    assert [line["event"] for line in lines] == ["router_event_failed", "w", "failed"]
+    assert [line["event_field"] for line in lines] == ["InteractionCreate", "x", "y"]
+    assert "boom" in str(lines[2]["exception"])

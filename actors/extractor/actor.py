@@ -2,9 +2,10 @@
 
 Theory.
 * The loop never blocks.  Each request joins or starts a *flight*: a task in the actor's own
-  nursery that does the slow work (cache lookup, DNS check, yt-dlp in a worker thread under a
-  ``CapacityLimiter`` of ``[extractor] workers``) within ``[extractor] timeout`` and then
-  answers every request waiting on it through their reply channels.
+  nursery that does the slow work (cache lookup, DNS check, yt-dlp in one of at most
+  ``[extractor] workers`` worker *processes*, :mod:`actors.extractor.pool`) within
+  ``[extractor] timeout`` and then answers every request waiting on it through their reply
+  channels.  A flight that times out or is cancelled kills its worker process.
 * Single-flight: requests are keyed (``url:<link>``, ``search:<provider><N>:<words>``); a
   request whose key is already in flight just adds itself to the waiters, so ten users pasting
   the same link cause one extraction.  The flights table is only touched by this actor's tasks,
@@ -19,9 +20,15 @@ Theory.
   address only: their domain was vouched for by the playlist the user linked.
 * A single track whose site gave no duration (a bare file, an ``<audio>`` element) is probed
   with ffmpeg (``musicbot.extract.probe``) so the queue shows it and the length limit holds.
+  Where ffmpeg cannot read it, or only guesses it from a host without byte ranges
+  (``Track.seekable`` is False), the stream is read once to measure it.
 * Playlists are extracted flat (one request for the whole list, capped at
   ``[limits] max_playlist_import``) and delivered in batches; each entry is resolved just before
-  it plays.  A stream URL refused with 403 is re-extracted by ``resolve(track, force=True)``.
+  it plays.  A stream URL refused with 403 is re-extracted by ``resolve(track, force=True)``
+  (``ExtractorHandle.refresh``).
+* A failure the operator can do something about (bot check, PO token, cookies, proxy, an old
+  yt-dlp; ``OPERATOR_FIX``) is logged once per reason and hour as ``extraction_blocked`` with
+  the fix; every failure is logged as ``extract_failed`` with its ``reason``.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from actors.extractor.messages import (
     SearchResult,
     SingleResult,
 )
+from actors.extractor.pool import Pool, open_pool
 from actors.extractor.work import (
     CACHE_DOWN,
     Result,
@@ -54,12 +62,13 @@ from actors.extractor.work import (
     Waiter,
     cached,
     extract_url,
+    extractor_ref,
     search,
     store,
 )
 from actors.kit.mailbox import open_mailbox, reply
 from musicbot.config import Config
-from musicbot.extract.errors import ExtractionError, Reason
+from musicbot.extract.errors import OPERATOR_FIX, ExtractionError, Reason
 from musicbot.extract.info import (
     Extraction,
     SearchInfo,
@@ -71,6 +80,9 @@ from musicbot.models.track import Track
 from musicbot.safety import Refusal, check_url, looks_like_url, sanitize_query
 
 log = structlog.get_logger(__name__)
+
+# The operator is told the fix for a kind of failure at most this often (seconds).
+WARN_EVERY = 3600.0
 
 
 async def _fly(st: State, key: str, work: Callable[[], Awaitable[Extraction]], read: bool) -> None:
@@ -99,9 +111,24 @@ async def _fly(st: State, key: str, work: Callable[[], Awaitable[Extraction]], r
             detail=str(result),
             elapsed=round(trio.current_time() - started, 3),
         )
+        if isinstance(result, ExtractionError):
+            tell_operator(st, result)
     waiters = st.flights.pop(key, [])
     for waiter in waiters:
         await _deliver(st, waiter, result)
+
+
+def tell_operator(st: State, error: ExtractionError) -> None:
+    """One ``extraction_blocked`` warning with the fix, per reason and :data:`WARN_EVERY`."""
+    fix = OPERATOR_FIX.get(error.reason)
+    if fix is None:
+        return
+    now = trio.current_time()
+    last = st.warned.get(error.reason.value)
+    if last is not None and now - last < WARN_EVERY:
+        return
+    st.warned[error.reason.value] = now
+    log.warning("extraction_blocked", reason=error.reason.value, fix=fix, detail=error.detail)
 
 
 # ------------------------------------------------------------------ answers
@@ -230,27 +257,36 @@ async def run(
     extra_extractors: Sequence[type] = (),
     wall_clock: Callable[[], float] = time.time,
     egress_proxy: str | None = None,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Pool] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve extraction requests until the inbox closes; flights in progress are cancelled.
+    """Serve extraction requests until the inbox closes; flights in progress are cancelled
+    and every worker process is killed.
 
     ``egress_proxy`` (the egress guard's URL, :mod:`musicbot.egress`) becomes yt-dlp's proxy
     and ffmpeg's ``-http_proxy``, so every connection either tool opens is re-checked.
+    ``extra_extractors`` must be importable classes (module level): the workers import them.
+    ``task_status.started`` gets the worker pool (its counters are for metrics and tests), once
+    its first worker is up.
     """
     if egress_proxy:
         config = attrs.evolve(config, extractor=attrs.evolve(config.extractor, proxy=egress_proxy))
-    async with trio.open_nursery() as nursery:
+    refs = tuple(extractor_ref(cls) for cls in extra_extractors)
+    async with open_pool(config.extractor.workers) as pool, trio.open_nursery() as nursery:
         st = State(
             config=config,
             cache=cache,
-            extra_extractors=tuple(extra_extractors),
+            extractor_refs=refs,
             wall_clock=wall_clock,
             nursery=nursery,
+            pool=pool,
             limiter=trio.CapacityLimiter(config.extractor.workers),
             ffmpeg=ffmpeg_path(config.audio.ffmpeg),
             http_proxy=egress_proxy or None,
         )
-        task_status.started()
+        # One worker is started before the actor says it is up: the first /play then does not
+        # wait for a Python process to import yt-dlp (a couple of seconds of CPU).
+        await pool.prewarm()
+        task_status.started(pool)
         async with inbox:
             async for msg in inbox:
                 try:
@@ -280,7 +316,7 @@ async def start(
 ) -> ExtractorHandle:
     """Open the extractor's inbox, start it in ``nursery`` and return its handle."""
     mailbox = open_mailbox(NAME)
-    await nursery.start(
+    pool: Pool = await nursery.start(
         functools.partial(
             run,
             mailbox.receive,
@@ -292,4 +328,4 @@ async def start(
         )
     )
     # The flight's own timeout answers first; the slack covers the limiter queue and the cache.
-    return ExtractorHandle(mailbox.send, timeout=config.extractor.timeout + 10.0)
+    return ExtractorHandle(mailbox.send, timeout=config.extractor.timeout + 10.0, pool=pool)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 import trio
 
@@ -19,6 +21,9 @@ from musicbot.extract.errors import ExtractionError
 from musicbot.models.track import Track
 from musicbot.safety import Refusal
 
+if TYPE_CHECKING:
+    from actors.extractor.pool import Pool
+
 NAME = "extractor"
 
 
@@ -30,6 +35,8 @@ class ExtractorHandle:
 
     inbox: trio.MemorySendChannel[ExtractorMsg]
     timeout: float  # [extractor] timeout plus slack for the queue and the cache
+    # The worker processes, for their counters (metrics, tests); None for a bare handle.
+    pool: Pool | None = attrs.field(default=None, kw_only=True, eq=False)
 
     async def extract(self, query: str, requester_id: int | None = None) -> ExtractOutcome:
         """A link to a track or a playlist, or search words (then a ``SearchResult``)."""
@@ -54,6 +61,12 @@ class ExtractorHandle:
         if isinstance(answer, ExtractionError | Refusal):
             raise answer
         return answer
+
+    async def refresh(self, track: Track) -> Track:
+        """A new stream URL for a track whose URL stopped working (HTTP 403 at open, or an
+        expiry mid-song: resume at the position with the result, once).  Same as
+        ``resolve(track, force=True)``: the cache is skipped and then updated."""
+        return await self.resolve(track, force=True)
 
     async def search(self, text: str, requester_id: int | None = None) -> SearchResult:
         answer: SearchResult | Failure = await ask(

@@ -1,5 +1,16 @@
 """The guild actor: sole owner of one guild's queue, player and voice connection.
 
+Rooms.  ``actor.py`` (this module) owns the loop, the inbox, the snapshots and the timers, and
+composes the rooms: ``state.py`` (pure: snapshot and session shapes, who is a DJ, the next
+deadline), ``call.py`` (the wanted channel and the voice connection; it alone reads what the
+connection reports, as hold / up / moved / gone), ``playback.py`` (the player, the entry it
+plays, the position, the hold while the call reconnects).  Commands come from the table it is
+handed (``GuildDeps.commands``; ``table.py``, built by ``families.py`` from ``commands.py``
+(music), ``playlists.py``, ``settings.py`` and ``ops_commands.py``); ``replies.py`` sends
+interaction answers in order per interaction id and ``announcer.py`` posts to the music
+channel, from tasks of the nursery :func:`run` opens and never hands out.  Options are validated
+by the router (``musicbot.commands.validate``) before any handler sees them.
+
 Theory.  One task runs :meth:`Guild.run`; it reads one inbox (commands from the router, voice
 events from the gateway, and reports from its own child tasks) and is the only code that touches
 this guild's state, so there are no locks.  Slow work never blocks the loop: an extraction, a
@@ -15,17 +26,25 @@ Timers are deadlines the loop waits on (``move_on_at``): leave after ``[voice] a
 alone and after ``idle_timeout`` with nothing to play (unless 24/7), and stop the actor itself
 once it has neither voice nor queue, so only active guilds use memory.
 
-Crash recovery: after every change the actor saves a plain snapshot through its supervisor's
-``ChildContext``; a restarted instance rebuilds the queue from it, rejoins the voice channel and
-resumes the track from the saved position.  A guild that crashes more than
-``MAX_CRASHES`` times within ``CRASH_WINDOW`` seconds gives up cleanly and says so.
+Crash recovery (a crash never costs the queue).  After each message that was handled to the
+end, the actor saves a plain snapshot through its supervisor's ``ChildContext`` (the last *good*
+state: a message that crashes half-way is not in it, and its inbox dies with it, so it is never
+replayed).  A restarted instance rebuilds the queue from the snapshot, rejoins the voice channel
+and resumes the track from the saved position.  The supervisor alone counts crashes: past its
+intensity it restarts the actor with ``ctx.exhausted``, and the actor then *holds*: it keeps
+the queue and the saved session, leaves voice, tells the channel, and carries on at the next
+``/play`` or ``/resume``.
+
+Voice.  Every VOICE_STATE_UPDATE / VOICE_SERVER_UPDATE for the bot goes to the connection
+(lossless forwarders both ways).  While the connection reports ``Reconnecting`` the player is
+paused at its exact position; the next ``Connected`` resumes the same entry there.  ``Moved``
+(someone dragged the bot) only changes the channel the bot is in.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import random
 import secrets
 import time
@@ -39,8 +58,9 @@ import trio
 import actors.guild.texts  # noqa: F401  (registers the command texts)
 from actors import events as ev
 from actors.extractor import ExtractorHandle
-from actors.guild import views
+from actors.guild import state, views
 from actors.guild.announcer import Announcer, ChannelMessages
+from actors.guild.call import Call, Gone, Hold, MovedTo, Up
 from actors.guild.messages import (
     ChannelGone,
     Command,
@@ -57,42 +77,40 @@ from actors.guild.messages import (
     Shutdown,
     VoiceServer,
 )
+from actors.guild.playback import Playback
 from actors.guild.reasons import failure_text
 from actors.guild.replies import ReplyQueue
+from actors.guild.table import CommandTable
 from actors.kit.supervisor import ChildContext
 from actors.playlists import PersonalPlaylistsHandle
 from musicbot.audio import messages as pm
-from musicbot.audio.player import PlayerHandle, PlayerStats, open_player_channel, run_player
+from musicbot.audio.player import PlayerHandle
 from musicbot.audio.source import SourceOpener
 from musicbot.config import Config
 from musicbot.i18n import t
 from musicbot.log import bind
-from musicbot.models.queue import Queue
+from musicbot.models.media import FrameClock
+from musicbot.models.queue import Queue, QueueFull, QueuePositionError
 from musicbot.models.track import Track
 from musicbot.ops.context import OpsContext
-from musicbot.storage import GuildSettings, SessionSnapshot, Storage, StorageError
-from musicbot.voice import (
-    Connected,
-    Disconnected,
-    Reconnecting,
-    StopReason,
-    UpdateVoiceState,
-    VoiceConnection,
-    VoiceSettings,
+from musicbot.storage import (
+    DiskFull,
+    GuildSettings,
+    PermissionDenied,
+    SessionSnapshot,
+    Storage,
+    StorageError,
+    StorageIOError,
 )
+from musicbot.voice import StopReason, UpdateVoiceState, VoiceConnection, VoiceEvent
 
 log = structlog.get_logger(__name__)
 
-INBOX_SIZE: Final = 64
-MAX_PENDING_EXTRACTIONS: Final = 8  # per guild; more is refused as "busy"
-MAX_CRASHES: Final = 3
-CRASH_WINDOW: Final = 60.0
 REPLY_TIMEOUT: Final = 8.0  # a REST call answering a user may take this long at most
-PENDING_SEARCH_TTL: Final = 300.0
-MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
-ADMINISTRATOR: Final = 1 << 3
-# Seconds an actor with no voice and no queue stays before it stops (at most idle_timeout).
-LINGER: Final = 30.0
+REPLY_TIMEOUT_ON_CRASH: Final = 3.0  # the "something went wrong" answer before a crash
+# Commands that need the member in the bot's voice channel (they set the music channel).
+NEEDS_VOICE: Final = frozenset({"play", "playnext", "search", "join"})
+OPERATOR_ERRORS: Final = (DiskFull, PermissionDenied, StorageIOError)
 
 
 @attrs.define(kw_only=True)
@@ -112,18 +130,15 @@ class GuildDeps:
     extractor: ExtractorHandle
     bus: ev.EventBus
     opener: SourceOpener
+    sender: FrameClock  # the process's one voice clock (musicbot.voice.sender.VoiceSender)
     storage: Storage
     voice_members: Callable[[int], dict[int, int]]  # guild id -> {user id: channel id}
     rng: random.Random = attrs.field(factory=random.Random)
     ops: OpsContext | None = None  # metrics, health, and the board for audio counters
     personal_playlists: PersonalPlaylistsHandle | None = None  # None: personal scope unavailable
-
-
-@attrs.define
-class _Crashes:
-    """Saved with the snapshot so a restarted instance knows how often it crashed lately."""
-
-    times: list[float] = attrs.field(factory=list)
+    # The commands this actor answers (see actors.guild.table); the guild supervisor's spec
+    # fills in the default families when this is None.
+    commands: CommandTable | None = None
 
 
 class Guild:
@@ -143,30 +158,27 @@ class Guild:
         self.nursery = nursery
         self.queue = Queue(max_length=self.cfg.limits.max_queue_length)
         self.settings = GuildSettings()
-        self.members: dict[int, int] = dict(deps.voice_members(guild_id))
-        self.voice_channel_id: int | None = None  # where the bot is (or is going)
-        self.voice_connected = False
+        self.call = Call(
+            guild_id=guild_id,
+            bot_id=lambda: self.bot_id,
+            update_voice_state=deps.update_voice_state,
+            config=self.cfg,
+            members=dict(deps.voice_members(guild_id)),
+        )
+        self.playback = Playback()
         self.text_channel_id: int | None = None
         self.locale: str | None = None  # the language of the last request, for announcements
-        self.paused = False
         self.volume = self.cfg.audio.default_volume
-        self.position = 0.0
-        # When the player last reported ``position`` (trio time); None while it is not moving.
-        self.position_at: float | None = None
-        self.playing_entry: str | None = None
-        self.resolving: set[str] = set()
         self.pending = 0
         self.searches: dict[str, tuple[float, int, tuple[Track, ...]]] = {}
         self.stay_24_7 = self.cfg.voice.stay_24_7
-        self.alone_since: float | None = None
         self.idle_since: float | None = trio.current_time()
         self.stopping = False
-        self.player: PlayerHandle | None = None
-        self.voice: VoiceConnection | None = None
-        self.voice_done = trio.Event()  # set when the current voice connection's task ended
-        self.crashes = _Crashes()
+        self.held = False  # past the crash limit: queue kept, not playing, until asked again
+        self.dirty = False  # changed since the last snapshot handed to the supervisor
+        self.commands = deps.commands or CommandTable.of()
         self.posts = Announcer(deps.rest, lambda: self.text_channel_id)
-        self.replies = ReplyQueue(nursery)
+        self.replies = ReplyQueue()
         self.save_state: Callable[[Any], None] = lambda _s: None
         self.writer = deps.storage.session_writer(self.capture)
 
@@ -176,20 +188,71 @@ class Guild:
     def bot_id(self) -> int:
         return self.deps.identity.user_id
 
+    # The rooms' state, as the command families read and write it.
+    @property
+    def voice_channel_id(self) -> int | None:
+        """Where the bot is (or is going) in voice."""
+        return self.call.channel_id
+
+    @voice_channel_id.setter
+    def voice_channel_id(self, value: int | None) -> None:
+        self.call.channel_id = value
+
+    @property
+    def voice_connected(self) -> bool:
+        return self.call.connected
+
+    @property
+    def members(self) -> dict[int, int]:
+        return self.call.members
+
+    @property
+    def alone_since(self) -> float | None:
+        return self.call.alone_since
+
+    @property
+    def voice(self) -> VoiceConnection | None:
+        return self.call.voice
+
+    @property
+    def player(self) -> PlayerHandle | None:
+        return self.playback.player
+
+    @property
+    def playing_entry(self) -> str | None:
+        return self.playback.playing_entry
+
+    @property
+    def resolving(self) -> set[str]:
+        return self.playback.resolving
+
+    @property
+    def paused(self) -> bool:
+        return self.playback.paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self.playback.paused = value
+
+    @property
+    def position(self) -> float:
+        return self.playback.position
+
     def listeners(self) -> list[int]:
         """Members (not the bot) in the bot's voice channel."""
-        if self.voice_channel_id is None:
-            return []
-        return [
-            u for u, c in self.members.items() if c == self.voice_channel_id and u != self.bot_id
-        ]
+        return self.call.listeners()
+
+    def refresh_alone(self) -> None:
+        self.call.refresh_alone()
 
     def is_dj(self, inv: Invocation) -> bool:
-        if inv.permissions & (MANAGE_GUILD | ADMINISTRATOR):
-            return True
-        if self.settings.dj_role_id is not None and self.settings.dj_role_id in inv.roles:
-            return True
-        return self.listeners() == [inv.user_id]
+        return state.is_dj(
+            permissions=inv.permissions,
+            roles=inv.roles,
+            user_id=inv.user_id,
+            dj_role_id=self.settings.dj_role_id,
+            listeners=self.listeners(),
+        )
 
     def lang(self, inv: Invocation | None = None) -> str | None:
         if self.settings.language:
@@ -199,28 +262,23 @@ class Guild:
     # ------------------------------------------------------------------ snapshots
 
     def playback_position(self) -> float:
-        """The last reported position moved on by the time since, while audio flows (the
-        player reports only every few seconds; a snapshot should not lag behind that)."""
-        if self.position_at is None or self.paused or self.playing_entry is None:
-            return self.position
-        return self.position + max(0.0, trio.current_time() - self.position_at)
+        return self.playback.position_now()
 
     def set_position(self, position: float, *, moving: bool) -> None:
-        self.position = position
-        self.position_at = trio.current_time() if moving else None
+        self.playback.set_position(position, moving=moving)
 
     def snapshot(self) -> dict[str, Any]:
-        return {
-            "queue": self.queue.snapshot(),
-            "voice_channel_id": self.voice_channel_id,
-            "text_channel_id": self.text_channel_id,
-            "position": self.playback_position(),
-            "volume": self.volume,
-            "stay_24_7": self.stay_24_7,
-            "paused": self.paused,
-            "locale": self.locale,
-            "crashes": list(self.crashes.times),
-        }
+        return state.snapshot(
+            queue=self.queue,
+            voice_channel_id=self.voice_channel_id,
+            text_channel_id=self.text_channel_id,
+            position=self.playback_position(),
+            volume=self.volume,
+            stay_24_7=self.stay_24_7,
+            paused=self.paused,
+            locale=self.locale,
+            held=self.held,
+        )
 
     def capture(self) -> SessionSnapshot:
         return SessionSnapshot(
@@ -236,20 +294,28 @@ class Guild:
         )
 
     def changed(self) -> None:
-        """Record the new state for a restart (in memory) and for a process restart (disk)."""
-        self.save_state(self.snapshot())
+        """Record the new state for a restart (in memory, once the message is handled to the
+        end: see :meth:`commit`) and for a process restart (disk, debounced)."""
+        self.dirty = True
         if self.voice_channel_id is not None and (self.queue.current or len(self.queue)):
             self.writer.mark_dirty()
 
+    def commit(self) -> None:
+        """The message was handled without crashing: its state is the last good one."""
+        if self.dirty:
+            self.dirty = False
+            self.save_state(self.snapshot())
+
     def restore_from(self, data: Mapping[str, Any]) -> None:
-        self.queue = Queue.restore(data["queue"], max_length=self.cfg.limits.max_queue_length)
-        self.voice_channel_id = data.get("voice_channel_id")
-        self.text_channel_id = data.get("text_channel_id")
-        self.set_position(float(data.get("position", 0.0)), moving=False)
-        self.volume = int(data.get("volume", self.volume))
-        self.stay_24_7 = bool(data.get("stay_24_7", self.stay_24_7))
-        self.locale = data.get("locale")
-        self.crashes.times = [float(x) for x in data.get("crashes", ())]
+        saved = state.restore(data, max_queue=self.cfg.limits.max_queue_length)
+        self.queue = saved.queue
+        self.voice_channel_id = saved.voice_channel_id
+        self.text_channel_id = saved.text_channel_id
+        self.set_position(saved.position, moving=False)
+        self.volume = saved.volume if saved.volume is not None else self.volume
+        self.stay_24_7 = saved.stay_24_7 if saved.stay_24_7 is not None else self.stay_24_7
+        self.locale = saved.locale
+        self.held = saved.held
 
     # ------------------------------------------------------------------ speaking
 
@@ -272,11 +338,11 @@ class Guild:
 
     def _reply(self, inv: Invocation, call: Callable[[], Awaitable[None]]) -> None:
         """Send from a child task, in order per interaction (see ``actors.guild.replies``)."""
-        self.replies.submit(inv.reply, inv.name, call)
+        self.nursery.start_soon(self.replies.submit(inv.reply.interaction_id, inv.name, call))
 
     async def wait_replies(self, inv: Invocation | None = None) -> None:
         """Until the answers queued so far (for ``inv``, or for everyone) have been sent."""
-        await self.replies.wait(inv.reply if inv is not None else None)
+        await self.replies.wait(inv.reply.interaction_id if inv is not None else None)
 
     def announce(self, kind: str, body: dict[str, Any]) -> None:
         """Post to the music channel without waiting (``kind`` "np" edits the last one)."""
@@ -308,69 +374,37 @@ class Guild:
     # ------------------------------------------------------------------ voice
 
     def ensure_voice_task(self) -> VoiceConnection:
-        if self.voice is None:
-            send, receive = trio.open_memory_channel[Any](16)
-            self.voice = VoiceConnection(
-                guild_id=self.guild_id,
-                user_id=self.bot_id,
-                update_voice_state=self.deps.update_voice_state,
-                events=send,
-                settings=VoiceSettings.from_config(self.cfg),  # move_timeout, ca_file
+        """The call's connection and its player, their tasks started in the actor's nursery."""
+        opened = self.call.open()
+        if opened is not None:
+            self.nursery.start_soon(opened.run)
+            self.nursery.start_soon(self.forward, opened.events, FromVoice)
+            player = self.playback.open(
+                opened.voice, self.deps.opener, self.volume, clock=self.deps.sender
             )
-            self.voice_done = trio.Event()
-            self.nursery.start_soon(self.run_voice, self.voice, self.voice_done)
-            self.nursery.start_soon(self.forward, receive, FromVoice)
-            self.start_player(self.voice)
-            if self.deps.ops is not None and self.player is not None:
-                self.deps.ops.board.attach(self.guild_id, self.voice, self.player.stats)
-        return self.voice
-
-    async def run_voice(self, voice: VoiceConnection, done: trio.Event) -> None:
-        try:
-            await voice.run()
-        finally:
-            done.set()
-
-    def start_player(self, sink: VoiceConnection) -> None:
-        commands, receive = open_player_channel()
-        events_send, events_receive = trio.open_memory_channel[pm.PlayerEvent](32)
-        stats = PlayerStats()
-        self.player = PlayerHandle(commands, stats=stats)
-        self.nursery.start_soon(
-            functools.partial(
-                run_player,
-                receive,
-                sink=sink,
-                events=events_send,
-                opener=self.deps.opener,
-                volume=self.volume,
-                stats=stats,
-            )
-        )
-        self.nursery.start_soon(self.forward, events_receive, FromPlayer)
+            self.nursery.start_soon(player.run)
+            self.nursery.start_soon(self.forward, player.events, FromPlayer)
+            if self.deps.ops is not None:
+                self.deps.ops.board.attach(self.guild_id, opened.voice, player.stats)
+        assert self.call.voice is not None
+        return self.call.voice
 
     async def forward(
         self, receive: trio.MemoryReceiveChannel[Any], wrap: Callable[..., GuildMsg]
     ) -> None:
+        """Player and voice events are control (rule 13): waited for, never dropped."""
         async with receive:
             async for event in receive:
-                with trio.move_on_after(REPLY_TIMEOUT):
-                    await self.inbox_send.send(wrap(event=event))
+                await self.inbox_send.send(wrap(event=event))
 
     def join(self, channel_id: int) -> None:
-        voice = self.ensure_voice_task()
-        if self.voice_channel_id != channel_id or not self.voice_connected:
-            self.voice_channel_id = channel_id
-            voice.join(channel_id)
-        self.refresh_alone()
+        self.held = False  # a member asked for music again
+        self.ensure_voice_task()
+        self.call.join(channel_id)
 
     async def leave(self, reason_key: str | None) -> None:
         await self.stop_playback()
-        if self.voice is not None and self.voice_channel_id is not None:
-            self.voice.leave()
-        self.voice_channel_id = None
-        self.voice_connected = False
-        self.alone_since = None
+        self.call.leave()
         await self.end_session()
         if reason_key:
             self.announce_text(reason_key)
@@ -390,19 +424,10 @@ class Guild:
         await self.writer.discard()
         await self.deps.storage.sessions().delete(self.guild_id)
 
-    def refresh_alone(self) -> None:
-        if self.voice_channel_id is None or self.listeners():
-            self.alone_since = None
-        elif self.alone_since is None:
-            self.alone_since = trio.current_time()
-
     # ------------------------------------------------------------------ playback
 
     async def stop_playback(self) -> None:
-        if self.player is not None and self.playing_entry is not None:
-            self.playing_entry = None
-            await self.player.stop()
-        self.paused = False
+        await self.playback.stop()
 
     async def play_current(self, *, start_at: float = 0.0) -> None:
         """Make the player play the queue's current track (resolving it first if needed)."""
@@ -418,8 +443,8 @@ class Guild:
         )  # kept for Connected or the resolution to start from
         if not self.voice_connected or self.player is None:
             return  # starts on Connected
-        expired = track.stream_expires_at is not None and track.stream_expires_at < time.time() + 30
-        if not track.resolved or expired:
+        resolve, expired = self.playback.needs_resolving(track)
+        if resolve:
             if self.playing_entry is not None and self.playing_entry != track.entry_id:
                 # The previous track must not play on while this one resolves: its natural
                 # end would advance the queue past the track the member asked for.
@@ -428,10 +453,7 @@ class Guild:
                 self.resolving.add(track.entry_id)
                 self.nursery.start_soon(self.resolve_task, track, expired)
             return
-        self.playing_entry = track.entry_id
-        self.set_position(start_at, moving=False)
-        self.paused = False
-        await self.player.play(track, start_at=start_at)
+        await self.playback.play(track, start_at=start_at)
 
     async def resolve_task(self, track: Track, force: bool) -> None:
         try:
@@ -477,7 +499,7 @@ class Guild:
             case pm.TrackEnded(track=track, reason=reason, error=error, position=position):
                 if track.entry_id != self.playing_entry:
                     return  # replaced or stopped on purpose; already handled
-                self.playing_entry = None
+                self.playback.playing_entry = None
                 self.set_position(0.0, moving=False)
                 if reason is pm.EndReason.FAILED:
                     self.announce_text(
@@ -503,79 +525,64 @@ class Guild:
             case _:
                 assert_never(event)
 
-    async def on_voice(self, event: Any) -> None:
-        match event:
-            case Connected(channel_id=channel_id, resumed=resumed):
-                self.voice_connected = True
-                self.voice_channel_id = channel_id
+    async def on_voice(self, event: VoiceEvent) -> None:
+        """What the call makes of the connection's report (see ``actors.guild.call``)."""
+        outcome = self.call.interpret(event)
+        match outcome:
+            case Up(channel_id=channel_id, resumed=resumed, after_hold=after_hold):
                 self.deps.bus.publish(
                     ev.VoiceConnected(guild_id=self.guild_id, channel_id=channel_id)
                 )
-                self.refresh_alone()
+                # Back after a reconnect (a resume, a move, a new voice server): the same
+                # entry goes on from the exact place the player was held at.
+                if after_hold and await self.playback.release():
+                    return
                 if not resumed and self.playing_entry is None and self.queue.current is not None:
                     await self.play_current(start_at=self.position)
-            case Reconnecting():
-                pass  # frames are dropped meanwhile; the voice task recovers by itself
-            case Disconnected(reason=reason):
-                was = self.voice_channel_id
-                self.voice_connected = False
-                if reason is StopReason.LEFT:
-                    return
+            case Hold():
+                await self.playback.hold()  # frames would be lost meanwhile
+            case MovedTo():
+                self.changed()  # the new channel is where a restart rejoins; nothing "left"
+            case Gone(reason=reason, channel_id=was):
                 log.info("voice_lost", reason=reason.value, channel_id=was)
                 await self.stop_playback()
-                if self.voice is not None:
-                    self.voice.close()  # ends its task; a new join builds a new connection
-                self.voice = None
                 await self.player_close()
-                self.voice_channel_id = None
                 await self.end_session()
-                key = "cmd.kicked" if reason is StopReason.KICKED else None
-                self.announce_text(key or "cmd.voice_failed", reason=reason.value.replace("_", " "))
+                key = "cmd.kicked" if reason is StopReason.KICKED else "cmd.voice_failed"
+                self.announce_text(key, reason=reason.value.replace("_", " "))
                 self.deps.bus.publish(
                     ev.VoiceDisconnected(
                         guild_id=self.guild_id, channel_id=was, reason=reason.value
                     )
                 )
                 self.changed()
+            case None:
+                pass
             case _:
-                log.debug("voice_event_ignored", kind=type(event).__name__)  # (e.g. Moved)
+                assert_never(outcome)
 
     async def player_close(self) -> None:
-        if self.player is not None:
-            player, self.player = self.player, None
-            self.playing_entry = None
-            await player.aclose()
+        await self.playback.close()
 
     async def on_member_voice(self, msg: MemberVoiceState) -> None:
-        if msg.channel_id is None:
-            self.members.pop(msg.user_id, None)
-        else:
-            self.members[msg.user_id] = msg.channel_id
-        if msg.user_id == self.bot_id:
-            if self.voice is not None:
-                self.voice.on_voice_state_update(
-                    session_id=msg.session_id, channel_id=msg.channel_id
-                )
-            if msg.channel_id is not None and msg.channel_id != self.voice_channel_id:
-                self.voice_channel_id = msg.channel_id  # moved by someone: follow
-                self.changed()
-        self.refresh_alone()
+        if self.call.on_member_voice(msg.user_id, msg.channel_id, msg.session_id):
+            self.changed()  # moved by someone: the call follows
 
     # ------------------------------------------------------------------ the loop
 
     def deadline(self) -> float:
-        now_ok = not (self.stay_24_7 and self.voice_channel_id is not None)
-        deadlines = [math.inf]
-        if now_ok and self.alone_since is not None:
-            deadlines.append(self.alone_since + self.cfg.voice.alone_timeout)
-        idle = self.idle_since is not None and self.playing_entry is None and not self.resolving
-        if now_ok and idle and self.voice_channel_id is not None:
-            deadlines.append(self.idle_since + self.cfg.voice.idle_timeout)  # type: ignore[operator]
-        if self.voice_channel_id is None and self.pending == 0:  # (a queue left out of voice
-            # after a resume found the channel empty would otherwise keep the actor forever)
-            linger = min(LINGER, self.cfg.voice.idle_timeout)
-            deadlines.append((self.idle_since or trio.current_time()) + linger)
-        return min(deadlines)
+        return state.next_deadline(
+            now=trio.current_time(),
+            in_voice=self.voice_channel_id is not None,
+            stay_24_7=self.stay_24_7,
+            alone_since=self.alone_since,
+            idle_since=self.idle_since,
+            playing=self.playing_entry is not None or bool(self.resolving),
+            pending=self.pending,
+            held=self.held,
+            alone_timeout=self.cfg.voice.alone_timeout,
+            idle_timeout=self.cfg.voice.idle_timeout,
+        )
 
     async def on_deadline(self) -> bool:
         """Act on an expired timer; returns True when the actor should stop."""
@@ -591,17 +598,13 @@ class Guild:
 
     async def handle(self, msg: GuildMsg) -> bool:
         """One message; returns True when the actor should stop."""
-        # The command handlers live beside this module (/playlist and /settings register too).
-        from actors.guild import commands, playlists, settings  # noqa: F401
-
         match msg:
             case Command(inv=inv):
-                await commands.dispatch(self, inv)
+                await self.dispatch(inv)
             case MemberVoiceState():
                 await self.on_member_voice(msg)
             case VoiceServer(token=token, endpoint=endpoint):
-                if self.voice is not None:
-                    self.voice.on_voice_server_update(token=token, endpoint=endpoint)
+                self.call.on_voice_server(token, endpoint)
             case ChannelGone(channel_id=channel_id):
                 if channel_id == self.voice_channel_id:
                     await self.leave(None)
@@ -609,16 +612,16 @@ class Guild:
                     self.text_channel_id = None
             case RestoreSession(snapshot=snapshot):
                 if self.voice_channel_id is None and self.cfg.storage.resume_sessions:
-                    await self.restore_session(_from_session(snapshot), recovered=False)
+                    await self.restore_session(state.from_session(snapshot), recovered=False)
             case Shutdown(leave_voice=leave_voice):
                 await self.shutdown(leave_voice=leave_voice)
                 return True
-            case Extracted():
-                await commands.on_extracted(self, msg)
-            case PlaylistBatch():
-                await commands.on_playlist_batch(self, msg)
-            case PlaylistTrackFound():
-                await playlists.on_track_found(self, msg)
+            case Extracted() | PlaylistBatch() | PlaylistTrackFound():
+                report = self.commands.reports.get(type(msg))
+                if report is None:
+                    log.error("report_without_handler", kind=type(msg).__name__)
+                else:
+                    await report(self, msg)
             case Resolved():
                 await self.on_resolved(msg)
             case FromPlayer(event=event):
@@ -628,6 +631,68 @@ class Guild:
             case _:
                 assert_never(msg)
         return False
+
+    async def dispatch(self, inv: Invocation) -> None:
+        """One command, through the table; its options were validated by the router."""
+        if inv.channel_id is not None and inv.name in NEEDS_VOICE:
+            self.text_channel_id = inv.channel_id
+        self.locale = inv.locale
+        found = self.commands.lookup(inv.name)
+        if found is None:
+            await self.answer(inv, "cmd.unknown_command", ephemeral=True)
+            return
+        key, handler = found
+        if self.commands.needs_dj(key) and not self.is_dj(inv):
+            await self.answer(inv, "cmd.need_dj", ephemeral=True)
+            return
+        try:
+            await handler(self, inv)
+        except QueueFull as exc:
+            await self.answer(inv, "cmd.queue_full", ephemeral=True, limit=exc.limit)
+        except QueuePositionError as exc:
+            await self.answer(inv, "cmd.bad_index", ephemeral=True, index=exc.position)
+        except StorageError as exc:
+            emit = log.warning if isinstance(exc, OPERATOR_ERRORS) else log.info
+            emit("command_storage_error", command=inv.name, error=type(exc).__name__)
+            await self.respond(inv, exc.user_message(self.lang(inv)), ephemeral=True)
+        except Exception:
+            # Let it crash (the supervisor restarts the guild from its last good snapshot),
+            # but the member still gets an answer instead of "the application did not respond".
+            await self.answer(inv, "cmd.internal_error", ephemeral=True)
+            with trio.move_on_after(REPLY_TIMEOUT_ON_CRASH):
+                await self.wait_replies(inv)  # before the crash cancels the actor's tasks
+            raise
+
+    # ------------------------------------------------------------------ helpers of the families
+
+    def new_entry(self, track: Track, user_id: int) -> Track:
+        """``track`` as a queue entry requested by ``user_id`` (a fresh entry id)."""
+        return track.with_requester(user_id, new_entry_id())
+
+    async def join_member(self, inv: Invocation) -> bool:
+        """The member must be in voice; the bot joins them unless busy elsewhere with listeners."""
+        channel = inv.voice_channel_id
+        if channel is None:
+            await self.answer(inv, "cmd.not_in_voice", ephemeral=True)
+            return False
+        if (
+            self.voice_channel_id is not None
+            and self.voice_channel_id != channel
+            and self.listeners()
+        ):
+            await self.answer(
+                inv, "cmd.busy_elsewhere", ephemeral=True, channel_id=self.voice_channel_id
+            )
+            return False
+        self.join(channel)
+        return True
+
+    async def kick(self) -> None:
+        """Start playing if nothing is."""
+        if self.playing_entry is None and not self.resolving:
+            if self.queue.current is None:
+                self.queue.advance()
+            await self.play_current()
 
     async def shutdown(self, *, leave_voice: bool) -> None:
         """Graceful stop: keep the snapshot on disk, send silence, leave voice."""
@@ -645,10 +710,11 @@ class Guild:
             with trio.move_on_after(2), contextlib.suppress(Exception):
                 await self.player.status()  # answered once the Stop and its silence are done
         if leave_voice and self.voice is not None and self.voice_channel_id is not None:
-            self.voice.leave()
-            self.voice.close()  # after the leave: op 4 is queued, the session closed, task ends
+            done = self.call.done
+            self.call.leave()
+            self.call.close()  # after the leave: op 4 is queued, the session closed, task ends
             with trio.move_on_after(3):
-                await self.voice_done.wait()
+                await done.wait()
 
     async def restore_session(self, data: Mapping[str, Any], *, recovered: bool) -> None:
         self.restore_from(data)
@@ -665,6 +731,21 @@ class Guild:
         self.join(channel)
         if recovered and self.queue.current is not None:
             self.announce_text("cmd.recovered", title=self.queue.current.title)
+
+    async def hold(self, data: Mapping[str, Any], *, announce: bool) -> None:
+        """Past the crash limit: keep the queue (here and in the saved session on disk), stop
+        playing, leave voice, and say so; the next /play or /resume carries on (``join``)."""
+        self.restore_from(data)
+        self.held = True
+        self.voice_channel_id = None
+        if announce:
+            log.error("guild_actor_held", queued=len(self.queue))
+            self.announce_text("cmd.gave_up")
+        if self.members.get(self.bot_id) is not None:
+            try:  # the crashed instance never said goodbye to the channel
+                await self.deps.update_voice_state(self.guild_id, None, False, False)
+            except Exception as exc:  # the gateway may be reconnecting; Discord times it out
+                log.warning("ghost_voice_leave_failed", error=repr(exc))
 
     async def drop_stored_session(self) -> None:
         """A stored session whose channel is gone or empty is over: forget it, and leave the
@@ -692,39 +773,31 @@ async def run(
     ctx: ChildContext | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """The guild actor.  Returns when it has been idle long enough (or on Shutdown)."""
+    """The guild actor.  Returns when it has been idle long enough (or on Shutdown).
+
+    It reports itself started before touching the disk: the supervisor starts children from
+    its control loop and the router waits for that, so a slow disk must not hold up either."""
     with bind(guild_id=guild_id):
         async with trio.open_nursery() as nursery:
             g = Guild(guild_id, deps, inbox_send, nursery)
             if ctx is not None:
                 g.save_state = ctx.save_state
+            task_status.started()
             g.settings = await deps.storage.guild_settings(guild_id).load()
             if g.settings.default_volume is not None:
                 g.volume = g.settings.default_volume
             g.stay_24_7 = g.settings.stay_24_7 or g.stay_24_7
             previous = ctx.last_state if ctx is not None else None
-            if isinstance(previous, Mapping):
-                now = trio.current_time()
-                recent = [x for x in previous.get("crashes", ()) if x > now - CRASH_WINDOW]
-                recent.append(now)
-                if len(recent) > MAX_CRASHES:
-                    # Started (so the supervisor is not held up), then a normal exit: a
-                    # transient child that returns is not restarted.
-                    task_status.started()
-                    inbox.close()
-                    g.restore_from(previous)
-                    log.error("guild_actor_gave_up", crashes=len(recent))
-                    g.announce_text("cmd.gave_up")
-                    await _give_up(g)
-                    nursery.cancel_scope.cancel()
-                    return
             nursery.start_soon(g.posts.run)
             nursery.start_soon(g.writer.run)
             if isinstance(previous, Mapping):
-                await g.restore_session(previous, recovered=True)
-                g.crashes.times = recent
-                g.save_state(g.snapshot())
-            task_status.started()
+                exhausted = ctx is not None and ctx.exhausted
+                if exhausted or previous.get("held"):
+                    await g.hold(previous, announce=exhausted)
+                else:
+                    await g.restore_session(previous, recovered=True)
+                g.dirty = True
+                g.commit()
             log.info("guild_actor_started", restarted=ctx is not None and ctx.restart_count > 0)
             async with inbox:
                 while True:
@@ -733,7 +806,9 @@ async def run(
                             msg = await inbox.receive()
                         except trio.EndOfChannel:
                             break
-                        if await g.handle(msg):
+                        stop = await g.handle(msg)
+                        g.commit()
+                        if stop:
                             break
                         continue
                     if await g.on_deadline():
@@ -750,28 +825,6 @@ async def run(
                 deps.ops.board.detach(guild_id)
             nursery.cancel_scope.cancel()
     log.info("guild_actor_stopped")
-
-
-async def _give_up(g: Guild) -> None:
-    """Past the crash limit: say so, leave voice, forget the session (no resume of a loop)."""
-    g.posts.close()
-    with trio.move_on_after(REPLY_TIMEOUT):
-        await g.posts.run()
-        if g.voice_channel_id is not None:
-            await g.deps.update_voice_state(g.guild_id, None, False, False)
-        await g.writer.discard()
-        await g.deps.storage.sessions().delete(g.guild_id)
-
-
-def _from_session(s: SessionSnapshot) -> dict[str, Any]:
-    return {
-        "queue": s.queue,
-        "voice_channel_id": s.voice_channel_id or None,
-        "text_channel_id": s.text_channel_id,
-        "position": s.position,
-        "volume": s.volume,
-        "stay_24_7": s.stay_24_7,
-    }
 
 
 def new_entry_id() -> str:

@@ -1,9 +1,14 @@
-"""The music commands, as functions of the guild actor's state (run only by the actor task)."""
+"""The music family of commands: playing, queue editing and playback control.
+
+Functions of the guild actor's state, run only by the actor task.  They are not registered by
+import: :data:`FAMILY` at the bottom names them, and ``actors.guild.families`` puts the family
+in the table the actor is given.  Options arrive validated against ``musicbot.commands``
+definitions (type, range, choices), so a handler never sees a value Discord's schema forbids.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -14,8 +19,9 @@ from actors.extractor.messages import PlaylistResult, SearchResult, SingleResult
 from actors.guild import views
 from actors.guild.messages import Extracted, Invocation, PlaylistBatch
 from actors.guild.reasons import failure_text
+from actors.guild.table import Family, Handler
 from musicbot.i18n import t
-from musicbot.models.queue import QueueFull, QueuePositionError, RepeatMode
+from musicbot.models.queue import QueueFull, RepeatMode
 from musicbot.models.track import Track
 
 if TYPE_CHECKING:
@@ -23,85 +29,31 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[["Guild", Invocation], Awaitable[None]]
-HANDLERS: dict[str, Handler] = {}
 # Commands that change what everybody hears: a DJ, a server manager or a lone listener only.
 DJ_ONLY: Final = frozenset({"stop", "clear", "volume", "247", "np:stop"})
-# Commands that need the member in the bot's voice channel (or the bot free to join them).
-REPLY_TIMEOUT_ON_CRASH: Final = 3.0
-NEEDS_VOICE: Final = frozenset({"play", "playnext", "search", "join"})
-
-
-def command(*names: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        for name in names:
-            HANDLERS[name] = fn
-        return fn
-
-    return register
-
-
-async def dispatch(g: Guild, inv: Invocation) -> None:
-    if inv.channel_id is not None and inv.name in NEEDS_VOICE | {"playnext"}:
-        g.text_channel_id = inv.channel_id
-    g.locale = inv.locale
-    name = inv.name
-    key = name if ":" not in name else ":".join(name.split(":")[:2])
-    handler = HANDLERS.get(key) or HANDLERS.get(name.split(":")[0] + ":*")
-    if handler is None:
-        await g.answer(inv, "cmd.unknown_command", ephemeral=True)
-        return
-    if key in DJ_ONLY and not g.is_dj(inv):
-        await g.answer(inv, "cmd.need_dj", ephemeral=True)
-        return
-    try:
-        await handler(g, inv)
-    except QueueFull as exc:
-        await g.answer(inv, "cmd.queue_full", ephemeral=True, limit=exc.limit)
-    except QueuePositionError as exc:
-        await g.answer(inv, "cmd.bad_index", ephemeral=True, index=exc.position)
-    except Exception:
-        # Let it crash (the supervisor restarts the guild from its snapshot), but the member
-        # still gets an answer instead of "the application did not respond".
-        await g.answer(inv, "cmd.internal_error", ephemeral=True)
-        with trio.move_on_after(REPLY_TIMEOUT_ON_CRASH):
-            await g.wait_replies(inv)  # before the crash cancels the actor's tasks
-        raise
-
-
-# ------------------------------------------------------------------ voice checks
-
-
-async def _voice_check(g: Guild, inv: Invocation) -> bool:
-    """The member must be in voice; the bot joins them unless busy elsewhere with listeners."""
-    channel = inv.voice_channel_id
-    if channel is None:
-        await g.answer(inv, "cmd.not_in_voice", ephemeral=True)
-        return False
-    if g.voice_channel_id is not None and g.voice_channel_id != channel and g.listeners():
-        await g.answer(inv, "cmd.busy_elsewhere", ephemeral=True, channel_id=g.voice_channel_id)
-        return False
-    g.join(channel)
-    return True
+MAX_PENDING_EXTRACTIONS: Final = 8  # per guild; more is answered "busy"
+SEARCH_TTL: Final = 300.0  # seconds a /search menu can be picked from
 
 
 # ------------------------------------------------------------------ adding tracks
 
 
-@command("play", "playnext")
 async def play(g: Guild, inv: Invocation) -> None:
     query = str(inv.options.get("query", "")).strip()
-    if not query or not await _voice_check(g, inv):
-        if not query:
-            await g.answer(inv, "cmd.search_none", ephemeral=True, query=query)
+    if not query:
+        await g.answer(inv, "cmd.search_none", ephemeral=True, query=query)
+        return
+    if not await g.join_member(inv):
         return
     await _start_extraction(g, inv, query, play_next=inv.name == "playnext")
 
 
-@command("search")
 async def search(g: Guild, inv: Invocation) -> None:
     query = str(inv.options.get("query", "")).strip()
-    if not await _voice_check(g, inv):
+    if not query:
+        await g.answer(inv, "cmd.search_none", ephemeral=True, query=query)
+        return
+    if not await g.join_member(inv):
         return
     await _start_extraction(g, inv, query, play_next=False, search_only=True)
 
@@ -109,8 +61,8 @@ async def search(g: Guild, inv: Invocation) -> None:
 async def _start_extraction(
     g: Guild, inv: Invocation, query: str, *, play_next: bool, search_only: bool = False
 ) -> None:
-    if g.pending >= 8:
-        await g.answer(inv, "cmd.internal_error", ephemeral=True)
+    if g.pending >= MAX_PENDING_EXTRACTIONS:
+        await g.answer(inv, "cmd.busy", ephemeral=True)
         return
     await g.defer(inv, ephemeral=search_only)
     g.pending += 1
@@ -135,10 +87,6 @@ async def _extract_task(
                 await g.inbox_send.send(PlaylistBatch(inv=inv, tracks=batch))
 
 
-def _entry(track: Track, user_id: int) -> Track:
-    return track.with_requester(user_id, secrets.token_hex(6))
-
-
 async def on_extracted(g: Guild, msg: Extracted) -> None:
     inv = msg.inv
     g.pending -= 1
@@ -155,7 +103,7 @@ async def on_extracted(g: Guild, msg: Extracted) -> None:
             if inv.name == "search":
                 token = secrets.token_hex(4)
                 g.searches = {
-                    k: v for k, v in g.searches.items() if v[0] > trio.current_time() - 300
+                    k: v for k, v in g.searches.items() if v[0] > trio.current_time() - SEARCH_TTL
                 }
                 g.searches[token] = (trio.current_time(), inv.user_id, tracks)
                 await g.respond(inv, views.search_picker(query, tracks, token, locale=lang))
@@ -184,10 +132,10 @@ async def _add_one(g: Guild, inv: Invocation, track: Track, *, play_next: bool) 
             limit=views.format_duration(limit, lang),
         )
         return
-    entry = _entry(track, inv.user_id)
+    entry = g.new_entry(track, inv.user_id)
     try:
         position = g.queue.add_next(entry) if play_next else g.queue.add(entry)
-    except QueueFull as exc:  # also reached from on_extracted, outside dispatch
+    except QueueFull as exc:
         await g.answer(inv, "cmd.queue_full", limit=exc.limit)
         return
     key = "cmd.queued_next" if play_next else "cmd.queued"
@@ -198,30 +146,21 @@ async def _add_one(g: Guild, inv: Invocation, track: Track, *, play_next: bool) 
         duration=views.format_duration(track.duration, lang),
         position=position,
     )
-    await _kick(g)
+    await g.kick()
     g.changed()
 
 
-async def _kick(g: Guild) -> None:
-    """Start playing if nothing is."""
-    if g.playing_entry is None and not g.resolving:
-        if g.queue.current is None:
-            g.queue.advance()
-        await g.play_current()
-
-
 async def on_playlist_batch(g: Guild, msg: PlaylistBatch) -> None:
-    entries = [_entry(tr, msg.inv.user_id) for tr in msg.tracks]
+    entries = [g.new_entry(tr, msg.inv.user_id) for tr in msg.tracks]
     room = g.queue.free_slots
     if room < len(entries):
         entries = entries[:room]
     if entries:
         g.queue.extend(entries)
-        await _kick(g)
+        await g.kick()
         g.changed()
 
 
-@command("search:*")
 async def search_pick(g: Guild, inv: Invocation) -> None:
     token = inv.name.split(":", 1)[1]
     found = g.searches.get(token)
@@ -229,11 +168,11 @@ async def search_pick(g: Guild, inv: Invocation) -> None:
         await g.answer(inv, "cmd.search_expired", ephemeral=True)
         return
     _, _requester, tracks = found
-    try:
-        track = tracks[int(inv.values[0])]
-    except (ValueError, IndexError):
+    choice = inv.values[0]
+    if not (choice.isascii() and choice.isdigit() and int(choice) < len(tracks)):
         await g.answer(inv, "cmd.search_expired", ephemeral=True)
         return
+    track = tracks[int(choice)]
     if inv.voice_channel_id is None:
         await g.answer(inv, "cmd.not_in_voice", ephemeral=True)
         return
@@ -253,7 +192,6 @@ async def _need_current(g: Guild, inv: Invocation) -> Track | None:
     return track
 
 
-@command("pause", "np:pause")
 async def pause(g: Guild, inv: Invocation) -> None:
     if await _need_current(g, inv) is None:
         return
@@ -267,9 +205,14 @@ async def pause(g: Guild, inv: Invocation) -> None:
     await _after_control(g, inv, "cmd.paused", refresh_np=True)
 
 
-@command("resume", "np:resume")
 async def resume(g: Guild, inv: Invocation) -> None:
     if await _need_current(g, inv) is None:
+        return
+    if g.held:
+        # Stopped after repeated errors, queue kept: carry on where it was.
+        if await g.join_member(inv):
+            g.changed()
+            await g.answer(inv, "cmd.resumed")
         return
     if not g.paused:
         await g.answer(inv, "cmd.not_paused", ephemeral=True)
@@ -308,7 +251,6 @@ async def _after_control(
     await g.answer(inv, key, **kw)
 
 
-@command("skip", "np:skip")
 async def skip(g: Guild, inv: Invocation) -> None:
     track = await _need_current(g, inv)
     if track is None:
@@ -321,7 +263,6 @@ async def skip(g: Guild, inv: Invocation) -> None:
     await _after_control(g, inv, "cmd.skipped", title=track.title)
 
 
-@command("skipto")
 async def skipto(g: Guild, inv: Invocation) -> None:
     if not g.is_dj(inv):
         await g.answer(inv, "cmd.need_dj", ephemeral=True)
@@ -331,7 +272,6 @@ async def skipto(g: Guild, inv: Invocation) -> None:
     await _after_control(g, inv, "cmd.skipped_to", title=track.title)
 
 
-@command("previous")
 async def previous(g: Guild, inv: Invocation) -> None:
     track = g.queue.previous()
     if track is None:
@@ -341,22 +281,24 @@ async def previous(g: Guild, inv: Invocation) -> None:
     await _after_control(g, inv, "cmd.previous", title=track.title)
 
 
-@command("stop", "np:stop")
 async def stop(g: Guild, inv: Invocation) -> None:
     g.queue.clear(keep_current=False)
     await g.stop_playback()
     g.idle_since = trio.current_time()
+    if g.held:
+        # The queue kept after repeated crashes is not wanted: forget its saved session too,
+        # or a process restart would bring it back.
+        g.held = False
+        await g.end_session()
     g.changed()
     await g.answer(inv, "cmd.stopped")
 
 
-@command("join")
 async def join(g: Guild, inv: Invocation) -> None:
-    if await _voice_check(g, inv):
+    if await g.join_member(inv):
         await g.answer(inv, "cmd.joined", channel_id=inv.voice_channel_id)
 
 
-@command("leave")
 async def leave(g: Guild, inv: Invocation) -> None:
     if g.voice_channel_id is None:
         await g.answer(inv, "cmd.not_connected", ephemeral=True)
@@ -368,7 +310,6 @@ async def leave(g: Guild, inv: Invocation) -> None:
     await g.answer(inv, "cmd.left")
 
 
-@command("seek")
 async def seek(g: Guild, inv: Invocation) -> None:
     track = await _need_current(g, inv)
     if track is None:
@@ -377,8 +318,18 @@ async def seek(g: Guild, inv: Invocation) -> None:
         await g.answer(inv, "cmd.cannot_seek_live", ephemeral=True)
         return
     position = views.parse_position(str(inv.options.get("position", "")))
-    if position is None or (track.duration is not None and position >= track.duration):
+    if position is None:
         await g.answer(inv, "cmd.bad_position", ephemeral=True)
+        return
+    if track.duration is not None and position >= track.duration:
+        lang = g.lang(inv)
+        await g.answer(
+            inv,
+            "cmd.seek_past_end",
+            ephemeral=True,
+            position=views.format_duration(position, lang),
+            duration=views.format_duration(track.duration, lang),
+        )
         return
     g.set_position(position, moving=g.playing_entry is not None and not g.paused)
     if g.player is not None and g.playing_entry is not None:
@@ -387,7 +338,6 @@ async def seek(g: Guild, inv: Invocation) -> None:
     await g.answer(inv, "cmd.seeked", position=views.format_duration(position, g.lang(inv)))
 
 
-@command("volume")
 async def volume(g: Guild, inv: Invocation) -> None:
     percent = max(0, min(200, int(inv.options.get("percent", 100))))
     g.volume = percent
@@ -404,7 +354,6 @@ _REPEAT_CYCLE: Final = {
 }
 
 
-@command("repeat", "np:repeat")
 async def repeat(g: Guild, inv: Invocation) -> None:
     if "mode" in inv.options:
         mode = RepeatMode(str(inv.options["mode"]))
@@ -417,13 +366,11 @@ async def repeat(g: Guild, inv: Invocation) -> None:
     )
 
 
-@command("shuffle", "np:shuffle")
 async def shuffle(g: Guild, inv: Invocation) -> None:
     g.queue.shuffle(g.deps.rng)
     await _after_control(g, inv, "cmd.shuffled", refresh_np=True, count=len(g.queue.upcoming))
 
 
-@command("remove")
 async def remove(g: Guild, inv: Invocation) -> None:
     index = int(inv.options.get("index", 0))
     track = g.queue.at(index)
@@ -435,28 +382,29 @@ async def remove(g: Guild, inv: Invocation) -> None:
     await g.answer(inv, "cmd.removed", title=track.title)
 
 
-@command("move")
 async def move(g: Guild, inv: Invocation) -> None:
     if not g.is_dj(inv):
         await g.answer(inv, "cmd.need_dj", ephemeral=True)
         return
-    target = int(inv.options.get("to", 1))
-    track = g.queue.move(int(inv.options.get("from", 0)), target)
+    track = g.queue.move(int(inv.options.get("from", 0)), int(inv.options.get("to", 1)))
+    # A target past the end puts the track last: say where it really went.
+    position = next(
+        i for i, t in enumerate(g.queue.upcoming, start=1) if t.entry_id == track.entry_id
+    )
     g.changed()
-    await g.answer(inv, "cmd.moved", title=track.title, position=target)
+    await g.answer(inv, "cmd.moved", title=track.title, position=position)
 
 
-@command("clear")
 async def clear(g: Guild, inv: Invocation) -> None:
     count = g.queue.clear(keep_current=True)
     g.changed()
     await g.answer(inv, "cmd.cleared", count=count)
 
 
-@command("queue", "queue:page")
 async def queue(g: Guild, inv: Invocation) -> None:
     if inv.name.startswith("queue:page:"):
-        page = int(inv.name.rsplit(":", 1)[1])
+        digits = inv.name.rsplit(":", 1)[1]
+        page = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 9 else 1
     else:
         page = int(inv.options.get("page", 1))
     body = views.queue_page(
@@ -472,7 +420,6 @@ async def queue(g: Guild, inv: Invocation) -> None:
         await g.respond(inv, body)
 
 
-@command("nowplaying")
 async def nowplaying(g: Guild, inv: Invocation) -> None:
     track = await _need_current(g, inv)
     if track is None:
@@ -498,15 +445,53 @@ async def nowplaying(g: Guild, inv: Invocation) -> None:
     )
 
 
-@command("history")
 async def history(g: Guild, inv: Invocation) -> None:
     await g.respond(inv, views.history_page(g.queue.history, locale=g.lang(inv)))
 
 
-@command("247")
 async def stay(g: Guild, inv: Invocation) -> None:
     g.stay_24_7 = not g.stay_24_7
     g.settings = attrs.evolve(g.settings, stay_24_7=g.stay_24_7)
     await g.deps.storage.guild_settings(g.guild_id).save(g.settings)
     g.changed()
     await g.answer(inv, "cmd.247_on" if g.stay_24_7 else "cmd.247_off")
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "play": play,
+    "playnext": play,
+    "search": search,
+    "search:*": search_pick,
+    "pause": pause,
+    "np:pause": pause,
+    "resume": resume,
+    "np:resume": resume,
+    "skip": skip,
+    "np:skip": skip,
+    "skipto": skipto,
+    "previous": previous,
+    "stop": stop,
+    "np:stop": stop,
+    "join": join,
+    "leave": leave,
+    "seek": seek,
+    "volume": volume,
+    "repeat": repeat,
+    "np:repeat": repeat,
+    "shuffle": shuffle,
+    "np:shuffle": shuffle,
+    "remove": remove,
+    "move": move,
+    "clear": clear,
+    "queue": queue,
+    "queue:page:*": queue,
+    "nowplaying": nowplaying,
+    "history": history,
+    "247": stay,
+}
+FAMILY: Final = Family(
+    name="music",
+    handlers=HANDLERS,
+    dj_only=DJ_ONLY,
+    reports={Extracted: on_extracted, PlaylistBatch: on_playlist_batch},
+)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from actors.guild.commands import command
 from actors.guild.messages import Invocation
+from actors.guild.table import Family, Handler
 from musicbot import i18n
 from musicbot.i18n import t
 from musicbot.ops.health import HealthReport, Status, evaluate
@@ -237,6 +237,7 @@ def health_embed(
             "inline": False,
         },
     ]
+    fields.append({"name": "yt-dlp", "value": report.extractor_summary(), "inline": True})
     if shards is not None:
         age = report.rest_last_success_age
         ago = (
@@ -267,7 +268,6 @@ async def _allowed(g: Guild, inv: Invocation) -> bool:
     return True
 
 
-@command("metrics")
 async def metrics(g: Guild, inv: Invocation) -> None:
     if not await _allowed(g, inv) or g.deps.ops is None:
         return
@@ -280,7 +280,6 @@ async def metrics(g: Guild, inv: Invocation) -> None:
     await g.respond(inv, {"embeds": embeds}, ephemeral=True)
 
 
-@command("health")
 async def health(g: Guild, inv: Invocation) -> None:
     if not await _allowed(g, inv) or g.deps.ops is None:
         return
@@ -295,3 +294,13 @@ async def health(g: Guild, inv: Invocation) -> None:
             for s in sorted(inputs.shards, key=lambda s: s.shard_id)
         ]
     await g.respond(inv, {"embeds": [health_embed(report, locale, shards=shards)]}, ephemeral=True)
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "metrics": metrics,
+    "health": health,
+}
+FAMILY: Final = Family(
+    name="ops",
+    handlers=HANDLERS,
+)

@@ -124,7 +124,11 @@ def delete_confirmation(playlist: Playlist, scope: ScopeName, lang: str | None) 
 def parse_token(name: str) -> tuple[ScopeName, int, str] | None:
     """(scope, expiry, name) of ``playlist:<delete|keep>:<g|p>:<expiry>:<name>``."""
     parts = name.split(":", 4)
-    if len(parts) != 5 or parts[2] not in CODE_SCOPE or not parts[3].isdigit():
+    if (
+        len(parts) != 5
+        or parts[2] not in CODE_SCOPE
+        or not (parts[3].isascii() and parts[3].isdigit())
+    ):
         return None
     return CODE_SCOPE[parts[2]], int(parts[3]), parts[4]
 
@@ -136,24 +140,31 @@ register(
         "playlist.personal_unavailable": "Personal playlists are not available right now.",
         "playlist.nothing_to_save": "The queue is empty: there is nothing to save.",
         "playlist.saved": "Saved {count} tracks as **{name}** in {where}.",
+        "playlist.saved.one": "Saved 1 track as **{name}** in {where}.",
         "playlist.empty": "The playlist **{name}** has no tracks.",
         "playlist.loaded": "Added {count} tracks from **{name}** to the queue.",
+        "playlist.loaded.one": "Added 1 track from **{name}** to the queue.",
         "playlist.loaded_replaced": "Replaced the queue with {count} tracks from **{name}**.",
+        "playlist.loaded_replaced.one": "Replaced the queue with 1 track from **{name}**.",
         "playlist.loaded_partly": "The queue is full, so {skipped} tracks were left out.",
         "playlist.none": "There are no saved playlists in {where} yet.",
         "playlist.list_title": "Saved playlists — {where}",
         "playlist.list_line": "**{name}** — {count} tracks ({duration})",
+        "playlist.list_line.one": "**{name}** — 1 track ({duration})",
         "playlist.unreadable": "{count} damaged playlist file(s) could not be read.",
         "playlist.show_title": "{name} — page {page}/{pages}",
         "playlist.show_footer": "{count} tracks · {duration}",
+        "playlist.show_footer.one": "1 track · {duration}",
         "playlist.not_allowed": (
             "Only the creator of **{name}**, a DJ or a server manager may change it."
         ),
         "playlist.full": "That playlist already has the maximum of {limit} tracks.",
         "playlist.added": "Added **{title}** to **{name}** at position {position}.",
         "playlist.removed": "Removed **{title}** from **{name}** ({count} tracks left).",
+        "playlist.removed.one": "Removed **{title}** from **{name}** (1 track left).",
         "playlist.renamed": "Renamed **{old}** to **{new}**.",
         "playlist.delete_confirm": "Delete the playlist **{name}** ({count} tracks) for good?",
+        "playlist.delete_confirm.one": "Delete the playlist **{name}** (1 track) for good?",
         "playlist.delete_yes": "Delete",
         "playlist.delete_no": "Keep it",
         "playlist.deleted": "Deleted the playlist **{name}**.",

@@ -25,20 +25,25 @@ import structlog
 
 from actors.extractor.messages import PlaylistResult, SearchResult, SingleResult
 from actors.guild import playlist_views
-from actors.guild.commands import _entry, _kick, _voice_check, command
 from actors.guild.messages import Invocation, PlaylistTrackFound
 from actors.guild.playlist_views import CODE_SCOPE, ScopeName
 from actors.guild.reasons import failure_text
+from actors.guild.table import Family, Handler
 from actors.playlists import PersonalPlaylistsHandle
 from musicbot.i18n import t
 from musicbot.models.queue import QueueFull
 from musicbot.models.track import Track
 from musicbot.storage import (
+    CorruptFile,
+    DiskFull,
+    PermissionDenied,
     Playlist,
     PlaylistIndex,
     PlaylistRepository,
     StorageError,
+    StorageIOError,
     StoredTrack,
+    names,
     paginate,
 )
 
@@ -46,6 +51,8 @@ if TYPE_CHECKING:
     from actors.guild.actor import Guild
 
 log = structlog.get_logger(__name__)
+
+OPERATOR_ERRORS: Final = (DiskFull, PermissionDenied, StorageIOError)
 
 PAGE_SIZE: Final = 10
 
@@ -132,12 +139,29 @@ async def _load_changeable(
     return playlist
 
 
+async def _load_deletable(
+    g: Guild, inv: Invocation, book: _Book, name: str | None = None
+) -> Playlist | None:
+    """As :func:`_load_changeable`, but a damaged playlist can still be deleted (its creator
+    cannot be read, so in a server only a DJ may): storage moves its bytes aside."""
+    wanted = _name(inv) if name is None else name
+    try:
+        return await _load_changeable(g, inv, book, wanted)
+    except CorruptFile:
+        if book.scope != "personal" and not g.is_dj(inv):
+            raise
+        clean = names.validate(wanted)
+        return Playlist(name=clean, owner_id=inv.user_id, created_at=0.0, updated_at=0.0)
+
+
 async def _run(g: Guild, inv: Invocation, book: _Book, action: Any) -> None:
     """Run one playlist action, turning storage errors into the user's message."""
     try:
         await action()
     except StorageError as exc:
-        log.info(
+        # A full or unwritable disk is the operator's problem; the rest is the member's input.
+        emit = log.warning if isinstance(exc, OPERATOR_ERRORS) else log.info
+        emit(
             "playlist_refused",
             command=inv.name,
             scope=book.scope,
@@ -152,7 +176,6 @@ async def _run(g: Guild, inv: Invocation, book: _Book, action: Any) -> None:
 # ------------------------------------------------------------------ save / load
 
 
-@command("playlist save")
 async def save(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
     tracks = ([g.queue.current] if g.queue.current is not None else []) + g.queue.upcoming
@@ -173,7 +196,6 @@ async def save(g: Guild, inv: Invocation) -> None:
     await _run(g, inv, book, action)
 
 
-@command("playlist load")
 async def load(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
 
@@ -186,19 +208,19 @@ async def load(g: Guild, inv: Invocation) -> None:
         if replace and g.queue.current is not None and not g.is_dj(inv):
             await g.answer(inv, "cmd.need_dj", ephemeral=True)
             return
-        if not await _voice_check(g, inv):
+        if not await g.join_member(inv):
             return
         if replace:
             g.queue.clear(keep_current=False)
             await g.stop_playback()
         # Unresolved tracks (no stream URL): the actor resolves each one just before it plays.
-        entries = [_entry(s.to_track(), inv.user_id) for s in playlist.tracks]
+        entries = [g.new_entry(s.to_track(), inv.user_id) for s in playlist.tracks]
         room = g.queue.free_slots
         added = entries[:room]
         if not added:
             raise QueueFull(g.queue.max_length, len(g.queue), len(entries))
         g.queue.extend(added)
-        await _kick(g)
+        await g.kick()
         g.changed()
         key = "playlist.loaded_replaced" if replace else "playlist.loaded"
         text = t(key, g.lang(inv), name=playlist.name, count=len(added))
@@ -212,7 +234,6 @@ async def load(g: Guild, inv: Invocation) -> None:
 # ------------------------------------------------------------------ reading
 
 
-@command("playlist list")
 async def list_playlists(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
 
@@ -228,7 +249,6 @@ async def list_playlists(g: Guild, inv: Invocation) -> None:
     await _run(g, inv, book, action)
 
 
-@command("playlist show")
 async def show(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
 
@@ -244,11 +264,14 @@ async def show(g: Guild, inv: Invocation) -> None:
     await _run(g, inv, book, action)
 
 
-@command(playlist_views.PAGE_PREFIX)
 async def show_page(g: Guild, inv: Invocation) -> None:
     """A page button of /playlist show: ``playlist:page:<g|p>:<page>:<name>``."""
     parts = inv.name.split(":", 4)
-    if len(parts) != 5 or parts[2] not in CODE_SCOPE or not parts[3].isdigit():
+    if (
+        len(parts) != 5
+        or parts[2] not in CODE_SCOPE
+        or not (parts[3].isascii() and parts[3].isdigit())
+    ):
         await g.answer(inv, "cmd.unknown_command", ephemeral=True)
         return
     scope = CODE_SCOPE[parts[2]]
@@ -265,7 +288,6 @@ async def show_page(g: Guild, inv: Invocation) -> None:
 # ------------------------------------------------------------------ changing
 
 
-@command("playlist add")
 async def add(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
     query = str(inv.options.get("query") or "").strip()
@@ -348,7 +370,6 @@ async def on_track_found(g: Guild, msg: PlaylistTrackFound) -> None:
     await _run(g, inv, book, action)
 
 
-@command("playlist remove")
 async def remove(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
 
@@ -364,7 +385,6 @@ async def remove(g: Guild, inv: Invocation) -> None:
     await _run(g, inv, book, action)
 
 
-@command("playlist rename")
 async def rename(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
 
@@ -378,12 +398,11 @@ async def rename(g: Guild, inv: Invocation) -> None:
     await _run(g, inv, book, action)
 
 
-@command("playlist delete")
 async def delete(g: Guild, inv: Invocation) -> None:
     book = _Book(g, _scope(inv), inv.user_id)
 
     async def action() -> None:
-        playlist = await _load_changeable(g, inv, book)
+        playlist = await _load_deletable(g, inv, book)
         if playlist is None:
             return
         lang = g.lang(inv)
@@ -393,7 +412,6 @@ async def delete(g: Guild, inv: Invocation) -> None:
     await _run(g, inv, book, action)
 
 
-@command(playlist_views.DELETE_PREFIX)
 async def delete_confirmed(g: Guild, inv: Invocation) -> None:
     parsed = playlist_views.parse_token(inv.name)
     if parsed is None or parsed[1] < time.time():
@@ -405,7 +423,7 @@ async def delete_confirmed(g: Guild, inv: Invocation) -> None:
     book = _Book(g, scope, inv.user_id)
 
     async def action() -> None:
-        playlist = await _load_changeable(g, inv, book, name)
+        playlist = await _load_deletable(g, inv, book, name)
         if playlist is None:
             return
         await book.delete(playlist.name)
@@ -416,8 +434,27 @@ async def delete_confirmed(g: Guild, inv: Invocation) -> None:
     await _run(g, inv, book, action)
 
 
-@command(playlist_views.KEEP_PREFIX)
 async def delete_cancelled(g: Guild, inv: Invocation) -> None:
     parsed = playlist_views.parse_token(inv.name)
     name = parsed[2] if parsed is not None else ""
     await g.update(inv, {"content": t("playlist.kept", g.lang(inv), name=name), "components": []})
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "playlist save": save,
+    "playlist load": load,
+    "playlist list": list_playlists,
+    "playlist show": show,
+    playlist_views.PAGE_PREFIX + ":*": show_page,
+    "playlist add": add,
+    "playlist remove": remove,
+    "playlist rename": rename,
+    "playlist delete": delete,
+    playlist_views.DELETE_PREFIX + ":*": delete_confirmed,
+    playlist_views.KEEP_PREFIX + ":*": delete_cancelled,
+}
+FAMILY: Final = Family(
+    name="playlists",
+    handlers=HANDLERS,
+    reports={PlaylistTrackFound: on_track_found},
+)

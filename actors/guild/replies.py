@@ -4,12 +4,15 @@ Theory: each interaction's REST calls (a deferral, then its edit, then follow-up
 Discord in order, but the actor must not await them: a slow or failing call would hold up
 playback and the next member's acknowledgement.  So every call runs in a child task of the
 actor's nursery that first waits for the previous call of the same interaction (a chain of
-``trio.Event``s keyed by the responder), is bounded in time, and logs a failure instead of
+``trio.Event``s keyed by the interaction id), is bounded in time, and logs a failure instead of
 raising.  Only the actor task calls :meth:`ReplyQueue.submit`, so the chain needs no lock.
+The queue holds no nursery (rule 14): ``submit`` returns the task, and the actor starts it in
+the nursery it opened and never hands out.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -23,20 +26,21 @@ KEPT: Final = 64  # past this many, finished interactions are forgotten
 
 
 class ReplyQueue:
-    def __init__(self, nursery: trio.Nursery, *, timeout: float = REPLY_TIMEOUT) -> None:
-        self.nursery = nursery
+    def __init__(self, *, timeout: float = REPLY_TIMEOUT) -> None:
         self.timeout = timeout
-        self.tails: dict[int, trio.Event] = {}  # id(responder) -> its last queued call
+        self.tails: dict[int, trio.Event] = {}  # interaction id -> its last queued call
 
-    def submit(self, key: object, name: str, call: Callable[[], Awaitable[None]]) -> None:
-        """Queue ``call`` behind the earlier calls for ``key`` and return at once."""
-        ident = id(key)
-        previous = self.tails.get(ident)
+    def submit(
+        self, key: int, name: str, call: Callable[[], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Queue ``call`` behind the earlier calls for interaction ``key``; returns the task
+        that sends it (in order), for the caller to start at once."""
+        previous = self.tails.get(key)
         done = trio.Event()
-        self.tails[ident] = done
+        self.tails[key] = done
         if len(self.tails) > KEPT:
-            self.tails = {k: e for k, e in self.tails.items() if k == ident or not e.is_set()}
-        self.nursery.start_soon(self._send, name, call, previous, done)
+            self.tails = {k: e for k, e in self.tails.items() if k == key or not e.is_set()}
+        return functools.partial(self._send, name, call, previous, done)
 
     async def _send(
         self,
@@ -60,10 +64,10 @@ class ReplyQueue:
         finally:
             done.set()
 
-    async def wait(self, key: object | None = None) -> None:
+    async def wait(self, key: int | None = None) -> None:
         """Until the calls queued so far (for ``key``, or for everyone) have been sent."""
         if key is not None:
-            tails = [e for k, e in self.tails.items() if k == id(key)]
+            tails = [e for k, e in self.tails.items() if k == key]
         else:
             tails = list(self.tails.values())
         for event in tails:

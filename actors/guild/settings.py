@@ -9,15 +9,16 @@ so what the bot does always matches what a restart would load.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import structlog
 
-from actors.guild.commands import command
 from actors.guild.messages import Invocation
+from actors.guild.table import Family, Handler
 from musicbot.i18n import register, t
-from musicbot.storage import GuildSettings, StorageError
+from musicbot.storage import Conflict, GuildSettings, StorageError
 
 if TYPE_CHECKING:
     from actors.guild.actor import Guild
@@ -40,7 +41,6 @@ def _describe(settings: GuildSettings, default_volume: int, lang: str | None) ->
     return t("settings.current", lang, dj=dj, language=language, volume=volume)
 
 
-@command("settings")
 async def settings(g: Guild, inv: Invocation) -> None:
     if not inv.permissions & (MANAGE_GUILD | ADMINISTRATOR):
         await g.answer(inv, "settings.need_manager", ephemeral=True)
@@ -65,6 +65,10 @@ async def settings(g: Guild, inv: Invocation) -> None:
         await g.deps.storage.guild_settings(g.guild_id).save(updated)
     except StorageError as exc:
         log.warning("settings_save_failed", error=type(exc).__name__, detail=str(exc))
+        if isinstance(exc, Conflict):
+            # Another process changed them: take its version, so a retry builds on it.
+            with contextlib.suppress(StorageError):
+                g.settings = await g.deps.storage.guild_settings(g.guild_id).load()
         await g.respond(inv, exc.user_message(g.lang(inv)), ephemeral=True)
         return
     g.settings = updated
@@ -99,4 +103,13 @@ register(
         ),
         "settings.saved": "Đã lưu cài đặt.",
     },
+)
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "settings": settings,
+}
+FAMILY: Final = Family(
+    name="settings",
+    handlers=HANDLERS,
 )

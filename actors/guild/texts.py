@@ -17,6 +17,7 @@ EN = {
     "cmd.queued": "Added **{title}** ({duration}) to the queue at position {position}.",
     "cmd.queued_next": "**{title}** ({duration}) will play next.",
     "cmd.queued_playlist": "Added {count} tracks from **{title}** to the queue.",
+    "cmd.queued_playlist.one": "Added 1 track from **{title}** to the queue.",
     "cmd.playlist_truncated": "Only the first {limit} entries were imported.",
     "cmd.queue_full": "The queue is full ({limit} tracks). Remove something first.",
     "cmd.too_long": "**{title}** is too long ({duration}; the limit is {limit}).",
@@ -39,6 +40,7 @@ EN = {
     "cmd.queue_empty": "The queue is empty.",
     "cmd.queue_title": "Queue — page {page}/{pages}",
     "cmd.queue_footer": "{count} tracks · {duration} in total · repeat: {repeat}",
+    "cmd.queue_footer.one": "1 track · {duration} in total · repeat: {repeat}",
     "cmd.history_title": "Recently played",
     "cmd.history_empty": "Nothing has been played yet.",
     "cmd.seeked": "Moved to {position}.",
@@ -50,10 +52,12 @@ EN = {
     "cmd.repeat.track": "this track",
     "cmd.repeat.queue": "the whole queue",
     "cmd.shuffled": "Shuffled {count} upcoming tracks.",
+    "cmd.shuffled.one": "Shuffled 1 upcoming track.",
     "cmd.removed": "Removed **{title}**.",
     "cmd.moved": "Moved **{title}** to position {position}.",
     "cmd.bad_index": "There is no track at position {index}.",
     "cmd.cleared": "Cleared {count} upcoming tracks.",
+    "cmd.cleared.one": "Cleared 1 upcoming track.",
     "cmd.247_on": "24/7 mode is on: I'll stay in the voice channel.",
     "cmd.247_off": "24/7 mode is off: I'll leave when idle or alone.",
     "cmd.ping": "Pong! Gateway {gateway} · REST {rest}.",
@@ -62,7 +66,12 @@ EN = {
     "cmd.search_expired": "That search has expired; run /search again.",
     "cmd.track_failed": "Couldn't play **{title}**: {reason} Moving on.",
     "cmd.recovered": "Playback recovered after an internal error; resuming **{title}**.",
-    "cmd.gave_up": "Playback in this server hit repeated errors and was stopped. Try /play again.",
+    "cmd.gave_up": (
+        "Playback in this server hit repeated errors and was stopped. The queue is kept: "
+        "use /resume or /play to carry on."
+    ),
+    "cmd.busy": "I'm busy with other requests in this server; try again in a moment.",
+    "cmd.seek_past_end": "{position} is past the end of this track (it is {duration} long).",
     "cmd.left_alone": "Left the voice channel because nobody was listening.",
     "cmd.left_idle": "Left the voice channel after a while with nothing to play.",
     "cmd.kicked": "I was disconnected from the voice channel.",
@@ -139,7 +148,12 @@ VI = {
     "cmd.search_expired": "Kết quả tìm kiếm đã hết hạn; hãy dùng /search lại.",
     "cmd.track_failed": "Không phát được **{title}**: {reason} Chuyển sang bài tiếp theo.",
     "cmd.recovered": "Đã khôi phục phát nhạc sau một lỗi nội bộ; tiếp tục **{title}**.",
-    "cmd.gave_up": "Việc phát nhạc ở máy chủ này gặp lỗi liên tục nên đã dừng. Hãy thử /play lại.",
+    "cmd.gave_up": (
+        "Việc phát nhạc ở máy chủ này gặp lỗi liên tục nên đã dừng. Hàng chờ vẫn được giữ: "
+        "dùng /resume hoặc /play để phát tiếp."
+    ),
+    "cmd.busy": "Mình đang bận với các yêu cầu khác ở máy chủ này; hãy thử lại sau giây lát.",
+    "cmd.seek_past_end": "{position} đã quá cuối bài này (bài dài {duration}).",
     "cmd.left_alone": "Đã rời kênh thoại vì không còn ai nghe.",
     "cmd.left_idle": "Đã rời kênh thoại sau một lúc không có gì để phát.",
     "cmd.kicked": "Mình đã bị ngắt khỏi kênh thoại.",

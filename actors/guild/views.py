@@ -7,6 +7,7 @@ to validate against Discord's OpenAPI description.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -38,25 +39,32 @@ def format_duration(seconds: float | None, locale: str | None = None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+_DIGITS: Final = re.compile(r"[0-9]{1,6}")
+_SECONDS: Final = re.compile(r"[0-9]{1,9}(\.[0-9]{1,3})?")
+
+
 def parse_position(text: str) -> float | None:
-    """ "90", "1:30", "1:02:03" → seconds; None when it is not a time."""
+    """ "90", "1:30", "1:02:03", "83.5" → seconds; None when it is not a time.
+
+    Only ASCII digits (and one decimal point in the seconds) are accepted, so nan, inf,
+    negatives, exponents and underscores ("1e9", "1_0") are refused before any float exists."""
     parts = text.strip().split(":")
-    if not 1 <= len(parts) <= 3 or not all(parts):
+    if not 1 <= len(parts) <= 3:
         return None
     *bigger, last = parts
-    try:
-        seconds = float(last)
-        units = [int(p) for p in bigger]
-    except ValueError:
+    if not all(_DIGITS.fullmatch(p) for p in bigger) or not _SECONDS.fullmatch(last):
         return None
-    if seconds < 0 or any(u < 0 for u in units) or (bigger and seconds >= 60):
+    seconds = float(last)
+    units = [int(p) for p in bigger]
+    if bigger and seconds >= 60:
         return None
     if len(units) == 2 and units[1] >= 60:
         return None
     total = 0.0
     for unit in units:
         total = total * 60 + unit
-    return total * 60 + seconds
+    total = total * 60 + seconds
+    return total if math.isfinite(total) else None
 
 
 def progress_bar(position: float, duration: float | None, width: int = BAR_WIDTH) -> str:

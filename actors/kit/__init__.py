@@ -1,4 +1,4 @@
-"""The actor kit: mailboxes, request/reply, supervision and the event bus."""
+"""The actor kit: mailboxes, request/reply and the (guild) supervisor."""
 
 from actors.kit.mailbox import Mailbox, ask, open_mailbox, reply
 from actors.kit.supervisor import (
@@ -7,9 +7,6 @@ from actors.kit.supervisor import (
     ChildSpec,
     ChildStart,
     ChildStartError,
-    Restart,
-    RestartPolicy,
-    Strategy,
     SupervisorHandle,
     SupervisorSpec,
     run_supervisor,
@@ -22,9 +19,6 @@ __all__ = [
     "ChildStart",
     "ChildStartError",
     "Mailbox",
-    "Restart",
-    "RestartPolicy",
-    "Strategy",
     "SupervisorHandle",
     "SupervisorSpec",
     "ask",

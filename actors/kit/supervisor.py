@@ -1,39 +1,39 @@
-"""Supervision trees with Erlang/OTP semantics on Trio.
+"""The guild supervisor: keyed children from one template (OTP's simple_one_for_one) on Trio.
 
 Theory.  A supervisor is a task that owns a nursery of children and one control inbox.  Every
 child runs inside a *runner* task with its own cancel scope; when the child returns or raises,
 the runner reports the exit to the supervisor's inbox and the supervisor alone decides what
-happens next (restart, leave it dead, or give up).  Handles never restart anything.
+happens next.  Handles never restart anything.
 
-* **Strategies.**  ``ONE_FOR_ONE`` restarts only the child that died.  ``ONE_FOR_ALL`` stops the
-  surviving siblings in reverse start order, then starts every non-temporary child again in
-  order.  ``SIMPLE_ONE_FOR_ONE`` has no static children: one template spec and dynamic children
-  keyed by an id (a guild id), added with ``start_child(key)`` and removed with
-  ``stop_child(key)``; each restarts on its own like ``ONE_FOR_ONE``.
-* **Restart types.**  ``PERMANENT`` children are always restarted, ``TRANSIENT`` ones only after
-  an abnormal exit (an exception), ``TEMPORARY`` ones never.
-* **Intensity.**  Each restart decision is stamped with ``trio.current_time()``.  When more than
-  ``intensity`` restarts fall within the last ``period`` seconds, the supervisor stops all its
-  children (reverse order) and raises :class:`musicbot.errors.SupervisorGaveUp` to its parent,
-  chained to the crash that broke the limit.  A child that fails while (re)starting counts too.
-* **Start = ready.**  Children start one after another with ``nursery.start``; a child is
-  running once it has called ``task_status.started(value)``.  ``value`` (typically the child's
-  handle) is what ``lookup(key)`` returns; a restart replaces it.
-* **Stop = cancel, in reverse order.**  Stopping a child cancels its own scope and waits up to
-  its ``shutdown`` seconds (it may run shielded cleanup, e.g. leave voice).  A child still alive
-  after that is logged (``supervisor_child_shutdown_timeout``) and the next one is stopped; Trio
-  cannot kill a task that ignores cancellation, so the nursery still waits for it at the end.
-  The children's nursery is shielded: cancelling the supervisor from outside turns into the
-  same ordered shutdown instead of cancelling every child at once.
-* **Last state.**  A child may call ``ctx.save_state(obj)`` at any time; when it is restarted
-  its new :class:`ChildContext` carries ``last_state`` and ``restart_count``.  The guild actor
-  keeps its last queue snapshot this way.  ``stop_child`` discards the state.
+This is all the tree uses, so it is all there is (an earlier version also had static children,
+one_for_all and permanent/temporary restarts that nothing used):
+
+* **Keyed children.**  One template spec; ``start_child(key)`` starts an instance under a key
+  (a guild id) or returns the running one.  ``lookup(key)`` gives the value the child passed to
+  ``task_status.started(value)`` (its handle); a restart replaces it.
+* **Transient restarts.**  A child that returns is done and forgotten (with its state); one
+  that raises is restarted with a :class:`ChildContext` carrying ``last_state`` (what it saved
+  with ``ctx.save_state``) and ``restart_count``.
+* **Intensity, per child, and the hold.**  Each restart of a child is stamped with
+  ``trio.current_time()``.  When more than ``intensity`` fall within ``period`` seconds, that
+  child alone is restarted once more with ``ctx.exhausted`` set and its window cleared: it is
+  expected to *hold* (keep its state but stop the work that crashed; a guild actor keeps the
+  queue and stops playing) until asked again.  One guild's bug never stops another guild, and
+  nothing escalates.  This is the only crash counter of the tree.  A restart that fails before
+  the child is ready counts as a crash; a held child that fails before it is ready is dropped.
+* **Start = ready, and quick.**  A child is running once it called ``started()``; the control
+  loop waits for that, so a child must report itself started before slow work (a guild actor
+  reads its disk after ``started()``).
+* **Stop = cancel, in reverse start order.**  ``aclose()`` (or cancelling the supervisor)
+  cancels each child's scope and waits up to its ``shutdown`` seconds (it may run shielded
+  cleanup, e.g. leave voice); one still alive after that is logged
+  (``supervisor_child_shutdown_timeout``) and the next one is stopped.  The children's nursery
+  is shielded, so an outside cancellation becomes the same ordered stop.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
@@ -44,7 +44,7 @@ import structlog
 import trio
 
 from actors.kit.mailbox import ask, reply
-from musicbot.errors import ActorDeadError, MusicBotError, SupervisorGaveUp
+from musicbot.errors import ActorDeadError, MusicBotError
 
 log = structlog.get_logger(__name__)
 
@@ -52,29 +52,7 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 K = TypeVar("K", bound=Hashable)
 
-CONTROL_INBOX_SIZE = 16  # exits and requests; runners wait when it is full
-
-
-class Strategy(enum.Enum):
-    ONE_FOR_ONE = "one_for_one"
-    ONE_FOR_ALL = "one_for_all"
-    SIMPLE_ONE_FOR_ONE = "simple_one_for_one"
-
-
-class Restart(enum.Enum):
-    PERMANENT = "permanent"  # always restarted
-    TRANSIENT = "transient"  # restarted only after an exception
-    TEMPORARY = "temporary"  # never restarted
-
-
-@attrs.frozen(kw_only=True)
-class RestartPolicy:
-    """``restart`` is the default for children whose spec does not name one."""
-
-    strategy: Strategy = Strategy.ONE_FOR_ONE
-    restart: Restart = Restart.PERMANENT
-    intensity: int = attrs.field(default=3, validator=attrs.validators.ge(0))
-    period: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+CONTROL_INBOX_SIZE = 16  # exits and requests; runners wait when it is full (lossless)
 
 
 @attrs.define(eq=False)
@@ -86,6 +64,8 @@ class ChildContext:
     restart_count: int
     last_state: Any
     _record: _Child = attrs.field(repr=False)
+    # Past its intensity: hold the saved state, do not resume the work that crashed.
+    exhausted: bool = False
 
     def save_state(self, state: Any) -> None:
         """Keep ``state`` for the next instance of this child (after a restart)."""
@@ -104,30 +84,17 @@ class ChildStart(Protocol[T_co]):
 class ChildSpec(Generic[T]):
     name: str
     start: ChildStart[T]
-    restart: Restart | None = None  # None: the supervisor policy's default
     shutdown: float = 5.0  # seconds to wait after cancelling the child
 
 
 @attrs.frozen(kw_only=True)
 class SupervisorSpec:
-    """Static ``children`` (one_for_one, one_for_all) or one ``template`` (simple_one_for_one)."""
-
     name: str
-    policy: RestartPolicy = RestartPolicy()
-    children: tuple[ChildSpec[Any], ...] = ()
-    template: ChildSpec[Any] | None = None
+    template: ChildSpec[Any]
+    intensity: int = attrs.field(default=3, validator=attrs.validators.ge(0))
+    period: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
     # Called with the supervisor's name on every child restart (e.g. Metrics.supervisor_restart).
     on_restart: Callable[[str], None] | None = None
-
-    def __attrs_post_init__(self) -> None:
-        simple = self.policy.strategy is Strategy.SIMPLE_ONE_FOR_ONE
-        if simple and (self.template is None or self.children):
-            raise ValueError("simple_one_for_one needs a template and no static children")
-        if not simple and self.template is not None:
-            raise ValueError("only simple_one_for_one supervisors take a template")
-        names = [c.name for c in self.children]
-        if len(set(names)) != len(names):
-            raise ValueError(f"duplicate child names in supervisor {self.name!r}")
 
 
 @attrs.frozen
@@ -136,7 +103,6 @@ class ChildInfo:
 
     key: Hashable
     name: str
-    restart: Restart
     running: bool
     restart_count: int
     value: Any
@@ -144,7 +110,7 @@ class ChildInfo:
 
 @attrs.define(auto_exc=True, eq=False)
 class ChildStartError(MusicBotError):
-    """``start_child`` could not start a dynamic child (it failed before it was ready)."""
+    """``start_child`` could not start a child (it failed before it was ready)."""
 
     supervisor: str
     child: str
@@ -159,7 +125,6 @@ class _Child:
     key: Hashable
     name: str
     spec: ChildSpec[Any]
-    restart: Restart
     restart_count: int = 0
     state: Any = None
     value: Any = None
@@ -168,6 +133,8 @@ class _Child:
     instance: int = 0
     scope: trio.CancelScope | None = None
     done: trio.Event = attrs.field(factory=trio.Event)
+    restart_times: deque[float] = attrs.field(factory=deque)
+    exhausted: bool = False
 
 
 # The supervisor's control messages (private: the handle builds them).
@@ -193,24 +160,11 @@ class _StartChild:
 
 
 @attrs.frozen(kw_only=True)
-class _StopChild:
-    key: Hashable
-    reply: trio.MemorySendChannel[bool]
-
-
-@attrs.frozen(kw_only=True)
 class _Stop:
     reply: trio.MemorySendChannel[None]
 
 
-_Control = _Exited | _StartChild | _StopChild | _Stop
-
-
-@attrs.define(auto_exc=True, eq=False)
-class _GiveUp(Exception):
-    child: str
-    restarts: int
-    cause: BaseException | None
+_Control = _Exited | _StartChild | _Stop
 
 
 class _Ready(trio.TaskStatus[Any]):
@@ -225,18 +179,6 @@ class _Ready(trio.TaskStatus[Any]):
         self._inner.started(value)
 
 
-def _wants_restart(restart: Restart, error: BaseException | None) -> bool:
-    match restart:
-        case Restart.PERMANENT:
-            return True
-        case Restart.TRANSIENT:
-            return error is not None
-        case Restart.TEMPORARY:
-            return False
-        case _:
-            assert_never(restart)
-
-
 class _Supervisor:
     """The state one supervisor task owns.  Only :meth:`serve` (and runners reporting through
     the inbox) change it; the handle reads it synchronously, which is safe on one thread."""
@@ -244,9 +186,7 @@ class _Supervisor:
     def __init__(self, spec: SupervisorSpec) -> None:
         self.spec = spec
         self.name = spec.name
-        self.policy = spec.policy
         self.children: dict[Hashable, _Child] = {}  # insertion order = start order
-        self.restart_times: deque[float] = deque()
         self.restarts = 0
         self.send, self.receive = trio.open_memory_channel[_Control](CONTROL_INBOX_SIZE)
         self.loop_scope = trio.CancelScope()
@@ -262,48 +202,20 @@ class _Supervisor:
             self.loop_scope.cancel()
 
     async def serve(self, task_status: trio.TaskStatus[SupervisorHandle[Any, Any]]) -> None:
-        gave_up: _GiveUp | None = None
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            try:
-                with self.loop_scope:
-                    for spec in self.spec.children:
-                        child = self._record(spec.name, spec.name, spec)
-                        try:
-                            await self._start(child)
-                        except Exception as exc:
-                            log.error(
-                                "supervisor_child_start_failed",
-                                **self._fields(child),
-                                cause=repr(exc),
-                                exc_info=exc,
-                            )
-                            raise _GiveUp(child.name, 0, exc) from exc
-                    task_status.started(SupervisorHandle(self))
-                    log.debug("supervisor_started", supervisor=self.name)
-                    async for msg in self.receive:
-                        with trio.CancelScope(shield=True):
-                            if await self._handle(msg):
-                                break
-            except _GiveUp as exc:
-                gave_up = exc
+            with self.loop_scope:
+                task_status.started(SupervisorHandle(self))
+                log.debug("supervisor_started", supervisor=self.name)
+                async for msg in self.receive:
+                    with trio.CancelScope(shield=True):
+                        if await self._handle(msg):
+                            break
             await self._stop_all()
             self._refuse_pending()
             for channel in self.stop_replies:
                 reply(channel, None)
             # A child that overran its shutdown timeout is still waited for here.
-        if gave_up is not None:
-            log.error(
-                "supervisor_gave_up",
-                supervisor=self.name,
-                child=gave_up.child,
-                restarts=gave_up.restarts,
-                period=self.policy.period,
-                cause=repr(gave_up.cause),
-            )
-            raise SupervisorGaveUp(
-                self.name, gave_up.child, gave_up.restarts, self.policy.period, gave_up.cause
-            ) from gave_up.cause
         log.debug("supervisor_stopped", supervisor=self.name)
 
     def _refuse_pending(self) -> None:
@@ -319,21 +231,14 @@ class _Supervisor:
                     self.stop_replies.append(channel)
                 case _StartChild(reply=channel):
                     reply(channel, _StartResult(error=ActorDeadError(self.name)))
-                case _StopChild(reply=channel):
-                    reply(channel, False)
                 case _Exited():
                     pass
                 case _:
                     assert_never(msg)
         self.receive.close()
 
-    def _record(self, key: Hashable, name: str, spec: ChildSpec[Any]) -> _Child:
-        child = _Child(key=key, name=name, spec=spec, restart=spec.restart or self.policy.restart)
-        self.children[key] = child
-        return child
-
     def _fields(self, child: _Child) -> dict[str, Any]:
-        return {"supervisor": self.name, "child": child.name, "restart": child.restart.value}
+        return {"supervisor": self.name, "child": child.name}
 
     # -- running children ---------------------------------------------------------------
 
@@ -350,7 +255,9 @@ class _Supervisor:
         self, child: _Child, instance: int, *, task_status: trio.TaskStatus[Any]
     ) -> None:
         done = child.done
-        ctx = ChildContext(child.name, child.key, child.restart_count, child.state, child)
+        ctx = ChildContext(
+            child.name, child.key, child.restart_count, child.state, child, child.exhausted
+        )
         ready = _Ready(task_status)
         error: Exception | None = None
         child.scope = trio.CancelScope()
@@ -400,9 +307,7 @@ class _Supervisor:
             case _Exited():
                 await self._on_exit(msg)
             case _StartChild(key=key, reply=channel):
-                reply(channel, await self._start_dynamic(key))
-            case _StopChild(key=key, reply=channel):
-                reply(channel, await self._stop_dynamic(key))
+                reply(channel, await self._start_child(key))
             case _Stop(reply=channel):
                 self.stop_replies.append(channel)
                 return True
@@ -415,41 +320,40 @@ class _Supervisor:
         if child is None or child.instance != msg.instance or not child.running:
             return  # a stale report from an instance that was stopped or replaced
         child.running = False
-        error = msg.error
-        if error is None:
+        if msg.error is None:
             log.info("supervisor_child_exited", **self._fields(child))
-        else:
-            log.warning(
-                "supervisor_child_crashed", **self._fields(child), cause=repr(error), exc_info=error
-            )
-        simple = self.policy.strategy is Strategy.SIMPLE_ONE_FOR_ONE
-        if not _wants_restart(child.restart, error):
-            if simple or child.restart is Restart.TEMPORARY:
-                del self.children[msg.key]
+            del self.children[msg.key]  # transient: a normal exit is the end
             return
-        self._note_restart(child, error)
-        if self.policy.strategy is not Strategy.ONE_FOR_ALL:
-            await self._restart(child, error)
-            return
-        for other in reversed(list(self.children.values())):
-            await self._stop(other)
-        for key, other in list(self.children.items()):
-            if other.restart is Restart.TEMPORARY:
-                del self.children[key]
-        for other in list(self.children.values()):
-            await self._restart(other, error)
+        log.warning(
+            "supervisor_child_crashed",
+            **self._fields(child),
+            cause=repr(msg.error),
+            exc_info=msg.error,
+        )
+        await self._restart(child, msg.error)
 
-    def _note_restart(self, child: _Child, cause: BaseException | None) -> None:
-        """Stamp one restart; past ``intensity`` restarts within ``period`` give up."""
+    def _past_intensity(self, child: _Child) -> bool:
+        """Stamp one restart of ``child``; True when it is past its intensity."""
         now = trio.current_time()
-        self.restart_times.append(now)
-        while self.restart_times and self.restart_times[0] <= now - self.policy.period:
-            self.restart_times.popleft()
-        if len(self.restart_times) > self.policy.intensity:
-            raise _GiveUp(child.name, len(self.restart_times), cause)
+        times = child.restart_times
+        times.append(now)
+        while times and times[0] <= now - self.spec.period:
+            times.popleft()
+        return len(times) > self.spec.intensity
 
-    async def _restart(self, child: _Child, cause: BaseException | None) -> None:
+    async def _restart(self, child: _Child, cause: BaseException) -> None:
+        """Restart one child from its last state; past its intensity, restart it held."""
         while True:
+            child.exhausted = self._past_intensity(child)
+            if child.exhausted:
+                child.restart_times.clear()
+                log.error(
+                    "supervisor_child_exhausted",
+                    **self._fields(child),
+                    intensity=self.spec.intensity,
+                    period=self.spec.period,
+                    cause=repr(cause),
+                )
             child.restart_count += 1
             self.restarts += 1
             if self.spec.on_restart is not None:
@@ -457,31 +361,33 @@ class _Supervisor:
             try:
                 await self._start(child)
             except Exception as exc:
-                log.warning(
+                log.error(
                     "supervisor_child_start_failed",
                     **self._fields(child),
                     cause=repr(exc),
                     exc_info=exc,
                 )
-                self._note_restart(child, exc)
+                if child.exhausted:
+                    del self.children[child.key]  # held, and still failing: nothing to try
+                    return
                 cause = exc
                 continue
             log.info(
                 "supervisor_child_restarted",
                 **self._fields(child),
                 restart_count=child.restart_count,
+                exhausted=child.exhausted,
                 cause=repr(cause),
             )
             return
 
-    async def _start_dynamic(self, key: Hashable) -> _StartResult:
-        template = self.spec.template
-        if template is None:
-            return _StartResult(error=ValueError("start_child needs a simple_one_for_one"))
+    async def _start_child(self, key: Hashable) -> _StartResult:
         existing = self.children.get(key)
         if existing is not None and existing.running:
             return _StartResult(value=existing.value)
-        child = self._record(key, f"{template.name}[{key}]", template)
+        template = self.spec.template
+        child = _Child(key=key, name=f"{template.name}[{key}]", spec=template)
+        self.children[key] = child
         try:
             await self._start(child)
         except Exception as exc:
@@ -494,16 +400,6 @@ class _Supervisor:
             )
             return _StartResult(error=exc)
         return _StartResult(value=child.value)
-
-    async def _stop_dynamic(self, key: Hashable) -> bool:
-        child = self.children.get(key)
-        if child is None:
-            return False
-        was_running = child.running
-        await self._stop(child)
-        if self.policy.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
-            del self.children[key]
-        return was_running
 
 
 class SupervisorHandle(Generic[K, T]):
@@ -522,7 +418,7 @@ class SupervisorHandle(Generic[K, T]):
 
     @property
     def restarts(self) -> int:
-        """Child restarts so far (each restarted child counts once), for metrics."""
+        """Child restarts so far, for metrics."""
         return self._sup.restarts
 
     def lookup(self, key: K) -> T | None:
@@ -535,12 +431,12 @@ class SupervisorHandle(Generic[K, T]):
 
     def which_children(self) -> list[ChildInfo]:
         return [
-            ChildInfo(c.key, c.name, c.restart, c.running, c.restart_count, c.value)
+            ChildInfo(c.key, c.name, c.running, c.restart_count, c.value)
             for c in self._sup.children.values()
         ]
 
     async def start_child(self, key: K, *, timeout: float = 10.0) -> T:
-        """Start the template child under ``key`` (simple_one_for_one) and return its value.
+        """Start the child under ``key`` and return its value.
 
         Idempotent: a child already running under ``key`` is returned as is.  Raises
         ``ChildStartError`` when the child fails before it is ready, ``ActorDeadError`` when
@@ -555,23 +451,10 @@ class SupervisorHandle(Generic[K, T]):
         if isinstance(result.error, ActorDeadError):
             raise result.error  # the supervisor was shutting down
         if result.error is not None:
-            name = f"{self._sup.spec.template.name if self._sup.spec.template else '?'}[{key}]"
+            name = f"{self._sup.spec.template.name}[{key}]"
             raise ChildStartError(self._sup.name, name, result.error) from result.error
         value: T = result.value
         return value
-
-    async def stop_child(self, key: K, *, timeout: float | None = None) -> bool:
-        """Stop the child under ``key`` for good (no restart, state discarded for dynamic
-        children).  Returns whether it was running."""
-        child = self._sup.children.get(key)
-        limit = timeout if timeout is not None else (child.spec.shutdown if child else 0) + 5.0
-        stopped: bool = await ask(
-            self._sup.send,
-            lambda r: _StopChild(key=key, reply=r),
-            actor=self._sup.name,
-            timeout=limit,
-        )
-        return stopped
 
     async def aclose(self) -> None:
         """Stop every child in reverse start order, then the supervisor.  Idempotent."""
@@ -590,18 +473,10 @@ async def run_supervisor(
     task_status: trio.TaskStatus[SupervisorHandle[Any, Any]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a supervisor until ``handle.aclose()`` or cancellation (both stop the children in
-    reverse order).  ``task_status.started(handle)`` comes once every static child is ready.
-    Raises ``SupervisorGaveUp`` past the restart intensity or when a static child fails to
-    start."""
+    reverse order)."""
     sup = _Supervisor(spec)
-    gave_up: SupervisorGaveUp | None = None
     async with trio.open_nursery() as guard:
         guard.start_soon(sup.watch_cancellation)
         with trio.CancelScope(shield=True):
-            try:
-                await sup.serve(task_status)
-            except SupervisorGaveUp as exc:
-                gave_up = exc
+            await sup.serve(task_status)
         guard.cancel_scope.cancel()
-    if gave_up is not None:
-        raise gave_up

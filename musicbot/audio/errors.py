@@ -40,6 +40,19 @@ class OggFormatError(AudioError):
 
 
 @attrs.define(auto_exc=True, eq=False)
+class WebmFormatError(OggFormatError):
+    """Not WebM, broken WebM (or cut short), in the same shape as the Ogg error."""
+
+    def __str__(self) -> str:
+        return f"bad WebM stream at byte {self.offset}: {self.reason}"
+
+
+@attrs.define(auto_exc=True, eq=False)
+class WebmNotOpusError(WebmFormatError):
+    """A valid WebM whose audio is not Opus: ffmpeg has to transcode it."""
+
+
+@attrs.define(auto_exc=True, eq=False)
 class SourceError(AudioError):
     """A track's audio source failed.  ``stderr_tail`` is the end of ffmpeg's stderr."""
 

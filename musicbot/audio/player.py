@@ -1,29 +1,34 @@
-"""The player: one task that turns a source's Opus frames into a paced stream for a FrameSink.
+"""The player: one task per guild that feeds a source's Opus frames to the shared voice clock.
 
-Theory of pacing.  Frame ``n`` of a run is due at ``anchor + n * 20 ms`` on the Trio clock and
-the player sleeps with ``trio.sleep_until`` to that absolute deadline, so a late wake-up never
-accumulates into drift: the next deadline does not move.  If the player falls behind (a slow
-sink, a source underrun, a busy event loop), the following frames have deadlines in the past
-and go out back to back, catching up; but only up to ``MAX_LAG`` behind.  Further behind than
-that it *re-anchors* (the current frame becomes due now) instead of bursting seconds of audio
-into the network, which a receiver's jitter buffer would drop anyway.  Pause, resume, seek and
-a new track also re-anchor.
+Theory.  Pacing is not done here.  The process's voice sender (:mod:`musicbot.voice.sender`,
+seen through the :class:`~musicbot.models.media.FrameClock` protocol) owns the one 20 ms clock
+and takes one frame per tick from every playing stream's bounded buffer; this player decides
+*what* is in that buffer and *whether* the stream plays.  So a player wakes about twice a second
+(when its buffer has drained to half), not fifty times, and a slow source never delays another
+guild's audio: its own buffer simply runs dry (an underrun, counted).
 
-Structure.  The player task owns all state.  The current source runs in a pump task (inside
-the player's nursery, under its own cancel scope) that pushes chunks of frames, then ``()``
-at the end or the SourceError, through a small channel.  Stopping, skipping or seeking cancels
-the pump, which reaps ffmpeg; the player never waits for it.  Commands are read between frames
-(at most 20 ms late), or blocking when nothing plays.
+Structure.  The player task owns all state and reads one inbox: the owner's commands (forwarded
+from the command channel by a small task) and the outcomes of the current *pump*.  The pump runs
+one source (inside the player's nursery, under its own cancel scope): it pushes chunks of frames
+into the stream and waits for room, posts ``_Started`` after the first chunk is buffered and
+``_Ended`` once the source is done *and* the buffer has been sent, so the track ends when its
+last frame has gone out.  Each pump carries a generation; an outcome from an older one is a
+no-op.  Stopping, skipping or seeking cancels the pump (which reaps ffmpeg or closes the HTTP
+stream in its own time) and clears the buffer.
+
+Position.  ``base + sent * 20 ms``: ``base`` is where the current source started in the track,
+``sent`` the frames the clock has actually sent from it, so pause, resume and seek keep it exact
+and buffered-but-unsent audio never counts.
 
 Silence.  Five silence frames follow every pause, stop, skip and natural end before
-``set_speaking(False)`` (Discord's rule, so receivers' decoders do not interpolate noise).
+``set_speaking(False)`` (Discord's rule, so receivers' decoders do not interpolate noise); speaking
+goes on before the first frame of a track or after a resume.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Final, assert_never
 
 import attrs
@@ -49,18 +54,15 @@ from musicbot.audio.messages import (
     TrackStarted,
 )
 from musicbot.audio.source import SourceOpener, SourceRequest
-from musicbot.models.media import FRAME_MS, SILENCE_FRAME, SILENCE_FRAMES_ON_STOP, FrameSink
+from musicbot.models.media import FRAME_MS, FrameClock, FrameSinkNowait, FrameStream
 from musicbot.models.track import Track
 
 log = structlog.get_logger(__name__)
 
 FRAME: Final = FRAME_MS / 1000  # seconds per frame
-MAX_LAG: Final = 5 * FRAME  # catch up to 5 frames late by sending back to back; beyond: re-anchor
 POSITION_EVERY: Final = 250  # frames between PositionChanged events (5 s)
-CHUNK_BUFFER: Final = 2  # chunks of frames the pump may read ahead (each one Ogg page or so)
 COMMAND_BUFFER: Final = 16
-
-Chunk = Sequence[bytes] | SourceError
+INBOX_BUFFER: Final = 16
 
 
 @attrs.define
@@ -118,66 +120,120 @@ def open_player_channel() -> tuple[
     return trio.open_memory_channel[PlayerCommand](COMMAND_BUFFER)
 
 
-async def _pump(
-    opener: SourceOpener, request: SourceRequest, out: trio.MemorySendChannel[Chunk]
-) -> None:
-    """Run one source and forward its chunks; the last item is ``()`` or the SourceError.
+@attrs.frozen
+class _Started:
+    generation: int
 
-    A copied Opus source whose packets are not 20 ms refuses before any frame went out, and is
-    opened again at the same offset with ``transcode=True``.
+
+@attrs.frozen
+class _Ended:
+    generation: int
+    error: SourceError | None
+
+
+@attrs.frozen
+class _CommandsClosed:
+    pass
+
+
+_Inbox = PlayerCommand | _Started | _Ended | _CommandsClosed
+
+
+async def _pump(
+    opener: SourceOpener,
+    request: SourceRequest,
+    stream: FrameStream,
+    out: trio.MemorySendChannel[_Inbox],
+    generation: int,
+    progress: Callable[[], None],
+) -> None:
+    """Run one source into ``stream``; post ``_Started`` once, then ``_Ended`` when done.
+
+    A copied Opus source whose packets are not 20 ms refuses before any frame was buffered,
+    and is opened again at the same offset with ``transcode=True``.
     """
-    async with out:
-        try:
-            while True:
-                try:
-                    async with opener(request) as source:
-                        while True:
-                            frames = await source.receive_frames()
-                            await out.send(frames)
-                            if not frames:
-                                return
-                except SourceNeedsTranscodeError as exc:
-                    if request.transcode:
-                        raise AssertionError("a transcoded source asked for a transcode") from exc
-                    log.info("passthrough_refused", samples=exc.samples)
-                    request = attrs.evolve(request, transcode=True)
-                except SourceError as exc:
-                    await out.send(exc)
-                    return
-                except OSError as exc:  # ffmpeg vanished or cannot be executed
-                    await out.send(SourceOpenError("spawn_failed", None, (str(exc),)))
-                    return
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the player moved on
+    error: SourceError | None = None
+    started = False
+    low = stream.capacity // 2
+    try:
+        while True:
+            try:
+                async with opener(request) as source:
+                    while frames := await source.receive_frames():
+                        stream.push(frames)
+                        if not started:
+                            started = True
+                            await out.send(_Started(generation))
+                        if stream.buffered() >= stream.capacity:
+                            await stream.wait_buffered_at_most(low)
+                            progress()
+                break
+            except SourceNeedsTranscodeError as exc:
+                if request.transcode or started:
+                    raise AssertionError("a transcoded source asked for a transcode") from exc
+                log.info("passthrough_refused", samples=exc.samples)
+                request = attrs.evolve(request, transcode=True)
+            except SourceError as exc:
+                error = exc
+                break
+            except OSError as exc:  # ffmpeg vanished or cannot be executed
+                error = SourceOpenError("spawn_failed", None, (str(exc),))
+                break
+        if started:
+            await stream.wait_buffered_at_most(0)  # the track ends when its last frame went out
+        await out.send(_Ended(generation, error))
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass  # the player has gone
 
 
 @attrs.define
 class _Player:
-    sink: FrameSink
+    sink: FrameSinkNowait
+    stream: FrameStream
     events: trio.MemorySendChannel[PlayerEvent]
+    inbox: trio.MemorySendChannel[_Inbox]
     opener: SourceOpener
     nursery: trio.Nursery
     stats: PlayerStats
     volume: int = 100
     track: Track | None = None
     paused: bool = False
-    started: bool = False
+    started: bool = False  # TrackStarted was emitted for this track
+    source_ready: bool = False  # the current source has buffered its first frames
     speaking: bool = False
     base: float = 0.0  # seconds into the track where the current source starts
-    played: int = 0  # frames sent from the current source
-    anchor: float | None = None  # None: the next frame re-anchors the clock
-    n: int = 0
+    generation: int = 0
+    reported: int = 0  # PositionChanged events sent for the current source
     scope: trio.CancelScope | None = None
-    frames_rx: trio.MemoryReceiveChannel[Chunk] | None = None
-    pending: collections.deque[bytes] = attrs.field(factory=collections.deque)
 
     @property
     def position(self) -> float:
-        return self.base + self.played * FRAME
+        return self.base + self.stream.sent * FRAME
 
-    # -------------------------------------------------------------- commands
+    async def handle(self, msg: _Inbox) -> bool:
+        """Act on one inbox item; False when the command channel has closed."""
+        match msg:
+            case _Started(generation=generation):
+                if generation == self.generation and self.track is not None:
+                    self.source_ready = True
+                    if not self.paused:
+                        await self.play_stream()
+                    if not self.started:
+                        self.started = True
+                        await self.emit(TrackStarted(track=self.track, position=self.base))
+            case _Ended(generation=generation, error=error):
+                if generation == self.generation and self.track is not None:
+                    if error is not None:
+                        await self.end(EndReason.FAILED, error=error)
+                    else:
+                        await self.end(EndReason.FINISHED)
+            case _CommandsClosed():
+                return False
+            case _:
+                await self.command(msg)
+        return True
 
-    async def handle(self, cmd: PlayerCommand) -> None:
+    async def command(self, cmd: PlayerCommand) -> None:
         match cmd:
             case Play(track=track, start_at=start_at):
                 if self.track is not None:
@@ -192,7 +248,8 @@ class _Player:
             case Resume():
                 if self.paused:
                     self.paused = False
-                    self.anchor = None
+                    if self.source_ready:
+                        await self.play_stream()
             case Stop():
                 if self.track is not None:
                     await self.end(EndReason.STOPPED)
@@ -222,98 +279,56 @@ class _Player:
     # -------------------------------------------------------------- source
 
     def start_source(self, offset: float) -> None:
-        assert self.track is not None
+        track = self.track
+        assert track is not None
         self.close_source()
-        send, receive = trio.open_memory_channel[Chunk](CHUNK_BUFFER)
+        self.generation += 1
+        self.base, self.reported, self.source_ready = offset, 0, False
         scope = trio.CancelScope()
-        request = SourceRequest(track=self.track, offset=offset, volume=self.volume)
+        request = SourceRequest(track=track, offset=offset, volume=self.volume)
+        generation = self.generation
+        inbox = self.inbox.clone()
 
         async def pump() -> None:
             with scope:
-                await _pump(self.opener, request, send)
+                async with inbox:
+                    await _pump(self.opener, request, self.stream, inbox, generation, progress)
+
+        def progress() -> None:
+            due = self.stream.sent // POSITION_EVERY
+            if due > self.reported and generation == self.generation:
+                self.reported = due
+                try:
+                    self.events.send_nowait(PositionChanged(track=track, position=self.position))
+                except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                    self.stats.dropped_events += 1
 
         self.nursery.start_soon(pump)
-        self.scope, self.frames_rx = scope, receive
-        self.base, self.played, self.anchor = offset, 0, None
+        self.scope = scope
 
     def close_source(self) -> None:
         if self.scope is not None:
-            self.scope.cancel()  # the pump reaps ffmpeg in its own time
-        if self.frames_rx is not None:
-            self.frames_rx.close()
-        self.scope = self.frames_rx = None
-        self.pending.clear()
-
-    async def next_frame(self) -> bytes | None:
-        """A frame to send, or None (nothing yet, or the track just ended)."""
-        if self.pending:
-            return self.pending.popleft()
-        assert self.frames_rx is not None
-        try:
-            item = self.frames_rx.receive_nowait()
-        except trio.WouldBlock:
-            # Underrun (or still opening): wait one frame at most, then look at commands again.
-            item = None
-            with trio.move_on_after(FRAME):
-                item = await self.frames_rx.receive()
-            if item is None:
-                if self.started:
-                    self.stats.underruns += 1
-                return None
-        except trio.EndOfChannel:  # pragma: no cover - the pump always sends a last item
-            item = ()
-        if isinstance(item, SourceError):
-            await self.end(EndReason.FAILED, error=item)
-            return None
-        if not item:
-            await self.end(EndReason.FINISHED)
-            return None
-        self.pending.extend(item)
-        return self.pending.popleft()
+            self.scope.cancel()  # the pump reaps its source in its own time
+        self.scope = None
+        self.source_ready = False
+        self.stream.clear()
 
     # -------------------------------------------------------------- output
 
-    async def send_paced(self, frame: bytes) -> None:
-        now = trio.current_time()
-        if self.anchor is None:
-            self.anchor, self.n = now, 0
-        deadline = self.anchor + self.n * FRAME
-        if now - deadline > MAX_LAG:
-            self.anchor, self.n = now, 0
-            self.stats.reanchors += 1
-        else:
-            await trio.sleep_until(deadline)
-        await self.sink.send_frame(frame)
-        self.n += 1
-
-    async def play_one(self) -> None:
-        frame = await self.next_frame()
-        if frame is None:
-            return
-        track = self.track
-        assert track is not None
+    async def play_stream(self) -> None:
         if not self.speaking:
-            await self.sink.set_speaking(True)
+            await self.sink.set_speaking(True)  # op 5 before the first frame
             self.speaking = True
-        await self.send_paced(frame)
-        self.played += 1
-        self.stats.frames += 1
-        if not self.started:
-            self.started = True
-            await self.emit(TrackStarted(track=track, position=self.base))
-        elif self.played % POSITION_EVERY == 0:
-            try:
-                self.events.send_nowait(PositionChanged(track=track, position=self.position))
-            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-                self.stats.dropped_events += 1
+        self.stream.play()
 
     async def silence(self) -> None:
         if self.speaking:
-            for _ in range(SILENCE_FRAMES_ON_STOP):
-                await self.send_paced(SILENCE_FRAME)
+            self.stream.hold(silence=True)
+            await self.stream.wait_quiet()
             await self.sink.set_speaking(False)
             self.speaking = False
-        self.anchor = None
+        else:
+            self.stream.hold(silence=False)
 
     async def end(
         self, reason: EndReason, *, error: SourceError | None = None, silence: bool = True
@@ -322,7 +337,9 @@ class _Player:
         assert track is not None
         position = self.position
         self.close_source()
+        self.generation += 1  # anything the old pump still posts is stale
         self.track, self.paused, self.started = None, False, False
+        self.base = 0.0
         if silence:
             await self.silence()
         if error is not None:
@@ -337,10 +354,20 @@ class _Player:
             self.stats.dropped_events += 1
 
 
+async def _forward(
+    commands: trio.MemoryReceiveChannel[PlayerCommand], inbox: trio.MemorySendChannel[_Inbox]
+) -> None:
+    async with commands, inbox:
+        async for cmd in commands:
+            await inbox.send(cmd)
+        await inbox.send(_CommandsClosed())
+
+
 async def run_player(
     commands: trio.MemoryReceiveChannel[PlayerCommand],
     *,
-    sink: FrameSink,
+    sink: FrameSinkNowait,
+    clock: FrameClock,
     events: trio.MemorySendChannel[PlayerEvent],
     opener: SourceOpener,
     volume: int = 100,
@@ -349,46 +376,37 @@ async def run_player(
 ) -> None:
     """Run until ``commands`` is closed (a track still playing then ends as STOPPED).
 
+    Frames go to ``sink`` through a stream of ``clock`` (the process's voice sender).
     ``events`` gets every TrackStarted/TrackEnded (awaited, so give it a buffer and read it)
-    and lossy PositionChanged.  Cancelling the task reaps the current ffmpeg before returning.
+    and lossy PositionChanged.  Cancelling the task reaps the current source before returning.
     """
-    async with trio.open_nursery() as nursery:
-        player = _Player(sink, events, opener, nursery, stats or PlayerStats(), volume=volume)
-        task_status.started()
-        try:
-            async with commands:
-                while True:
-                    if player.track is None or player.paused:
-                        try:
-                            cmd = await commands.receive()
-                        except trio.EndOfChannel:
-                            break
-                        await player.handle(cmd)
-                        continue
-                    closed = False
-                    while player.track is not None and not player.paused:
-                        try:
-                            cmd = commands.receive_nowait()
-                        except trio.WouldBlock:
-                            break
-                        except trio.EndOfChannel:
-                            closed = True
-                            break
-                        await player.handle(cmd)
-                    if closed:
-                        break
-                    if player.track is not None and not player.paused:
-                        await player.play_one()
-            if player.track is not None:
-                await player.end(EndReason.STOPPED)
-        finally:
-            player.close_source()
+    stats = stats or PlayerStats()
+    stream = clock.open_stream(sink, stats)
+    inbox_send, inbox = trio.open_memory_channel[_Inbox](INBOX_BUFFER)
+    try:
+        async with trio.open_nursery() as nursery:
+            player = _Player(sink, stream, events, inbox_send, opener, nursery, stats, volume)
+            nursery.start_soon(_forward, commands, inbox_send.clone())
+            task_status.started()
+            try:
+                async with inbox:
+                    while await player.handle(await inbox.receive()):
+                        pass
+                    if player.track is not None:
+                        await player.end(EndReason.STOPPED)
+            finally:
+                player.close_source()
+                nursery.cancel_scope.cancel()
+    finally:
+        stream.close()
+        inbox_send.close()
 
 
 async def start_player(
     nursery: trio.Nursery,
     *,
-    sink: FrameSink,
+    sink: FrameSinkNowait,
+    clock: FrameClock,
     events: trio.MemorySendChannel[PlayerEvent],
     opener: SourceOpener,
     volume: int = 100,
@@ -401,6 +419,7 @@ async def start_player(
         await run_player(
             receive,
             sink=sink,
+            clock=clock,
             events=events,
             opener=opener,
             volume=volume,

@@ -43,6 +43,7 @@ from musicbot.audio.opus import packet_samples
 from musicbot.config import AudioConfig
 from musicbot.models.media import SAMPLES_PER_FRAME
 from musicbot.models.track import Track
+from musicbot.procenv import child_env
 
 log = structlog.get_logger(__name__)
 
@@ -216,7 +217,11 @@ async def open_ffmpeg_source(
         http_proxy=http_proxy,
     )
     process = await trio.lowlevel.open_process(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),  # never the token: ffmpeg parses hostile media
     )
     with contextlib.suppress(OSError):
         # Encoding may be late; pacing (and the gateway heartbeat) must not be.  Under CPU

@@ -23,7 +23,7 @@ replays from its seed; ``self.history`` lists what was injected, in order.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, Literal
 
 import trio
@@ -41,6 +41,9 @@ Between = Callable[[], Awaitable[object]]
 
 # Closes after which Discord no longer knows the session (a resume would get 4006 again).
 SESSION_ENDING_CODES: Final = frozenset({CLOSE_SESSION_INVALID, 4009})
+CLOSE_CALL_TERMINATED: Final = 4022
+CLOSE_SERVER_CRASHED: Final = 4015
+RANDOM_FAULTS: Final = ("move", "server", str(CLOSE_SERVER_CRASHED), "4006", "drop")
 
 
 class VoiceFaults:
@@ -216,6 +219,33 @@ class VoiceFaults:
             self.world.move_member(guild_id, user_id, None)
 
     # -- randomness ----------------------------------------------------------------------------
+
+    async def random_voice_fault(
+        self, guild_id: int, *, channels: Sequence[int], max_delay: float = 0.3
+    ) -> str:
+        """One fault drawn from ``self.random``: a move to another of ``channels`` or a
+        voice-server change (random order, delay up to ``max_delay``, 4014 or 4022), a close
+        with 4015 or 4006, or a dropped socket.  Returns what it did (also in ``history``).
+        The bot must be in voice; a caller waits for it to be connected again before the next."""
+        kind = self.random.choice(RANDOM_FAULTS)
+        order, delay = self.pick_order(), self.pick_delay(max_delay)
+        code = self.random.choice((CLOSE_DISCONNECTED, CLOSE_CALL_TERMINATED))
+        here = self._bot_state(guild_id).channel_id
+        elsewhere = [c for c in channels if c != here]
+        if kind == "move" and elsewhere:
+            target = self.random.choice(elsewhere)
+            await self.move_bot(guild_id, target, order=order, delay=delay, code=code)
+        elif kind in ("move", "server"):
+            new = self.random.random() < 0.5
+            await self.change_voice_server(
+                guild_id, order=order, delay=delay, code=code, new_endpoint=new
+            )
+        elif kind == "drop":
+            self._note(f"drop_voice {guild_id}")
+            await self.voice.drop_client(guild_id, self.world.bot_user_id)
+        else:
+            await self.close_voice(guild_id, int(kind))
+        return self.history[-1]
 
     def pick_order(self) -> Order:
         return self.random.choice(ORDERS)

@@ -10,12 +10,18 @@ matter:
   metadata (``duration`` in ISO 8601), which the generic extractor parses.
 * ``/feed.xml`` — an RSS podcast feed whose items carry ``<enclosure>`` and ``itunes:duration``:
   yt-dlp treats it as a playlist.
+* ``/search?q=<words>`` — a local search provider: the same kind of feed, holding the tones
+  whose title or name contains every word (accents and case ignored).  ``[extractor]
+  search_provider = "<base>/search?q={query}"`` makes ``/search``, ``/play <words>`` and
+  autocomplete work without the internet (the emulator sets it).
 
 Files are sine tones made by the bundled ffmpeg and cached in a directory (made once, reused).
 The server is hypercorn on trio bound to ``127.0.0.1:0`` with a small ASGI app that supports
 ``HEAD`` and single ``Range`` requests (yt-dlp and ffmpeg use both) and has test controls:
 per-path hit counts, a ``/slow/…`` prefix that delays any path, ``/missing/…`` that always 404s,
-and a per-path 403 toggle.
+a ``/norange/…`` prefix that serves any path the way a server without byte-range support does
+(no ``Accept-Ranges``, ``Range`` ignored, always the whole body with 200), a per-path 403
+toggle, and :meth:`MediaServer.add` for extra documents a test needs.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from __future__ import annotations
 import html
 import json
 import re
+import unicodedata
+import urllib.parse
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -55,6 +63,7 @@ CONTENT_TYPES: Final[dict[str, str]] = {
 }
 SLOW_PREFIX: Final = "/slow"
 MISSING_PREFIX: Final = "/missing"
+NO_RANGE_PREFIX: Final = "/norange"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -157,6 +166,25 @@ def feed_rss(tones: Iterable[Tone], base_url: str, *, title: str = "Demo tones")
     )
 
 
+def _fold(text: str) -> str:
+    """Lower case without accents ("Bài hát" → "bai hat"), for matching search words."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def search_tones(tones: Iterable[Tone], query: str) -> list[Tone]:
+    """The tones whose title or name contains every word of ``query`` (punctuation ignored)."""
+    words = re.findall(r"\w+", _fold(query))
+    if not words:
+        return []
+    found = []
+    for tone in tones:
+        hay = _fold(f"{tone.title} {tone.name}")
+        if all(w in hay for w in words):
+            found.append(tone)
+    return found
+
+
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """``Range: bytes=a-b`` → inclusive (start, end); None when unsatisfiable or multi-range."""
     m = _RANGE.match(header.strip())
@@ -187,6 +215,8 @@ class MediaServer:
     slow_delay: float = 5.0
     hits: Counter[str] = attrs.field(factory=Counter)
     forbidden: set[str] = attrs.field(factory=set)
+    extra: dict[str, tuple[bytes, str]] = attrs.field(factory=dict)  # path → (body, type)
+    searches: list[str] = attrs.field(factory=list)  # the words of each /search request
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -201,6 +231,20 @@ class MediaServer:
     def feed_url(self) -> str:
         return self.url("/feed.xml")
 
+    @property
+    def search_template(self) -> str:
+        """The ``[extractor] search_provider`` value for this server's search."""
+        return self.url("/search?q={query}")
+
+    def no_range_url(self, name: str) -> str:
+        """The tone's file served without byte-range support."""
+        return self.url(f"{NO_RANGE_PREFIX}/media/{self.tones[name].filename}")
+
+    def add(self, path: str, body: bytes, content_type: str) -> str:
+        """Serve ``body`` at ``path`` from now on; returns its URL."""
+        self.extra[path] = (body, content_type)
+        return self.url(path)
+
     def demo_links(self) -> list[tuple[str, str]]:
         """(title, link) pairs a console or README can offer: each page, then the feed."""
         links = [(tone.title, self.page_url(tone.name)) for tone in self.tones.values()]
@@ -210,7 +254,15 @@ class MediaServer:
         """Answer 403 for ``path`` (as a stream host refusing an expired URL would)."""
         (self.forbidden.add if on else self.forbidden.discard)(path)
 
-    def _content(self, path: str) -> tuple[bytes, str] | None:
+    def _content(self, path: str, query: str = "") -> tuple[bytes, str] | None:
+        if path in self.extra:
+            return self.extra[path]
+        if path == "/search":
+            words = " ".join(urllib.parse.parse_qs(query).get("q", []))
+            self.searches.append(words)
+            found = search_tones(self.tones.values(), words)
+            body = feed_rss(found, self.base_url, title=f"Search: {words}")
+            return body.encode(), CONTENT_TYPES["xml"]
         if path in self.files:
             return self.files[path], CONTENT_TYPES[path.rsplit(".", 1)[-1]]
         if path.startswith("/page/") and path.endswith(".html"):
@@ -238,8 +290,12 @@ class MediaServer:
         if path.startswith(SLOW_PREFIX + "/"):
             await trio.sleep(self.slow_delay)
             path = path[len(SLOW_PREFIX) :]
+        ranges = not path.startswith(NO_RANGE_PREFIX + "/")
+        if not ranges:
+            path = path[len(NO_RANGE_PREFIX) :]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        found = None if path.startswith(MISSING_PREFIX + "/") else self._content(path)
+        query = bytes(scope.get("query_string") or b"").decode("latin-1")
+        found = None if path.startswith(MISSING_PREFIX + "/") else self._content(path, query)
         if path in self.forbidden or scope["path"] in self.forbidden:
             await _respond(send, 403, b"forbidden\n", "text/plain", head=False)
         elif found is None:
@@ -248,7 +304,10 @@ class MediaServer:
             await _respond(send, 405, b"", "text/plain", head=False)
         else:
             body, ctype = found
-            await _respond_content(send, body, ctype, headers.get("range"), scope["method"])
+            if ranges:
+                await _respond_content(send, body, ctype, headers.get("range"), scope["method"])
+            else:
+                await _respond(send, 200, body, ctype, head=scope["method"] == "HEAD")
 
 
 async def _respond(
@@ -293,9 +352,14 @@ async def _respond_content(
 
 @asynccontextmanager
 async def open_media_server(
-    directory: Path, tones: Iterable[Tone] = DEFAULT_TONES, *, host: str = "127.0.0.1"
+    directory: Path,
+    tones: Iterable[Tone] = DEFAULT_TONES,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
 ) -> AsyncIterator[MediaServer]:
-    """Generate (or reuse) the media in ``directory`` and serve it on ``host``, a free port."""
+    """Generate (or reuse) the media in ``directory`` and serve it on ``host``:``port`` (0: a
+    free port chosen by the OS)."""
     tone_list = list(tones)
     paths = await generate(directory, tone_list)
     files = {}
@@ -303,7 +367,7 @@ async def open_media_server(
         files[f"/media/{tone.filename}"] = await trio.Path(paths[tone.name]).read_bytes()
     server = MediaServer(tones={t.name: t for t in tone_list}, files=files)
     config = HypercornConfig()
-    config.bind = [f"{host}:0"]
+    config.bind = [f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = None
     config.graceful_timeout = 0.0

@@ -39,7 +39,6 @@ import random
 import secrets
 import socket as stdlib_socket
 import ssl
-import struct
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -49,17 +48,15 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 import trio
 import trio_websocket
-from cryptography.exceptions import InvalidTag
-from nacl.exceptions import CryptoError
 
 from musicbot.emulator.dave_sender import split_commit_welcome
 from musicbot.emulator.voice_call import COMMITTER_BOT, Call, Listener, ReceivedFrame
+from musicbot.emulator.voice_media import MediaPort
 from musicbot.emulator.voice_session import (
     MODE_AES,
     MODE_XCHACHA,
     ServerSession,
     ServerSocket,
-    open_rtp,
     unwrap_seq,
 )
 from musicbot.emulator.voice_tls import LocalCA
@@ -126,13 +123,12 @@ class VoiceServer:
         self.client_closes: list[int | None] = []  # codes clients closed with (None: no frame)
         self.identified_at: list[str] = []  # the endpoint each Identify/Resume came to
         self.stall_handshakes = 0  # the next N sockets get Hello/Ready/Resumed never
-        self._loss_rate = 0.0
-        self._loss_random: random.Random | None = None
-        self.lost_packets = 0
         self.acks_paused = False  # True: heartbeats go unanswered (the client sees a zombie)
-        self._lose_next = 0
-        self._reorder_next = False
-        self._held: tuple[ServerSession, bytes] | None = None
+        self.media = MediaPort(
+            sessions=lambda: self.sessions.values(),
+            call_of=lambda session: self.call(session.guild_id, session.channel_id),
+            changed=self._notify,
+        )
         self._ids = itertools.count(1)
         self._udp: trio.socket.SocketType | None = None
         self._nursery: trio.Nursery | None = None
@@ -161,7 +157,7 @@ class VoiceServer:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     self.ws_port = await self._listen(nursery)
-                    nursery.start_soon(self._udp_loop, udp)
+                    nursery.start_soon(self.media.serve, udp)
                     log.info("emulator_voice_listening", endpoint=self.endpoint, udp=self.udp_port)
                     task_status.started(self)
                 self.ca_file = ""
@@ -259,8 +255,10 @@ class VoiceServer:
         return self.sessions[(guild_id, user_id)]
 
     async def close_client(self, guild_id: int, user_id: int, code: int) -> None:
-        """Close the session's live socket with ``code`` (the session itself stays)."""
-        socket = self.sessions[(guild_id, user_id)].socket
+        """Close the session's live socket with ``code`` (the session itself stays); nothing
+        when there is no session or no socket (a client between sockets)."""
+        session = self.sessions.get((guild_id, user_id))
+        socket = None if session is None else session.socket
         if socket is not None:
             await self._close_socket(socket, code)
 
@@ -278,22 +276,27 @@ class VoiceServer:
 
     def lose_randomly(self, rate: float, rng: random.Random) -> None:
         """Drop each RTP datagram with probability ``rate`` (``rng``: a seeded generator)."""
-        self._loss_rate, self._loss_random = rate, rng
+        self.media.lose_randomly(rate, rng)
+
+    @property
+    def lost_packets(self) -> int:
+        return self.media.lost_packets
 
     async def drop_client(self, guild_id: int, user_id: int) -> None:
         """End the TCP connection without a close frame (the client should resume)."""
-        socket = self.sessions[(guild_id, user_id)].socket
+        session = self.sessions.get((guild_id, user_id))
+        socket = None if session is None else session.socket
         if socket is not None:
             socket.closed_by_server = True
             await socket.stream.aclose()
 
     def lose_packets(self, count: int) -> None:
         """Drop the next ``count`` RTP datagrams before any listener sees them."""
-        self._lose_next += count
+        self.media.lose_packets(count)
 
     def reorder_next_packet(self) -> None:
         """Hold the next RTP datagram and deliver it after the one that follows it."""
-        self._reorder_next = True
+        self.media.reorder_next_packet()
 
     def downgrade(self, guild_id: int, channel_id: int) -> int:
         return self.call(guild_id, channel_id).downgrade()
@@ -541,68 +544,6 @@ class VoiceServer:
                 call.on_invalid_commit_welcome()
             case _:
                 pass
-
-    # -- UDP side ------------------------------------------------------------------------------
-
-    async def _udp_loop(self, udp: trio.socket.SocketType) -> None:
-        while True:
-            packet, address = await udp.recvfrom(4096)
-            if len(packet) == 74 and packet[:2] == b"\x00\x01":
-                await self._ip_discovery(udp, packet, address)
-                continue
-            if len(packet) < 12 + 16 + 4:
-                continue
-            (ssrc,) = struct.unpack_from(">I", packet, 8)
-            session = next((s for s in self.sessions.values() if s.ssrc == ssrc), None)
-            if session is None or session.key is None or session.mode is None:
-                continue
-            if self._lose_next > 0 or (
-                self._loss_random is not None and self._loss_random.random() < self._loss_rate
-            ):
-                self._lose_next = max(0, self._lose_next - 1)
-                self.lost_packets += 1
-                continue
-            if self._reorder_next:
-                self._reorder_next = False
-                self._held = (session, packet)
-                continue
-            self._deliver(session, packet)
-            if self._held is not None:
-                held, self._held = self._held, None
-                self._deliver(*held)
-
-    async def _ip_discovery(
-        self, udp: trio.socket.SocketType, packet: bytes, address: tuple[str, int]
-    ) -> None:
-        (ssrc,) = struct.unpack_from(">I", packet, 4)
-        for session in self.sessions.values():
-            if session.ssrc == ssrc:
-                session.udp_address = address
-        reply = struct.pack(">HHI", 2, 70, ssrc) + address[0].encode().ljust(64, b"\x00")
-        await udp.sendto(reply + struct.pack(">H", address[1]), address)
-
-    def _deliver(self, session: ServerSession, packet: bytes) -> None:
-        assert session.key is not None and session.mode is not None
-        try:
-            payload = open_rtp(session.mode, session.key, packet)
-        except (InvalidTag, CryptoError, ValueError):
-            session.auth_failures += 1
-            self._notify()
-            return
-        session.packets += 1
-        seq, timestamp, ssrc = struct.unpack_from(">HII", packet, 2)
-        call = self.call(session.guild_id, session.channel_id)
-        now = trio.current_time()
-        for listener in call.listeners.values():
-            listener.receive(
-                sender_id=session.user_id,
-                ssrc=ssrc,
-                seq=seq,
-                timestamp=timestamp,
-                payload=payload,
-                now=now,
-            )
-        self._notify()
 
     def _new_ssrc(self) -> int:
         taken = {s.ssrc for s in self.sessions.values()}

@@ -219,14 +219,18 @@ class World:
         token: str = "emulator-bot-token",
         bot_name: str = "MusicBot",
         voice_backend: VoiceBackend | None = None,
+        id_epoch_ms: int | None = None,
         member_permissions: bool = True,
     ) -> None:
         """``member_permissions=False`` leaves ``member.permissions`` out of interactions too
         (Discord-compatible servers do; a bot must then treat the member as unprivileged)."""
         self.token = token
+        # ``id_epoch_ms`` (ms since Discord's epoch) makes ids the same on every run: the
+        # demo world keeps its guild, channels and members across restarts.
+        now_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        self._ms = now_ms if id_epoch_ms is None else id_epoch_ms
         self.member_permissions = member_permissions
         self.attachment_size_limit = ATTACHMENT_SIZE_LIMIT
-        self._ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
         self._increment = 0
         self.application_id = self.new_id()
         self.bot_user = Member(user_id=self.new_id(), name=bot_name, bot=True)
@@ -606,10 +610,61 @@ def _options(options: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> list[d
     return [dict(o) for o in options]
 
 
-def demo_world(*, user_name: str = "you", locale: str = "en-US") -> tuple[World, Guild, Member]:
-    """A world for ``make run`` without a token: one guild, a text and a voice channel, and one
-    human member (the console's user) who may run every command."""
-    world = World()
-    guild = world.add_guild("Emulated Guild", text_channels=("general",), voice_channels=("Music",))
-    user = world.add_member(guild.id, user_name, locale=locale)
-    return world, guild, user
+# The demo's ids start from this instant (ms since Discord's epoch, 2025-01-01), so they are the
+# same on every run: saved playlists, settings and sessions find their guild again.
+DEMO_EPOCH_MS: Final = 1_735_689_600_000 - DISCORD_EPOCH_MS
+PERM_MANAGE_GUILD: Final = 1 << 5
+DEMO_GUILD: Final = "Demo server"
+DEMO_TEXT_CHANNEL: Final = "music"
+DEMO_VOICE_CHANNEL: Final = "Lounge"
+
+
+@attrs.frozen(kw_only=True)
+class DemoMember:
+    """Who you can be in the demo: a DJ (manages the server), a plain member, a Vietnamese one."""
+
+    key: str
+    name: str
+    role: str
+    locale: str = "en-US"
+    permissions: int = DEFAULT_MEMBER_PERMISSIONS
+
+
+DEMO_MEMBERS: Final[tuple[DemoMember, ...]] = (
+    DemoMember(
+        key="dj",
+        name="Alex",
+        role="DJ (manages the server)",
+        permissions=DEFAULT_MEMBER_PERMISSIONS | PERM_MANAGE_GUILD,
+    ),
+    DemoMember(key="member", name="Sam", role="member"),
+    DemoMember(key="vi", name="Linh", role="thành viên (tiếng Việt)", locale="vi"),
+)
+
+
+def demo_world(
+    *, user_name: str = "Alex", locale: str = "en-US", voice_backend: VoiceBackend | None = None
+) -> tuple[World, Guild, Member]:
+    """The world of ``make run`` without a token, the same on every run (stable ids).
+
+    One guild with a text channel and a voice channel in which the three demo members sit
+    (see :data:`DEMO_MEMBERS`; the first, the DJ, is named ``user_name`` and speaks
+    ``locale``).  Returns the world, the guild and the DJ, whose ears the demo's listener is.
+    """
+    world = World(voice_backend=voice_backend, id_epoch_ms=DEMO_EPOCH_MS)
+    guild = world.add_guild(
+        DEMO_GUILD, text_channels=(DEMO_TEXT_CHANNEL,), voice_channels=(DEMO_VOICE_CHANNEL,)
+    )
+    members = []
+    for i, who in enumerate(DEMO_MEMBERS):
+        members.append(
+            world.add_member(
+                guild.id,
+                user_name if i == 0 else who.name,
+                permissions=who.permissions,
+                locale=locale if i == 0 else who.locale,
+            )
+        )
+    for member in members:
+        world.move_member(guild.id, member.user_id, guild.voice_channel.id)
+    return world, guild, members[0]

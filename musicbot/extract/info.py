@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
-from yt_dlp.utils import unsmuggle_url
 
 from musicbot.extract.errors import ExtractionError, Reason
 from musicbot.models.track import Track
@@ -130,6 +129,8 @@ def track_from_info(
 
 def entry_url(entry: Mapping[str, Any]) -> str | None:
     """The page URL of a flat playlist or search entry (yt-dlp may smuggle data into it)."""
+    from yt_dlp.utils import unsmuggle_url  # only the worker processes import yt-dlp
+
     url = _str(entry, "webpage_url", "url", "original_url")
     if url is None:
         return None
@@ -173,3 +174,60 @@ def playlist_from_info(info: Mapping[str, Any], *, cap: int, fallback_url: str) 
         tracks=tuple(tracks),
         truncated=truncated,
     )
+
+
+# ------------------------------------------------------------------ across a process boundary
+
+
+def to_wire(value: Extraction) -> dict[str, Any]:
+    """An extraction as JSON-able plain data (worker process → extractor actor)."""
+    if isinstance(value, TrackInfo):
+        return {"type": "track", "track": attrs.asdict(value.track)}
+    if isinstance(value, PlaylistInfo):
+        return {
+            "type": "playlist",
+            "title": value.title,
+            "webpage_url": value.webpage_url,
+            "truncated": value.truncated,
+            "tracks": [attrs.asdict(t) for t in value.tracks],
+        }
+    return {
+        "type": "search",
+        "query": value.query,
+        "tracks": [attrs.asdict(t) for t in value.tracks],
+    }
+
+
+def _track(data: Any) -> Track:
+    if not isinstance(data, dict):
+        raise ExtractionError(Reason.UNKNOWN, "malformed track from the worker")
+    names = {f.name for f in attrs.fields(Track)}
+    try:
+        track = Track(**{k: v for k, v in data.items() if k in names})
+    except TypeError as exc:
+        raise ExtractionError(Reason.UNKNOWN, f"malformed track from the worker: {exc}") from None
+    if not isinstance(track.title, str) or not isinstance(track.webpage_url, str):
+        raise ExtractionError(Reason.UNKNOWN, "malformed track from the worker")
+    return attrs.evolve(track, http_headers={str(k): str(v) for k, v in track.http_headers.items()})
+
+
+def from_wire(data: Mapping[str, Any]) -> Extraction:
+    """The inverse of :func:`to_wire`; raises ExtractionError on anything malformed."""
+    kind = data.get("type")
+    tracks = data.get("tracks")
+    if kind == "track":
+        return TrackInfo(track=_track(data.get("track")))
+    if not isinstance(tracks, list):
+        raise ExtractionError(Reason.UNKNOWN, f"malformed {kind!r} from the worker")
+    if kind == "playlist":
+        return PlaylistInfo(
+            title=str(data.get("title") or ""),
+            webpage_url=str(data.get("webpage_url") or ""),
+            truncated=bool(data.get("truncated")),
+            tracks=tuple(_track(t) for t in tracks),
+        )
+    if kind == "search":
+        return SearchInfo(
+            query=str(data.get("query") or ""), tracks=tuple(_track(t) for t in tracks)
+        )
+    raise ExtractionError(Reason.UNKNOWN, f"unknown answer {kind!r} from the worker")

@@ -1,15 +1,13 @@
-"""yt-dlp options built from the config, and a logger that routes yt-dlp into structlog."""
+"""yt-dlp options built from the config (plain data: they cross to a worker process)."""
 
 from __future__ import annotations
 
 import enum
+import urllib.parse
 from typing import Any, Final
 
-import structlog
-
 from musicbot.config import ExtractorConfig
-
-log = structlog.get_logger("musicbot.extract.ytdlp")
+from musicbot.extract.runtime import js_runtimes
 
 # Audio first; "best" covers sites that only offer muxed formats (the player drops the video).
 FORMAT: Final = "bestaudio/best"
@@ -20,40 +18,15 @@ class Mode(enum.Enum):
     SEARCH = "search"  # "<provider><N>:<text>", flattened
 
 
-class YtdlLogger:
-    """The ``logger`` object yt-dlp accepts: debug/info/warning/error methods.
-
-    yt-dlp sends both debug and info through ``debug`` (info lines start with ``[``); they are
-    chatty and go to debug.  Messages may contain URLs with signed query strings, which are
-    logged only at debug level.
-    """
-
-    def __init__(self, **fields: Any) -> None:
-        self._log = log.bind(**fields)
-
-    def debug(self, msg: str) -> None:
-        self._log.debug("ytdlp_debug", message=msg)
-
-    def info(self, msg: str) -> None:
-        self._log.debug("ytdlp_info", message=msg)
-
-    def warning(self, msg: str) -> None:
-        self._log.warning("ytdlp_warning", message=msg)
-
-    def error(self, msg: str) -> None:
-        # The same failure is raised as an exception and logged by the extractor with its
-        # classification, so this copy is kept at debug level.
-        self._log.debug("ytdlp_error", message=msg)
-
-
-def build_options(
-    cfg: ExtractorConfig, *, mode: Mode, playlist_cap: int, logger: YtdlLogger | None = None
-) -> dict[str, Any]:
-    """The options dict for ``yt_dlp.YoutubeDL``.
+def build_options(cfg: ExtractorConfig, *, mode: Mode, playlist_cap: int) -> dict[str, Any]:
+    """The options dict for ``yt_dlp.YoutubeDL``, as plain JSON data (it crosses to a worker
+    process, which adds its ``logger``).
 
     Always quiet, never downloads, never writes files.  ``noplaylist`` makes a link to a video
     inside a playlist mean the video; a link to the playlist itself is still a playlist and its
     entries are extracted flat (no request per entry) and capped at ``playlist_cap``.
+    ``js_runtimes`` names the JavaScript runtime explicitly (:mod:`musicbot.extract.runtime`);
+    remote solver components stay off: the solver comes from the installed ``yt-dlp-ejs``.
     """
     opts: dict[str, Any] = {
         "quiet": True,
@@ -70,7 +43,7 @@ def build_options(
         "ignoreerrors": False,
         "cachedir": False,
         "color": {"stdout": "never", "stderr": "never"},
-        "logger": logger or YtdlLogger(),
+        "js_runtimes": js_runtimes(cfg.js_runtime),
     }
     if cfg.cookies_file:
         opts["cookiefile"] = cfg.cookies_file
@@ -85,6 +58,16 @@ def build_options(
     return opts
 
 
+def search_is_url(cfg: ExtractorConfig) -> bool:
+    """``search_provider`` is a URL template (a local or self-hosted search page)."""
+    return cfg.search_provider.startswith(("http://", "https://"))
+
+
 def search_query(cfg: ExtractorConfig, text: str) -> str:
-    """``ytsearch5:words`` from the provider and result count in the config."""
+    """``ytsearch5:words`` from the provider and result count in the config, or the provider's
+    URL template with the words filled in (``{query}``, URL-encoded; ``{count}`` optional)."""
+    if search_is_url(cfg):
+        return cfg.search_provider.replace("{query}", urllib.parse.quote(text, safe="")).replace(
+            "{count}", str(cfg.search_results)
+        )
     return f"{cfg.search_provider}{cfg.search_results}:{text}"

@@ -5,6 +5,10 @@ shows durations and ``[limits] max_track_seconds`` must hold for such links too.
 the container header (and for MP3 estimates from the bitrate and ``Content-Length``) and prints
 ``Duration: HH:MM:SS.xx``; asking it to open the input without any output makes it stop there.
 
+Without byte ranges ffmpeg cannot read the end of a file: an Ogg file then has no duration and
+an MP3 one only a guess from its bitrate.  There :func:`measure_duration` reads the stream once
+to learn its real length.
+
 ffmpeg runs as an argv list (no shell) limited to network protocols, so a stream URL cannot
 make it open local files; the URL has already passed the address guard.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from collections.abc import Mapping
 from typing import Final
 
@@ -20,6 +25,8 @@ import attrs
 import imageio_ffmpeg
 import structlog
 import trio
+
+from musicbot.procenv import child_env
 
 log = structlog.get_logger(__name__)
 
@@ -50,10 +57,81 @@ def parse_audio_codec(output: bytes) -> str | None:
     return m.group(1).decode("ascii").lower() if m else None
 
 
+_ESTIMATED = re.compile(rb"Estimating duration from bitrate")
+_OUT_TIME = re.compile(rb"out_time_us=(\d+)")
+
+
 @attrs.frozen
 class Probe:
     duration: float | None = None
     codec: str | None = None
+    # ffmpeg only guessed the duration from the bitrate and the length in bytes (MP3 without
+    # a Xing header): wrong for variable bitrates, so not to be trusted where it cannot seek.
+    estimated: bool = False
+
+
+@attrs.frozen
+class Measured:
+    """How much audio ffmpeg read: the real duration when ``complete``, a lower bound else."""
+
+    seconds: float
+    complete: bool
+
+
+def _input_argv(
+    ffmpeg: str, url: str, headers: Mapping[str, str], http_proxy: str | None
+) -> list[str]:
+    argv = [ffmpeg, "-hide_banner", "-nostdin"]
+    if http_proxy:
+        argv += ["-protocol_whitelist", PROTOCOLS + ",httpproxy", "-http_proxy", http_proxy]
+    else:
+        argv += ["-protocol_whitelist", PROTOCOLS]
+    argv += ["-rw_timeout", str(RW_TIMEOUT_US)]
+    if headers:
+        argv += ["-headers", "".join(f"{k}: {v}\r\n" for k, v in headers.items())]
+    return [*argv, "-i", url]
+
+
+async def measure_duration(
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    ffmpeg: str,
+    timeout: float,
+    http_proxy: str | None = None,
+) -> Measured:
+    """Read the whole stream once (packets copied to nowhere, nothing decoded) and report how
+    long it really is.  For a host without byte ranges this is the only honest duration: ffmpeg
+    cannot look at the end of the file, so it guesses or says nothing.  Stops at ``timeout``
+    with what it read so far (then ``complete`` is False)."""
+    argv = _input_argv(ffmpeg, url, headers, http_proxy)
+    argv += ["-map", "0:a:0", "-c", "copy", "-nostats", "-progress", "pipe:1", "-f", "null", "-"]
+    seen = 0
+    complete = False
+    process = await trio.lowlevel.open_process(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=child_env(),  # never the token: ffmpeg parses hostile media
+    )
+    try:
+        assert process.stdout is not None
+        buffer = b""
+        with trio.move_on_after(timeout):
+            while chunk := await process.stdout.receive_some(4096):
+                buffer = (buffer + chunk)[-8192:]
+                for m in _OUT_TIME.finditer(buffer):
+                    seen = max(seen, int(m.group(1)))
+                complete = complete or b"progress=end" in buffer
+            await process.wait()
+            complete = complete and process.returncode == 0
+    finally:
+        with trio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+    return Measured(seconds=seen / 1_000_000, complete=complete)
 
 
 async def probe_stream(
@@ -68,18 +146,16 @@ async def probe_stream(
     Opus file the site did not describe can still be passed through without transcoding).
     Fields are None when ffmpeg cannot tell (live, error, timeout).  ``http_proxy`` is the
     egress guard (:mod:`musicbot.egress`), which re-checks every address ffmpeg connects to."""
-    argv = [ffmpeg, "-hide_banner", "-nostdin"]
-    if http_proxy:
-        argv += ["-protocol_whitelist", PROTOCOLS + ",httpproxy", "-http_proxy", http_proxy]
-    else:
-        argv += ["-protocol_whitelist", PROTOCOLS]
-    argv += ["-rw_timeout", str(RW_TIMEOUT_US)]
-    if headers:
-        argv += ["-headers", "".join(f"{k}: {v}\r\n" for k, v in headers.items())]
-    argv += ["-i", url]
+    argv = _input_argv(ffmpeg, url, headers, http_proxy)
     with trio.move_on_after(timeout):
         # Without an output ffmpeg exits with status 1 after printing the input's header.
-        done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
-        return Probe(parse_duration(done.stderr), parse_audio_codec(done.stderr))
+        done = await trio.run_process(
+            argv, capture_stdout=True, capture_stderr=True, check=False, env=child_env()
+        )
+        return Probe(
+            parse_duration(done.stderr),
+            parse_audio_codec(done.stderr),
+            estimated=bool(_ESTIMATED.search(done.stderr)),
+        )
     log.debug("probe_timed_out", timeout=timeout)
     return Probe()

@@ -5,6 +5,7 @@ from musicbot.gateway.errors import (
     GatewayDecodeError,
     GatewayFatalError,
     GatewayHandshakeError,
+    GatewayInfoError,
     PayloadTooLargeError,
     SessionStartLimitError,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "GatewayEvent",
     "GatewayFatalError",
     "GatewayHandshakeError",
+    "GatewayInfoError",
     "GatewayMetrics",
     "GuildCreate",
     "GuildDelete",

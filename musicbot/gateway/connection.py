@@ -6,6 +6,7 @@ Split out of :mod:`musicbot.gateway.shard`, which runs the tasks that share a :c
 from __future__ import annotations
 
 import math
+import random
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -15,7 +16,7 @@ import trio_websocket
 
 from musicbot import __version__
 from musicbot.gateway import constants as c
-from musicbot.gateway.close_codes import CloseAction
+from musicbot.gateway.close_codes import CloseAction, GatewayCloseCode, classify_close
 from musicbot.gateway.codec import Compression, Decompressor
 from musicbot.gateway.ratelimit import SendLimiter
 from musicbot.gateway.state import Outcome
@@ -101,3 +102,39 @@ class Conn:
 
 def resume_outcome(reason: str, cause: str, *, immediate: bool = False) -> Outcome:
     return Outcome(reason=reason, action=CloseAction.RESUME, cause=cause, immediate=immediate)
+
+
+def close_outcome(code: int | None, *, sent: int, compression: str | None) -> Outcome:
+    """What a close by the server (``code``; ``None``: no close frame) means for the shard."""
+    verdict = classify_close(code)
+    reason = verdict.message
+    if code == GatewayCloseCode.DECODE_ERROR and sent == 0:
+        # Nothing was sent yet, so nothing of ours was undecodable: the server refused the
+        # connection itself (its query string, compression or headers).
+        reason = (
+            "the server closed with 4002 before the bot sent anything: it does not accept"
+            f" this connection (compress={compression or 'none'}, encoding=json,"
+            " or its headers)"
+        )
+    return Outcome(
+        reason=reason,
+        action=verdict.action,
+        code=verdict.code,
+        fix=verdict.fix,
+        cause=verdict.cause,
+    )
+
+
+def control_outcome(payload: dict[str, Any], invalid_session_delay: tuple[float, float]) -> Outcome:
+    """Op 7 (reconnect and resume) or op 9 (``d`` true: resume; false: identify after 1-5 s)."""
+    if payload["op"] == c.OP_RECONNECT:
+        return resume_outcome("server asked to reconnect (op 7)", "op7_reconnect", immediate=True)
+    if payload.get("d"):
+        return resume_outcome("invalid session, resumable (op 9)", "op9", immediate=True)
+    lo, hi = invalid_session_delay
+    return Outcome(
+        reason="invalid session (op 9)",
+        action=CloseAction.REIDENTIFY,
+        cause="op9",
+        delay=random.uniform(lo, hi),
+    )

@@ -69,3 +69,13 @@ class GatewayDecodeError(MusicBotError):
 
     def __str__(self) -> str:
         return f"undecodable gateway message: {self.reason}"
+
+
+@attrs.define(auto_exc=True, eq=False)
+class GatewayInfoError(MusicBotError):
+    """``GET /gateway/bot`` answered something the shards cannot be planned from."""
+
+    detail: str
+
+    def __str__(self) -> str:
+        return f"GET /gateway/bot gave an unusable answer ({self.detail}); is api_base Discord?"

@@ -15,7 +15,7 @@ Theory.  ``GET /gateway/bot`` tells how many shards Discord recommends, the gate
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import structlog
 import trio
@@ -23,14 +23,18 @@ import trio
 from musicbot.config import DiscordConfig, Secret
 from musicbot.gateway.codec import Compression
 from musicbot.gateway.constants import IDENTIFY_WINDOW
-from musicbot.gateway.errors import GatewayFatalError, SessionStartLimitError
+from musicbot.gateway.errors import GatewayFatalError, GatewayInfoError, SessionStartLimitError
 from musicbot.gateway.events import GatewayDispatch
 from musicbot.gateway.handle import ShardHandle
-from musicbot.gateway.ratelimit import IdentifyGate
+from musicbot.gateway.ratelimit import IdentifyCoordinator, IdentifyGate
 from musicbot.gateway.shard import Shard
 from musicbot.gateway.state import DEFAULT_OPTIONS, GatewayMetrics, ShardOptions
 
 log = structlog.get_logger(__name__)
+
+# Far beyond any real bot (Discord asks for one shard per ~1000 guilds); a larger count in the
+# answer of GET /gateway/bot is a broken answer, not a plan.
+MAX_SHARDS: Final = 65_536
 
 GatewayBotSource: TypeAlias = Callable[[], Awaitable[Mapping[str, Any]]]
 """An async callable returning the JSON of ``GET /gateway/bot`` (the REST client's
@@ -57,6 +61,7 @@ class ShardManager:
         identify_floor: int = 2,
         identify_window: float = IDENTIFY_WINDOW,
         metrics: GatewayMetrics | None = None,
+        identify_coordinator: IdentifyCoordinator | None = None,
     ) -> None:
         if get_gateway_bot is None and (shard_count == "auto" or not gateway_url):
             raise ValueError("without get_gateway_bot, shard_count and gateway_url must be set")
@@ -71,6 +76,7 @@ class ShardManager:
         self._identify_floor = identify_floor
         self._identify_window = identify_window
         self._metrics = metrics
+        self._identify_coordinator = identify_coordinator  # across processes (storage)
         self._shards: dict[int, Shard] = {}
         self.shard_count = 0
         self.identify_gate: IdentifyGate | None = None
@@ -84,6 +90,7 @@ class ShardManager:
         get_gateway_bot: GatewayBotSource | None,
         options: ShardOptions = DEFAULT_OPTIONS,
         metrics: GatewayMetrics | None = None,
+        identify_coordinator: IdentifyCoordinator | None = None,
     ) -> ShardManager:
         return cls(
             token=config.token,
@@ -95,6 +102,7 @@ class ShardManager:
             compress=config.compress,
             options=options,
             metrics=metrics,
+            identify_coordinator=identify_coordinator,
         )
 
     # ------------------------------------------------------------------ handles
@@ -127,8 +135,20 @@ class ShardManager:
         info: Mapping[str, Any] = {}
         if self._get_gateway_bot is not None:
             info = await self._get_gateway_bot()
+        try:
+            count, ids, url, gate = self._plan_from(info)
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise GatewayInfoError(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        gate.check_start(len(ids))
+        return count, ids, url, gate
+
+    def _plan_from(self, info: Mapping[str, Any]) -> tuple[int, tuple[int, ...], str, IdentifyGate]:
+        if not isinstance(info, Mapping):
+            raise TypeError("the answer is not an object")
         count_setting = self._shard_count_setting
         count = int(info["shards"]) if count_setting == "auto" else count_setting
+        if not 1 <= count <= MAX_SHARDS:
+            raise ValueError(f"shards = {count}")
         ids = (
             tuple(range(count))
             if self._shard_ids_setting == "auto"
@@ -137,14 +157,14 @@ class ShardManager:
         url = self._gateway_url or str(info["url"])
         limit = info.get("session_start_limit") or {}
         gate = IdentifyGate(
-            max_concurrency=int(limit.get("max_concurrency", 1)),
+            max_concurrency=max(1, int(limit.get("max_concurrency", 1))),
             remaining=int(limit.get("remaining", 1000)),
             total=int(limit.get("total", 1000)),
             reset_after=float(limit.get("reset_after", 86_400_000)) / 1000.0,
             floor=self._identify_floor,
             window=self._identify_window,
+            coordinator=self._identify_coordinator,
         )
-        gate.check_start(len(ids))
         return count, ids, url, gate
 
     async def run(

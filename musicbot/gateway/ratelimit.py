@@ -12,12 +12,18 @@ shards ask in id order, so buckets start in order.  Each identify also spends on
 day's session starts (``session_start_limit``); using them all up makes Discord reset the
 token, so the gate refuses to go below ``floor``.  A slot granted to a shard whose connection
 then fails before IDENTIFY is kept by that shard for its next attempt (no session start spent).
+
+Across processes (shard ranges of one bot in several processes) the per-process gate is not
+enough: an optional :class:`IdentifyCoordinator` (``musicbot.storage`` implements it on the
+shared database) is asked for the bucket's slot too, after the local wait, so N processes
+together still identify once per bucket per window.
 """
 
 from __future__ import annotations
 
 import collections
 import math
+from typing import Protocol
 
 import trio
 
@@ -69,6 +75,14 @@ class SendLimiter:
             await trio.sleep_until(self._sent[0] + self.period)
 
 
+class IdentifyCoordinator(Protocol):
+    """Cross-process identify slots (see the module docstring)."""
+
+    async def wait_turn(self, bucket: int, window: float) -> None:
+        """Return once this process holds ``bucket``'s slot for the next ``window`` seconds."""
+        ...
+
+
 class IdentifyGate:
     """Shared by every shard of the process; see the module docstring."""
 
@@ -81,8 +95,10 @@ class IdentifyGate:
         total: int = 1000,
         floor: int = 2,
         window: float = IDENTIFY_WINDOW,
+        coordinator: IdentifyCoordinator | None = None,
     ) -> None:
         self.max_concurrency = max(1, max_concurrency)
+        self.coordinator = coordinator
         self.window = window
         self.floor = floor
         self.total = total
@@ -114,6 +130,8 @@ class IdentifyGate:
                 if last is None or trio.current_time() >= last + self.window:
                     break
                 await trio.sleep_until(last + self.window)
+            if self.coordinator is not None:
+                await self.coordinator.wait_turn(bucket, self.window)
             now = trio.current_time()
             if now >= self._reset_at:
                 self.remaining = self.total

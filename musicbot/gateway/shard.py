@@ -46,7 +46,7 @@ import trio_websocket
 
 from musicbot.config import Secret
 from musicbot.gateway import constants as c
-from musicbot.gateway.close_codes import CloseAction, GatewayCloseCode, classify_close
+from musicbot.gateway.close_codes import CloseAction
 from musicbot.gateway.codec import (
     Compression,
     decode_message,
@@ -57,6 +57,8 @@ from musicbot.gateway.codec import (
 from musicbot.gateway.connection import (
     USER_AGENT,
     Conn,
+    close_outcome,
+    control_outcome,
     gateway_url_with_query,
     heartbeat_interval,
     resume_outcome,
@@ -128,7 +130,7 @@ class Shard:
         self.generation = 0
         self.latency: float | None = None
         self.seq: int | None = None
-        self.stalls = 0  # times the reader waited for the router (a metric for backpressure)
+        self.stalls = 0  # times the reader had to wait for the router (backpressure)
         self._session: _Session | None = None
         self._outbox_send, self._outbox_receive = trio.open_memory_channel[str](options.outbox_size)
         self._pending: str | None = None  # taken from the outbox, not yet sent
@@ -229,6 +231,13 @@ class Shard:
         self.generation += 1
         resuming = self._session is not None
         base = self._session.resume_url if self._session else self._gateway_url
+        if not usable_ws_url(base):  # a reconnect cannot fix the URL: say what to fix
+            return Outcome(
+                reason=f"the gateway URL {base[:100]!r} is not a ws:// or wss:// URL",
+                action=CloseAction.FATAL,
+                cause="bad_url",
+                fix="check [discord] gateway_url (empty: the URL GET /gateway/bot gives)",
+            )
         url = gateway_url_with_query(base, compress=self.compression)
         self._set_state(ShardState.CONNECTING)
         outcome: Outcome | None = None
@@ -314,23 +323,7 @@ class Shard:
 
     def _closed(self, conn: Conn, closed: trio_websocket.ConnectionClosed) -> Outcome:
         code = closed.reason.code if closed.reason is not None else None
-        verdict = classify_close(code)
-        reason = verdict.message
-        if code == GatewayCloseCode.DECODE_ERROR and conn.sent == 0:
-            # Nothing was sent yet, so nothing of ours was undecodable: the server refused the
-            # connection itself (its query string, compression or headers).
-            reason = (
-                "the server closed with 4002 before the bot sent anything: it does not accept"
-                f" this connection (compress={self.compression or 'none'}, encoding=json,"
-                " or its headers)"
-            )
-        return Outcome(
-            reason=reason,
-            action=verdict.action,
-            code=verdict.code,
-            fix=verdict.fix,
-            cause=verdict.cause,
-        )
+        return close_outcome(code, sent=conn.sent, compression=self.compression)
 
     async def _hello(self, conn: Conn) -> float:
         hello = await self._receive(conn)
@@ -378,19 +371,6 @@ class Shard:
 
     # ------------------------------------------------------------------ tasks
 
-    def _control(self, payload: dict[str, Any]) -> Outcome:
-        if payload["op"] == c.OP_RECONNECT:
-            return _resume("server asked to reconnect (op 7)", "op7_reconnect", immediate=True)
-        if payload.get("d"):
-            return _resume("invalid session, resumable (op 9)", "op9", immediate=True)
-        lo, hi = self.options.invalid_session_delay
-        return Outcome(
-            reason="invalid session (op 9)",
-            action=CloseAction.REIDENTIFY,
-            cause="op9",
-            delay=random.uniform(lo, hi),
-        )
-
     async def _reader(self, conn: Conn, dispatches: trio.MemorySendChannel[dict[str, Any]]) -> None:
         """Read every message; control ops at once, dispatches to the deliverer (see above)."""
         async with dispatches:
@@ -421,7 +401,7 @@ class Shard:
                 elif op == c.OP_HEARTBEAT:
                     await self._beat(conn, scheduled=False)
                 elif op in (c.OP_RECONNECT, c.OP_INVALID_SESSION):
-                    conn.finish(self._control(payload))
+                    conn.finish(control_outcome(payload, self.options.invalid_session_delay))
                     return
 
     async def _deliverer(
@@ -465,7 +445,7 @@ class Shard:
                 return
             if not conn.acked:
                 log.debug("gateway_ack_behind_dispatches", shard_id=self.shard_id)
-            conn.stalled_since_beat = False
+            conn.stalled_since_beat = conn.stalled  # still waiting: this interval counts too
             await self._beat(conn, scheduled=True)
             await trio.sleep(interval)
 
@@ -522,7 +502,7 @@ class Shard:
             event = None
         except Exception:  # a parser bug must cost one event, not the process
             log.exception(
-                "gateway_event_parser_failed", shard_id=self.shard_id, event=str(name)[:100]
+                "gateway_event_parser_failed", shard_id=self.shard_id, name=str(name)[:100]
             )
             event = None
         if event is not None:

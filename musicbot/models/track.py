@@ -27,6 +27,9 @@ class Track:
     codec: str | None = None
     container: str | None = None
     stream_expires_at: float | None = None
+    # Whether the stream host honours byte ranges (None = not checked).  A host that does not
+    # answers every request from the first byte, so a seek or a reconnect must not re-request.
+    seekable: bool | None = None
     requester_id: int | None = None
     # Unique per queue entry so the same song queued twice stays two entries.
     entry_id: str = ""

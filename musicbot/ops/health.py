@@ -13,7 +13,8 @@ a ``now`` on the same clock (``trio.current_time()``), and returns a :class:`Hea
   been failing for longer than ``rest_grace``.
 * **degraded** (still 200: the bot works, a human may want to look): a shard's heartbeat latency
   is above ``degraded_latency``; a shard is reconnecting (briefly); REST is failing (briefly);
-  some voice connections are not healthy.
+  some voice connections are not healthy; yt-dlp is older than ``extractor_stale_days`` (YouTube
+  breaks old releases within weeks).
 * **healthy** otherwise.
 
 Readiness (``/readyz``) is separate: every expected shard is connected (READY or RESUMED). Before
@@ -29,6 +30,7 @@ main thread, so a reader never sees a half-written update.
 
 from __future__ import annotations
 
+import datetime
 import enum
 from typing import Any, Final, Protocol
 
@@ -38,6 +40,7 @@ DEGRADED_LATENCY: Final = 0.5  # seconds of heartbeat round trip before we call 
 DISCONNECTED_GRACE: Final = 60.0  # a resume normally takes a few seconds; a minute is not normal
 MISSED_ACKS: Final = 2  # intervals without ACK; the shard itself reconnects after 1 (zombie rule)
 REST_GRACE: Final = 120.0  # seconds of failing REST before the bot cannot answer anyone
+EXTRACTOR_STALE_DAYS: Final = 60  # yt-dlp releases older than this rarely still play YouTube
 
 
 class Status(enum.Enum):
@@ -72,6 +75,8 @@ class HealthInputs:
     rest_failing_since: float | None = None  # None while the last request succeeded
     voice_healthy: int = 0
     voice_total: int = 0
+    extractor_version: str = ""  # yt-dlp's version; "" = not known
+    extractor_age_days: int | None = None  # days since that release
 
 
 @attrs.frozen(kw_only=True)
@@ -80,6 +85,7 @@ class Thresholds:
     disconnected_grace: float = DISCONNECTED_GRACE
     missed_acks: int = MISSED_ACKS
     rest_grace: float = REST_GRACE
+    extractor_stale_days: int = EXTRACTOR_STALE_DAYS
 
 
 @attrs.frozen(kw_only=True)
@@ -96,10 +102,24 @@ class HealthReport:
     ready: bool
     reasons: tuple[Reason, ...]
     rest_last_success_age: float | None = None  # seconds since Discord's API last answered
+    extractor_version: str = ""
+    extractor_age_days: int | None = None
+
+    def extractor_summary(self) -> str:
+        """``2026.10.26 (37 d)``: yt-dlp's version and age, for /health."""
+        if not self.extractor_version:
+            return "—"
+        age = "" if self.extractor_age_days is None else f" ({self.extractor_age_days} d)"
+        return self.extractor_version + age
 
     def to_json(self) -> dict[str, Any]:
         age = self.rest_last_success_age
-        return {
+        extractor = (
+            {"extractor": {"version": self.extractor_version, "age_days": self.extractor_age_days}}
+            if self.extractor_version
+            else {}
+        )
+        return extractor | {
             "status": self.status.value,
             "ready": self.ready,
             "rest_last_success_age": None if age is None else round(age, 3),
@@ -200,6 +220,16 @@ def evaluate(inputs: HealthInputs, now: float, th: Thresholds | None = None) -> 
                 "voice connections are not healthy",
             )
         )
+    age = inputs.extractor_age_days
+    if age is not None and age > th.extractor_stale_days:
+        reasons.append(
+            Reason(
+                code="extractor_stale",
+                status=Status.DEGRADED,
+                detail=f"yt-dlp {inputs.extractor_version} is {age} days old; YouTube breaks old "
+                "versions: run `make update-extractor` and restart",
+            )
+        )
     connected = {s.shard_id for s in inputs.shards if s.status is ShardStatus.CONNECTED}
     ready = inputs.expected_shards > 0 and len(connected) >= inputs.expected_shards
     if any(r.status is Status.UNHEALTHY for r in reasons):
@@ -214,6 +244,8 @@ def evaluate(inputs: HealthInputs, now: float, th: Thresholds | None = None) -> 
         ready=ready,
         reasons=tuple(reasons),
         rest_last_success_age=None if last is None else max(0.0, now - last),
+        extractor_version=inputs.extractor_version,
+        extractor_age_days=inputs.extractor_age_days,
     )
 
 
@@ -227,6 +259,13 @@ class HealthState:
         self._rest_failing_since: float | None = None
         self._voice_healthy = 0
         self._voice_total = 0
+        self._extractor_version = ""
+        self._extractor_released: datetime.date | None = None
+
+    def extractor(self, version: str, released: datetime.date | None) -> None:
+        """Writer: the composition root, at start (yt-dlp's version and release date)."""
+        self._extractor_version = version
+        self._extractor_released = released
 
     def set_expected_shards(self, n: int) -> None:
         """Writer: the shard supervisor, once it knows which shards this process runs."""
@@ -293,4 +332,8 @@ class HealthState:
             rest_failing_since=self._rest_failing_since,
             voice_healthy=self._voice_healthy,
             voice_total=self._voice_total,
+            extractor_version=self._extractor_version,
+            extractor_age_days=None
+            if self._extractor_released is None
+            else (datetime.datetime.now(datetime.UTC).date() - self._extractor_released).days,
         )

@@ -22,6 +22,8 @@ counters available through :meth:`Metrics.guild_snapshot`.
 
 from __future__ import annotations
 
+import datetime
+import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Final
@@ -160,6 +162,20 @@ class Metrics:
             registry=reg,
         ).labels(version=version or "unknown").set(1)
 
+        self._extractor_info = Gauge(
+            "extractor_info",
+            "yt-dlp version in use (value is always 1).",
+            ["version"],
+            namespace=ns,
+            registry=reg,
+        )
+        self._extractor_released: datetime.date | None = None
+        gauge(
+            "extractor_age_days",
+            "Days since the yt-dlp in use was released (YouTube breaks old ones within weeks).",
+            self._extractor_age,
+        )
+
         def counter(name: str, doc: str, *labels: str) -> Counter:
             return Counter(name, doc, labels, namespace=ns, registry=reg)
 
@@ -222,6 +238,19 @@ class Metrics:
             # process_cpu_seconds_total, process_resident_memory_bytes, ... (Linux /proc).
             self._process = ProcessCollector(registry=reg)
             PlatformCollector(registry=reg)
+
+    # ---------------------------------------------------------------- the extractor
+
+    def extractor(self, version: str, released: datetime.date | None) -> None:
+        """The yt-dlp in use (set at start): ``musicbot_extractor_info{version}`` and the age."""
+        self._extractor_info.clear()
+        self._extractor_info.labels(version=version or "unknown").set(1)
+        self._extractor_released = released
+
+    def _extractor_age(self) -> float:
+        if self._extractor_released is None:
+            return math.nan
+        return float((datetime.datetime.now(datetime.UTC).date() - self._extractor_released).days)
 
     # ---------------------------------------------------------------- membership gauges
 

@@ -9,6 +9,9 @@ response said.  Retry policy:
   (a busy channel, for every bot at once), not on us: its ``retry_after`` can be twenty
   minutes, so it is surfaced at once as :class:`RateLimited` with ``scope="shared"`` instead
   of holding the caller (and the bucket) for that long.
+* A 429 whose ``retry_after`` is longer than ``max_429_wait`` (an hour-long edge ban, a
+  broken peer) is surfaced at once rather than holding the caller; the limiter still keeps the
+  bucket (or every route, if global) closed until then.
 * 502/503/504 and transport errors: retried with exponential backoff only for idempotent
   methods (GET, PUT, DELETE); a connection that was never established is retried for any method.
 * An interaction callback is never sent twice *after it may have been processed* (a 5xx or a
@@ -50,6 +53,8 @@ LIMITER_INBOX: Final = 64
 # An interaction must be answered within 3 s of its creation; a 429 on the callback is retried
 # once only if the retry can still be sent this long after the first attempt.
 CALLBACK_RETRY_WINDOW: Final = 2.0
+# A 429 asking for a longer wait than this is not waited for by the caller (see above).
+MAX_429_WAIT: Final = 60.0
 
 JSON = Any
 # on_response(route template key, HTTP status or None for a transport error, X-RateLimit-Scope)
@@ -61,10 +66,12 @@ def _no_hook(_route: str, _status: int | None, _scope: str) -> None:
 
 
 def _float(value: str | None) -> float | None:
+    """A finite number from a header (or body) value; ``None`` for anything else."""
     try:
-        return float(value) if value is not None else None
+        number = float(value) if value is not None else None
     except ValueError:
         return None
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _outcome(response: httpx.Response, body: JSON) -> Outcome:
@@ -103,7 +110,7 @@ def _body(response: httpx.Response) -> JSON:
     if "json" in response.headers.get("content-type", ""):
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the recursion limit
             pass
     return response.text
 
@@ -118,6 +125,7 @@ class RestClient:
         limiter: RateLimiter,
         max_retries: int = 3,
         max_429_retries: int = 5,
+        max_429_wait: float = MAX_429_WAIT,
         retry_base_delay: float = 0.5,
         on_response: ResponseHook = _no_hook,
     ) -> None:
@@ -126,6 +134,7 @@ class RestClient:
         self._limiter = limiter
         self._max_retries = max_retries
         self._max_429_retries = max_429_retries
+        self._max_429_wait = max_429_wait
         self._retry_base_delay = retry_base_delay
 
     def __repr__(self) -> str:
@@ -137,8 +146,12 @@ class RestClient:
         *,
         json: JSON = None,
         query: Mapping[str, str] | None = None,
+        deadline: float | None = None,
     ) -> JSON:
-        """Send one request through the limiter with the retry policy above."""
+        """Send one request through the limiter with the retry policy above.
+
+        ``deadline`` (Trio clock) bounds the one 429 retry of an interaction callback further,
+        for a caller that knows when the interaction arrived."""
         once = route.is_interaction_callback
         failures = 0
         limited = 0
@@ -185,14 +198,19 @@ class RestClient:
                     route=repr(route),
                     retry_after=outcome.retry_after,
                 )
-            elif status == 429 and not once and limited < self._max_429_retries:
+            elif (
+                status == 429
+                and not once
+                and limited < self._max_429_retries
+                and outcome.retry_after <= self._max_429_wait
+            ):
                 limited += 1
                 continue  # the limiter now holds the next attempt until the retry_after
             elif (
                 status == 429
                 and once
                 and limited == 0
-                and self._callback_retry_fits(started, outcome)
+                and self._callback_retry_fits(started, deadline, outcome)
             ):
                 limited += 1
                 log.warning(
@@ -226,9 +244,13 @@ class RestClient:
                 )
             raise failure
 
-    def _callback_retry_fits(self, started: float, outcome: Outcome) -> bool:
-        elapsed = trio.current_time() - started
-        return elapsed + outcome.retry_after <= CALLBACK_RETRY_WINDOW
+    def _callback_retry_fits(
+        self, started: float, deadline: float | None, outcome: Outcome
+    ) -> bool:
+        last = started + CALLBACK_RETRY_WINDOW
+        if deadline is not None:
+            last = min(last, deadline)
+        return trio.current_time() + outcome.retry_after <= last
 
     def _backoff(self, attempt: int) -> float:
         delay: float = self._retry_base_delay * 2 ** (attempt - 1)
@@ -299,6 +321,7 @@ class RestClient:
         body: Mapping[str, Any],
         *,
         with_response: bool = False,
+        deadline: float | None = None,
     ) -> dict[str, Any] | None:
         """The callback: never resent once it may have been processed (a 429 is retried once
         within the window, see the module docstring).  Returns the callback response if asked."""
@@ -309,7 +332,9 @@ class RestClient:
             interaction_token=interaction_token,
         )
         query = {"with_response": "true"} if with_response else None
-        result: dict[str, Any] | None = await self.request(route, json=dict(body), query=query)
+        result: dict[str, Any] | None = await self.request(
+            route, json=dict(body), query=query, deadline=deadline
+        )
         return result
 
     def _webhook(
@@ -394,6 +419,7 @@ async def open_rest_client(
     invalid_limit: int = ratelimit.INVALID_LIMIT,
     max_retries: int = 3,
     max_429_retries: int = 5,
+    max_429_wait: float = MAX_429_WAIT,
     retry_base_delay: float = 0.5,
     on_response: ResponseHook = _no_hook,
 ) -> AsyncIterator[RestClient]:
@@ -417,6 +443,7 @@ async def open_rest_client(
                 limiter=RateLimiter(send),
                 max_retries=max_retries,
                 max_429_retries=max_429_retries,
+                max_429_wait=max_429_wait,
                 retry_base_delay=retry_base_delay,
                 on_response=on_response,
             )

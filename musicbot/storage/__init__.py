@@ -1,7 +1,9 @@
 """Crash-safe storage of playlists, guild settings and session snapshots (protocol/I-O layer).
 
-Everything is JSON under ``[storage] data_dir``, written atomically with a backup (see
-:mod:`musicbot.storage.files`) from worker threads.  This package must not import ``actors``.
+Two engines behind one API: a database (SQLite in ``[storage] data_dir`` by default, or
+PostgreSQL, see :mod:`musicbot.storage.db`) or JSON files under ``data_dir``, written atomically
+with a backup (``url = "files"``, see :mod:`musicbot.storage.files`).  All I/O runs in worker
+threads.  This package must not import ``actors``.
 
 Ownership, instead of locks: each guild actor owns its guild's :class:`PlaylistRepository`,
 :class:`GuildSettingsStore` and session file; the personal-playlist actor
@@ -10,13 +12,17 @@ Ownership, instead of locks: each guild actor owns its guild's :class:`PlaylistR
 
 from musicbot.storage.errors import (
     AlreadyExists,
+    Conflict,
     CorruptFile,
+    CorruptRow,
+    DatabaseUnavailable,
     DiskFull,
     InvalidName,
     InvalidPosition,
     LimitReached,
     NotFound,
     PermissionDenied,
+    SchemaTooNew,
     Scope,
     StorageError,
     StorageIOError,
@@ -32,11 +38,14 @@ from musicbot.storage.playlists import (
 )
 from musicbot.storage.sessions import SessionRestore, SessionStore, SnapshotWriter
 from musicbot.storage.settings import GuildSettingsStore
-from musicbot.storage.store import Storage
+from musicbot.storage.store import Storage, open_storage
 
 __all__ = [
     "AlreadyExists",
+    "Conflict",
     "CorruptFile",
+    "CorruptRow",
+    "DatabaseUnavailable",
     "DiskFull",
     "FileIO",
     "GuildSettings",
@@ -51,6 +60,7 @@ __all__ = [
     "PlaylistIndex",
     "PlaylistRepository",
     "PlaylistSummary",
+    "SchemaTooNew",
     "Scope",
     "SessionRestore",
     "SessionSnapshot",
@@ -60,5 +70,6 @@ __all__ = [
     "StorageError",
     "StorageIOError",
     "StoredTrack",
+    "open_storage",
     "paginate",
 ]

@@ -156,6 +156,73 @@ class StorageIOError(StorageError):
         return f"{self.operation} {self.path} failed: [errno {self.code}] {self.strerror}"
 
 
+@attrs.define(auto_exc=True, eq=False)
+class CorruptRow(CorruptFile):
+    """A database row that could not be decoded.  Reported; the row is kept (moved to the
+    ``quarantine`` table when it has to make room)."""
+
+    where: str = ""  # database#table/key (``path`` is the same as a path, for old callers)
+
+    @classmethod
+    def at(cls, where: str, reason: str) -> CorruptRow:
+        return cls(Path(where.replace("://", "/")), reason, where)
+
+    def __str__(self) -> str:
+        return f"unreadable row {self.where or self.path}: {self.reason} (kept)"
+
+
+@attrs.define(auto_exc=True, eq=False)
+class DatabaseUnavailable(StorageError):
+    """The database could not be reached (or stopped answering).  ``maybe_saved`` is True when
+    the connection was lost while committing, so the outcome of that one write is unknown."""
+
+    key: ClassVar[str] = "storage.db_unavailable"
+    where: str  # the database, without credentials
+    detail: str
+    maybe_saved: bool = False
+
+    def user_message(self, locale: str | None = None) -> str:
+        return t(self.key + (".maybe" if self.maybe_saved else ""), locale)
+
+    def __str__(self) -> str:
+        state = "outcome of the last write unknown" if self.maybe_saved else "nothing was changed"
+        return f"database {self.where} unavailable: {self.detail} ({state})"
+
+
+@attrs.define(auto_exc=True, eq=False)
+class Conflict(StorageError):
+    """A row changed in another process since this one read it: the write is refused, so no
+    process overwrites a change it has not seen (a lost update)."""
+
+    key: ClassVar[str] = "storage.conflict"
+    what: str
+    expected: int
+    found: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.what} changed elsewhere (revision {self.found}, expected {self.expected});"
+            " the write was refused"
+        )
+
+
+@attrs.define(auto_exc=True, eq=False)
+class SchemaTooNew(StorageError):
+    """The database was migrated by a newer release than this one."""
+
+    key: ClassVar[str] = "storage.io_error"
+    where: str
+    found: int
+    known: int
+
+    def __str__(self) -> str:
+        return (
+            f"the database {self.where} has schema version {self.found}, but this release knows "
+            f"versions up to {self.known}: it was written by a newer musicbot. Run that release "
+            "(or restore a backup taken before the upgrade); nothing was changed."
+        )
+
+
 _DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 _DENIED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
@@ -205,6 +272,18 @@ register(
         "storage.io_error": (
             "Saving failed because of a storage error. Your previous data is unchanged."
         ),
+        "storage.db_unavailable": (
+            "The bot cannot reach its database right now, so nothing was changed. Your previous "
+            "data is safe; please try again in a moment."
+        ),
+        "storage.db_unavailable.maybe": (
+            "The bot lost its database connection while saving, so this change may or may not "
+            "have been kept. Please check and try again in a moment."
+        ),
+        "storage.conflict": (
+            "This was changed by another instance of the bot a moment ago, so your change was "
+            "not saved (it would have undone theirs). Please look and try again."
+        ),
     },
     vi={
         "storage.scope.guild": "trong máy chủ này",
@@ -239,5 +318,17 @@ register(
             "phục; mọi thay đổi lên nó đều bị từ chối."
         ),
         "storage.io_error": "Lưu thất bại do lỗi lưu trữ. Dữ liệu cũ của bạn vẫn nguyên vẹn.",
+        "storage.db_unavailable": (
+            "Bot hiện không kết nối được cơ sở dữ liệu nên không có gì bị thay đổi. Dữ liệu cũ "
+            "của bạn vẫn an toàn; hãy thử lại sau giây lát."
+        ),
+        "storage.db_unavailable.maybe": (
+            "Bot mất kết nối cơ sở dữ liệu trong lúc lưu nên thay đổi này có thể đã được giữ "
+            "hoặc chưa. Hãy kiểm tra và thử lại sau giây lát."
+        ),
+        "storage.conflict": (
+            "Mục này vừa được một phiên bản khác của bot thay đổi nên thay đổi của bạn chưa được "
+            "lưu (nó sẽ xoá mất thay đổi kia). Hãy xem lại và thử lại."
+        ),
     },
 )

@@ -94,6 +94,8 @@ def fsync_dir(directory: Path) -> None:
         fd = os.open(directory, os.O_RDONLY)
     except (PermissionError, IsADirectoryError):  # Windows cannot open folders
         return
+    except FileNotFoundError:  # nothing was ever created there: nothing to make durable
+        return
     try:
         os.fsync(fd)
     finally:
@@ -266,9 +268,41 @@ def read_document(path: Path, codec: Codec[T]) -> T | None:
     return bak_value
 
 
-def write_document(path: Path, value: T, codec: Codec[T]) -> None:
-    """Atomically replace the document at ``path`` with ``value`` (see the module docstring)."""
-    current = read_document(path, codec)  # raises CorruptFile: never overwrite unreadable data
+def set_aside(path: Path) -> list[Path]:
+    """Move an unreadable document and its backup out of the way (renames; bytes kept).
+
+    Returns where they went.  For documents that may be rebuilt from scratch (settings fall
+    back to defaults, snapshots are disposable): after this the name is free again.
+    """
+    moved: list[Path] = []
+    for p in (backup_path(path), path):
+        if p.exists():
+            moved.append(_move_aside(p))
+    return moved
+
+
+def write_document(
+    path: Path, value: T, codec: Codec[T], *, replace_unreadable: bool = False
+) -> None:
+    """Atomically replace the document at ``path`` with ``value`` (see the module docstring).
+
+    An unreadable current document (and no good backup) refuses the write with
+    ``CorruptFile``, unless ``replace_unreadable``: then it is moved aside first (kept for the
+    operator, reported in the log) and the new value written.
+    """
+    try:
+        current = read_document(path, codec)  # CorruptFile: never overwrite unreadable data
+    except CorruptFile as exc:
+        if not replace_unreadable:
+            raise
+        moved = set_aside(path)
+        log.warning(
+            "storage_corrupt_replaced",
+            path=str(path),
+            reason=exc.reason,
+            moved_aside=[str(m) for m in moved],
+        )
+        current = None
     data = codec.encode(value)
     _replace(path, data, rotate=current is not None and path.exists())
 
@@ -288,6 +322,8 @@ def delete_document(path: Path, codec: Codec[T]) -> T | None:
                 aside = _move_aside(p)
                 log.warning("storage_corrupt_deleted", path=str(p), moved_aside=str(aside))
         return None
+    if current is None and not path.exists() and not bak.exists():
+        return None  # nothing there (perhaps not even the folder): nothing to delete
     with _os_errors(path, "delete"):
         # Backup first: a crash in between leaves the current file, which stays loadable.
         with contextlib.suppress(FileNotFoundError):

@@ -3,6 +3,9 @@
 * guild:    ``<data_dir>/guilds/<guild_id>/playlists/<slug>-<hash>.json``
 * personal: ``<data_dir>/users/<user_id>/playlists/<slug>-<hash>.json``
 
+With a database (``[storage] url``, SQLite by default) the same class runs on the SQL engine
+(:mod:`musicbot.storage.sql_playlists`): same API, same errors, same ownership.
+
 Ownership (no locks): a repository object is used by exactly one task.  Each guild actor owns
 the repository of its guild's playlists (and its settings store); the personal-playlist actor
 (``actors/playlists.py``) is the only task that touches users' folders.  Each public method is a
@@ -31,6 +34,7 @@ from musicbot.storage.errors import (
 )
 from musicbot.storage.io import FileIO
 from musicbot.storage.models import PLAYLIST_CODEC, Playlist, StoredTrack
+from musicbot.storage.sql_playlists import SqlPlaylists
 
 R = TypeVar("R")
 
@@ -86,6 +90,21 @@ def paginate(playlist: Playlist, page: int = 1, per_page: int = DEFAULT_PAGE_SIZ
     )
 
 
+def _index(found: Iterable[Playlist], unreadable: list[CorruptFile]) -> PlaylistIndex:
+    items = [
+        PlaylistSummary(
+            name=p.name,
+            owner_id=p.owner_id,
+            track_count=len(p.tracks),
+            total_duration=p.total_duration,
+            updated_at=p.updated_at,
+        )
+        for p in found
+    ]
+    items.sort(key=lambda s: names.key(s.name))
+    return PlaylistIndex(playlists=tuple(items), unreadable=tuple(unreadable))
+
+
 def _stored(tracks: Iterable[Track | StoredTrack]) -> tuple[StoredTrack, ...]:
     return tuple(t if isinstance(t, StoredTrack) else StoredTrack.from_track(t) for t in tracks)
 
@@ -102,8 +121,10 @@ class PlaylistRepository:
         max_playlists: int = DEFAULT_MAX_PLAYLISTS,
         max_tracks: int = DEFAULT_MAX_TRACKS,
         clock: Callable[[], float] = time.time,
+        sql: SqlPlaylists | None = None,
     ) -> None:
-        self.directory = directory
+        self.directory = directory  # the file engine's folder (unused with ``sql``)
+        self.sql = sql
         self.scope: Scope = scope
         self._io = io
         self.max_playlists = max_playlists
@@ -215,7 +236,7 @@ class PlaylistRepository:
         return found
 
     def _list(self) -> PlaylistIndex:
-        items: list[PlaylistSummary] = []
+        found: list[Playlist] = []
         unreadable: list[CorruptFile] = []
         for file_name in files.document_names(self.directory):
             try:
@@ -224,17 +245,8 @@ class PlaylistRepository:
                 unreadable.append(exc)
                 continue
             if p is not None:
-                items.append(
-                    PlaylistSummary(
-                        name=p.name,
-                        owner_id=p.owner_id,
-                        track_count=len(p.tracks),
-                        total_duration=p.total_duration,
-                        updated_at=p.updated_at,
-                    )
-                )
-        items.sort(key=lambda s: names.key(s.name))
-        return PlaylistIndex(playlists=tuple(items), unreadable=tuple(unreadable))
+                found.append(p)
+        return _index(found, unreadable)
 
     # ------------------------------------------------------------ async API
 
@@ -242,13 +254,20 @@ class PlaylistRepository:
         return await self._io.run(fn)
 
     async def exists(self, name: str) -> bool:
+        if self.sql is not None:
+            return await self.sql.exists(name)
         return await self._run(lambda: self._read(name) is not None)
 
     async def load(self, name: str) -> Playlist:
         """The playlist (NotFound, InvalidName, CorruptFile ...)."""
+        if self.sql is not None:
+            return await self.sql.load(name)
         return await self._run(lambda: self._get(name))
 
     async def list(self) -> PlaylistIndex:
+        if self.sql is not None:
+            good, bad = await self.sql.list()
+            return _index(good, list(bad))
         return await self._run(self._list)
 
     async def show(self, name: str, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE) -> Page:
@@ -265,23 +284,34 @@ class PlaylistRepository:
     ) -> Playlist:
         """Create a playlist, or replace its tracks when ``overwrite`` (keeping owner/created)."""
         stored = _stored(tracks)
+        if self.sql is not None:
+            return await self.sql.save(name, stored, creator_id, overwrite)
         return await self._run(lambda: self._save(name, stored, creator_id, overwrite))
 
     async def add_tracks(self, name: str, tracks: Sequence[Track | StoredTrack]) -> Playlist:
         """Append tracks; all or nothing (LimitReached if the playlist would exceed the cap)."""
         stored = _stored(tracks)
+        if self.sql is not None:
+            return await self.sql.add_tracks(name, stored)
         return await self._run(lambda: self._add(name, stored))
 
     async def remove(self, name: str, position: int) -> tuple[Playlist, StoredTrack]:
         """Remove the track at 1-based ``position``; returns the new playlist and the track."""
+        if self.sql is not None:
+            return await self.sql.remove(name, position)
         return await self._run(lambda: self._remove(name, position))
 
     async def rename(self, old_name: str, new_name: str) -> Playlist:
+        if self.sql is not None:
+            return await self.sql.rename(old_name, new_name)
         return await self._run(lambda: self._rename(old_name, new_name))
 
     async def delete(self, name: str) -> Playlist | None:
         """Delete a playlist and its backup; returns what was deleted.
 
-        An unreadable playlist is moved aside (``*.corrupt-<ts>``) instead and None returned.
+        An unreadable playlist is moved aside (``*.corrupt-<ts>``, or the ``quarantine`` table)
+        instead and None returned.
         """
+        if self.sql is not None:
+            return await self.sql.delete(name)
         return await self._run(lambda: self._delete(name))

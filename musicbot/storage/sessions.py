@@ -21,6 +21,7 @@ from musicbot.storage import files
 from musicbot.storage.errors import CorruptFile, StorageError
 from musicbot.storage.io import FileIO
 from musicbot.storage.models import SESSION_CODEC, SessionSnapshot
+from musicbot.storage.sql_docs import SqlSessions
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +43,7 @@ class SessionRestore:
 class SessionStore:
     directory: Path
     io: FileIO
+    sql: SqlSessions | None = None  # the database engine; ``directory`` is unused then
 
     def path_for(self, guild_id: int) -> Path:
         if guild_id < 0:
@@ -50,14 +52,25 @@ class SessionStore:
 
     async def save(self, snapshot: SessionSnapshot) -> None:
         path = self.path_for(snapshot.guild_id)
-        await self.io.run(lambda: files.write_document(path, snapshot, SESSION_CODEC))
+        if self.sql is not None:
+            await self.sql.save(snapshot)
+            return
+        # Snapshots are disposable: an unreadable old one is moved aside, never a reason to stop.
+        await self.io.run(
+            lambda: files.write_document(path, snapshot, SESSION_CODEC, replace_unreadable=True)
+        )
 
     async def load(self, guild_id: int) -> SessionSnapshot | None:
         path = self.path_for(guild_id)
+        if self.sql is not None:
+            return await self.sql.load(guild_id)
         return await self.io.run(lambda: files.read_document(path, SESSION_CODEC))
 
     async def delete(self, guild_id: int) -> None:
         path = self.path_for(guild_id)
+        if self.sql is not None:
+            await self.sql.delete(guild_id)
+            return
         await self.io.run(lambda: files.delete_document(path, SESSION_CODEC))
 
     def _load_all(self) -> SessionRestore:
@@ -82,6 +95,9 @@ class SessionStore:
 
     async def load_all(self) -> SessionRestore:
         """Every readable snapshot, for restoring sessions at start-up; unreadable ones reported."""
+        if self.sql is not None:
+            good, bad = await self.sql.load_all()
+            return SessionRestore(snapshots=tuple(good), unreadable=tuple(bad))
         return await self.io.run(self._load_all)
 
 
@@ -98,7 +114,8 @@ class SnapshotWriter(Generic[T]):
     before deleting the snapshot when a session ends).  Writes never overlap (one at a time).
 
     A failed write (disk full ...) is logged, counted in ``failures`` and retried after
-    ``period``; the state stays dirty.  ``flush`` raises the error instead, so shutdown knows.
+    ``period``; the state stays dirty.  ``flush`` (the final write of a graceful stop) never
+    raises a storage error: it logs ``snapshot_flush_failed`` and returns False.
     """
 
     def __init__(
@@ -142,9 +159,18 @@ class SnapshotWriter(Generic[T]):
             self._written = max(self._written, generation)
             self.writes += 1
 
-    async def flush(self) -> None:
-        """Write the latest state now if it is not written yet (raises the write's error)."""
-        await self._write_now()
+    async def flush(self) -> bool:
+        """Write the latest state now if it is not written yet.
+
+        True when everything is written; False (logged, counted) when the write failed.
+        """
+        try:
+            await self._write_now()
+        except StorageError as exc:
+            self.failures += 1
+            log.error("snapshot_flush_failed", snapshot=self.name, error=str(exc))
+            return False
+        return True
 
     async def discard(self) -> None:
         """Forget unwritten changes, after any write in progress has finished.

@@ -10,6 +10,7 @@ its settings, events and close-code policy.  How an owner uses it::
     # feed the main gateway's events for this guild (the bot's own voice state only):
     conn.on_voice_state_update(session_id=..., channel_id=... or None)
     conn.on_voice_server_update(token=..., endpoint=... or None)
+    conn.on_gateway_ready()                 # the shard began a new session (READY, not RESUMED)
     # events: Connected / Reconnecting / Moved / Disconnected(reason: StopReason); the channel
     # is lossless (the connection waits for room), so keep reading it while ``run`` runs
     # settings: VoiceSettings.from_config(cfg) ([voice] move_timeout, [discord] ca_file)

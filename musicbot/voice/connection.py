@@ -24,14 +24,18 @@ sent, since we are out already; ``CALL_TERMINATED`` after 4022, then op 4 with n
 sure the gateway agrees).  A move that someone else made is reported as ``Moved``.
 
 Control is lossless (architecture rule 13): events to the owner are sent with a waiting
-``send`` on its channel, and a socket task waits for room to report its outcome.
+``send`` on its channel, a socket task waits for room to report its outcome, and the owner's
+posts (``join``, ``on_voice_state_update``, ...) never block: behind a full inbox they wait in
+an ordered backlog that the run task drains once the inbox is empty.
 
 Ownership: connection state (``state``, the session, the generation) changes only in ``run``.
 The DAVE session and the RTP/speaking flags are shared by the socket task (gateway ops) and the
 player task (``send_frame``); both run on the one Trio thread and neither awaits between
 reading and updating them, so every access is atomic, and no lock is needed.
 
-The frame sink side (``send_frame``/``set_speaking``) is called by the player task.  It never
+The frame sink side is called by the process's voice sender (``send_frame_nowait``, one
+synchronous send per tick; see :mod:`musicbot.voice.sender`) and by the player task
+(``set_speaking``; ``send_frame`` is the awaitable single-frame form).  It never
 waits for a reconnect: while not connected, or before the DAVE group exists, frames are dropped
 and counted, and the RTP timestamp still advances so receivers see the gap in time.
 """
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 from collections.abc import Awaitable, Callable
 from typing import Final, assert_never
@@ -63,8 +68,10 @@ from musicbot.voice.events import (
 from musicbot.voice.gateway import ConnectionLost
 from musicbot.voice.messages import (
     ConnectionMsg,
+    GatewayReady,
     Join,
     Leave,
+    Mailbox,
     ServerUpdate,
     SocketConnected,
     SocketEnded,
@@ -83,7 +90,6 @@ from musicbot.voice.settings import VoiceSettings
 log = structlog.get_logger(__name__)
 
 UpdateVoiceState = Callable[[int, int | None, bool, bool], Awaitable[None]]
-INBOX_SIZE: Final = 32
 DEFAULT_SETTINGS: Final = VoiceSettings()
 
 
@@ -108,7 +114,7 @@ class VoiceConnection:
         self.channel_id: int | None = None
         self._update_voice_state = update_voice_state
         self._events = events
-        self._send, self._inbox = trio.open_memory_channel[ConnectionMsg](INBOX_SIZE)
+        self._mailbox = Mailbox(on_drop=self._on_post_dropped)
         self._session_id: str | None = None
         self._token: str | None = None
         self._endpoint: str | None = None
@@ -144,9 +150,15 @@ class VoiceConnection:
         """Feed VOICE_SERVER_UPDATE for this guild (``endpoint`` None: the server went away)."""
         self._post(ServerUpdate(token=token, endpoint=endpoint))
 
+    def on_gateway_ready(self) -> None:
+        """The main gateway began a new session (READY after a failed resume or op 9): events
+        sent on the old one are lost, so a connection waiting for the gateway (for the answer to
+        its op 4, or for the new server after a 4014/4022) joins again now, on the new session."""
+        self._post(GatewayReady())
+
     def close(self) -> None:
         """Stop ``run`` (without sending op 4; call ``leave`` first for a polite exit)."""
-        self._send.close()
+        self._mailbox.close()
 
     @property
     def dave_epoch(self) -> int | None:
@@ -157,12 +169,11 @@ class VoiceConnection:
         return 0 if self._session is None else self._session.dave.protocol_version
 
     def _post(self, msg: ConnectionMsg) -> None:
-        try:
-            self._send.send_nowait(msg)
-        except trio.WouldBlock:
-            log.error("voice_inbox_full", guild_id=self.guild_id, message=type(msg).__name__)
-        except trio.ClosedResourceError:
-            pass  # closed: nothing left to act on it
+        self._mailbox.post(msg)
+
+    def _on_post_dropped(self, msg: ConnectionMsg) -> None:
+        self.stats.control_dropped += 1
+        log.error("voice_inbox_full", guild_id=self.guild_id, message=type(msg).__name__)
 
     # -- the run task ------------------------------------------------------------------------
 
@@ -170,11 +181,11 @@ class VoiceConnection:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started()
-            async with self._inbox:
+            async with self._mailbox:
                 while True:
                     with trio.move_on_at(self._deadline) as timer:
                         try:
-                            msg = await self._inbox.receive()
+                            msg = await self._mailbox.receive()
                         except trio.EndOfChannel:
                             break
                     if timer.cancelled_caught:
@@ -203,6 +214,11 @@ class VoiceConnection:
                 await self._on_state_update(session_id, channel_id)
             case ServerUpdate(token=token, endpoint=endpoint):
                 await self._on_server_update(token, endpoint)
+            case GatewayReady():
+                waiting = (VoiceState.JOINING, VoiceState.AWAITING_GATEWAY, VoiceState.BACKING_OFF)
+                if self.state in waiting and self.channel_id is not None:
+                    log.info("voice_rejoin_after_gateway_ready", guild_id=self.guild_id)
+                    await self._start_join()
             case SocketConnected(generation=generation, resumed=resumed):
                 if generation != self.generation or self._session is None:
                     return
@@ -236,6 +252,7 @@ class VoiceConnection:
             await self._finish(StopReason.KICKED, None)
             return
         moved = channel_id != self.channel_id
+        was_connected = self.state is VoiceState.CONNECTED
         self._session_id = session_id
         self.channel_id = channel_id
         if self.state is VoiceState.AWAITING_GATEWAY:
@@ -255,6 +272,8 @@ class VoiceConnection:
             # Not our join (that set ``channel_id`` first): someone moved us.  Emitted after
             # the state changed, so no frame goes to the old session meanwhile.
             log.info("voice_moved", guild_id=self.guild_id, channel_id=channel_id)
+            if was_connected:
+                await self._emit_replaced()
             await self._emit(Moved(guild_id=self.guild_id, channel_id=channel_id))
 
     async def _on_server_update(self, token: str, endpoint: str | None) -> None:
@@ -270,11 +289,22 @@ class VoiceConnection:
             return
         self._token, self._endpoint = token, endpoint
         self._awaiting = None
+        was_connected = self.state is VoiceState.CONNECTED
         if self.state is not VoiceState.JOINING:
             self._new_generation()
             self._drop_session()
             self.state = VoiceState.JOINING
         self._maybe_start()
+        if was_connected:
+            await self._emit_replaced()
+
+    async def _emit_replaced(self) -> None:
+        """The gateway replaced a connected session (a move, a new voice server) before any
+        close: the owner hears ``Reconnecting`` as for a close, so it can hold playback."""
+        self.stats.rejoins += 1  # a fresh session
+        await self._emit(
+            Reconnecting(guild_id=self.guild_id, action=CloseAction.REJOIN, close_code=None)
+        )
 
     def _wait_for_server(self, timeout: float) -> None:
         """Tear the session down and wait (for ``timeout``) for a new server."""
@@ -329,6 +359,7 @@ class VoiceConnection:
                 self._drop_session()
                 self._token = self._endpoint = None
                 self._awaiting = (reason, code)
+                self.stats.rejoins += 1  # a fresh session follows, if anything does
                 self.state = VoiceState.AWAITING_GATEWAY
                 self._deadline = trio.current_time() + self.settings.move_timeout
                 await self._emit(
@@ -462,8 +493,7 @@ class VoiceConnection:
     async def _report(self, msg: SocketConnected | SocketEnded) -> None:
         """A socket task's outcome: waits for room (lossless); a closed inbox means ``run``
         is over and nobody needs it."""
-        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
-            await self._send.send(msg)
+        await self._mailbox.report(msg)
 
     def _new_generation(self) -> None:
         self.generation += 1
@@ -512,6 +542,39 @@ class VoiceConnection:
             await transport.udp.sendmsg(parts)
         except (OSError, ValueError, trio.ClosedResourceError):
             # The socket went away under us (a rejoin closed it) or DAVE refused: drop it.
+            self.stats.frames_dropped += 1
+            return
+        self.stats.frames_sent += 1
+
+    def send_frame_nowait(self, opus: bytes) -> None:
+        """The voice sender's path: encrypt and send one frame synchronously, or drop it.
+
+        ``os.writev`` on the connected, non-blocking UDP socket sends one datagram from the
+        scatter/gather parts without a Trio checkpoint (the sender sends every stream's frame
+        in one tick; a checkpoint per packet would cost a scheduler pass each).  A full socket
+        buffer (``BlockingIOError``) drops the packet like any other send failure.  Speaking is
+        the player's business (it awaits ``set_speaking`` before the first frame); a reconnect
+        re-announces it by itself.
+        """
+        session = self._session
+        transport = None if session is None else session.transport
+        if (
+            self.state is not VoiceState.CONNECTED
+            or session is None
+            or transport is None
+            or not session.dave.ready
+        ):
+            self.stats.frames_dropped += 1
+            self._packetizer.skip_frame()
+            return
+        packetizer = self._packetizer
+        packetizer.ssrc = transport.ssrc
+        try:
+            parts = packetizer.next_packet_parts(transport.cipher, session.dave.encrypt(opus))
+            os.writev(transport.udp.fileno(), parts)
+        except (OSError, ValueError):
+            # The socket went away under us (a rejoin closed it: fileno -1 is EBADF), the
+            # kernel buffer is full, or DAVE refused: drop it.
             self.stats.frames_dropped += 1
             return
         self.stats.frames_sent += 1

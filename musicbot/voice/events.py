@@ -35,6 +35,10 @@ class Connected:
 
 @attrs.frozen(kw_only=True)
 class Reconnecting:
+    """Media stops until the next ``Connected`` (frames are dropped meanwhile).  After a close:
+    its code and what we do.  When the gateway replaces a connected session first (a move or a
+    new voice server, before the old socket's close): ``REJOIN`` with ``close_code`` None."""
+
     guild_id: int
     action: CloseAction  # RESUME, REJOIN, BACKOFF_REJOIN or AWAIT_GATEWAY
     close_code: int | None
@@ -69,3 +73,4 @@ class VoiceStats:
     frames_dropped: int = 0
     resumes: int = 0
     rejoins: int = 0
+    control_dropped: int = 0  # owner posts past the connection's backlog limit (a bug if > 0)

@@ -141,8 +141,11 @@ class VoiceSession:
                     raise
         except trio_websocket.HandshakeError as exc:
             raise ConnectionLost(code=None, reason=type(exc).__name__) from None
-        except OSError as exc:
+        except OSError as exc:  # (ssl.SSLError too: a certificate we do not trust)
             raise ConnectionLost(code=None, reason=f"socket error {exc.errno}") from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            # The stream under the WebSocket broke (e.g. a TLS failure surfacing as such).
+            raise ConnectionLost(code=None, reason=type(exc).__name__) from None
 
     async def _serve(
         self,

@@ -26,6 +26,11 @@ async def media(media_dir: Path) -> AsyncIterator[MediaServer]:
 
 def local_config(**sections: dict[str, Any]) -> config.Config:
     """A config allowed to fetch from 127.0.0.1 (the test media server)."""
-    extractor = {"allowed_domains": ["*"], "allow_private_addresses": True, "timeout": 10.0}
+    extractor = {
+        "allowed_domains": ["*"],
+        "allow_private_addresses": True,
+        "timeout": 30.0,
+        "workers": 2,  # each worker process imports yt-dlp: keep the test machine cool
+    }
     extractor.update(sections.pop("extractor", {}))
     return config.build({"extractor": extractor, **sections}, environ={})

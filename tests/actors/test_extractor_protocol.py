@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from yt_dlp.networking.common import Response
 from yt_dlp.networking.exceptions import HTTPError, TransportError
@@ -18,6 +20,7 @@ from musicbot.extract.info import (
 )
 from musicbot.extract.options import Mode, build_options, search_query
 from musicbot.extract.probe import parse_audio_codec, parse_duration
+from musicbot.extract.runtime import bundled_deno
 from musicbot.i18n import EN, VI
 
 
@@ -78,7 +81,7 @@ def http_error(status: int) -> HTTPError:
             wrapped(
                 ExtractorError("[youtube] abc: Sign in to confirm you’re not a bot. Use --cookies")
             ),
-            Reason.SIGN_IN,
+            Reason.BOT_CHECK,
         ),
         (
             wrapped(
@@ -109,7 +112,15 @@ def test_every_reason_has_english_and_vietnamese_text() -> None:
 
 
 def test_transient_failures_are_not_remembered() -> None:
-    assert {r for r in Reason if r.transient} == {Reason.NETWORK, Reason.TIMEOUT, Reason.UNKNOWN}
+    assert {r for r in Reason if r.transient} == {
+        Reason.NETWORK,
+        Reason.TIMEOUT,
+        Reason.UNKNOWN,
+        Reason.WORKER,  # a crashed worker is replaced: try again
+        Reason.BOT_CHECK,  # goes away with cookies, a PO token or a proxy: don't pin it
+        Reason.STREAM_FORBIDDEN,
+        Reason.STREAM_EXPIRED,
+    }
 
 
 def test_options_follow_the_config() -> None:
@@ -133,7 +144,9 @@ def test_options_follow_the_config() -> None:
     assert url["proxy"] == "socks5://127.0.0.1:1080"
     assert url["extractor_args"] == {"youtube": {"player_client": ["web", "ios"]}}
     assert url["socket_timeout"] == 12.0
-    assert callable(url["logger"].warning)
+    assert "logger" not in url  # the options cross to a worker process as JSON
+    assert json.loads(json.dumps(url)) == url
+    assert url["js_runtimes"] == {"deno": {"path": bundled_deno()}}
     search = build_options(cfg, mode=Mode.SEARCH, playlist_cap=50)
     assert search["extract_flat"] is True and not search["noplaylist"]
     default = build_options(config.build({}, environ={}).extractor, mode=Mode.URL, playlist_cap=5)
@@ -148,18 +161,15 @@ def test_search_query_uses_provider_and_count() -> None:
     assert search_query(config.build({}, environ={}).extractor, "x") == "ytsearch5:x"
 
 
-def test_ytdlp_messages_reach_structlog() -> None:
-    from structlog.testing import capture_logs
+def test_ytdlp_warnings_are_collected_for_the_actor() -> None:
+    from musicbot.extract.ytdlp import MAX_WARNINGS, CollectingLogger
 
-    from musicbot.extract.options import YtdlLogger
-
-    with capture_logs() as logs:
-        YtdlLogger(query="q").warning("[generic] Falling back on generic information extractor")
-        YtdlLogger(query="q").debug("[generic] Extracting URL")
-    assert [(e["event"], e["log_level"], e["query"]) for e in logs] == [
-        ("ytdlp_warning", "warning", "q"),
-        ("ytdlp_debug", "debug", "q"),
-    ]
+    logger = CollectingLogger()
+    logger.debug("[generic] Extracting URL")  # chatty, may hold signed URLs: dropped
+    for n in range(MAX_WARNINGS + 5):
+        logger.warning(f"w{n} " + "x" * 1000)
+    assert len(logger.warnings) == MAX_WARNINGS
+    assert logger.warnings[0].startswith("w0 ") and len(logger.warnings[0]) == 500
 
 
 def test_expiry_from_googlevideo_urls() -> None:

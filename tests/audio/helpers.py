@@ -246,6 +246,9 @@ class MemorySink:
     async def send_frame(self, opus: bytes) -> None:
         self.frames.append((trio.current_time(), opus))
 
+    def send_frame_nowait(self, opus: bytes) -> None:
+        self.frames.append((trio.current_time(), opus))
+
     async def set_speaking(self, speaking: bool) -> None:
         self.speaking.append((trio.current_time(), speaking))
 

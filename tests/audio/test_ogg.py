@@ -62,7 +62,7 @@ def test_byte_at_a_time_and_granule() -> None:
     assert demux.granule == 960 * 120
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])  # a loaded CI box
 @given(packets=packets_st.filter(bool), data=st.data())
 def test_truncated_input_is_a_prefix_or_a_typed_error(
     packets: list[bytes], data: st.DataObject
@@ -80,7 +80,7 @@ def test_truncated_input_is_a_prefix_or_a_typed_error(
         assert sum(len(p) for p in got) <= sum(len(p) for p in packets)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])  # a loaded CI box
 @given(garbage=st.binary(min_size=0, max_size=2000))
 def test_garbage_raises_only_typed_errors(garbage: bytes) -> None:
     demux = OggOpusDemuxer()
@@ -97,7 +97,7 @@ def test_random_garbage_is_rejected_clearly() -> None:
         OggOpusDemuxer().feed(b"GARB" + rng)
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])  # a loaded CI box
 @given(flip=st.integers(0, 10**6), value=st.integers(0, 255), packets=packets_st.filter(bool))
 def test_corrupted_stream_never_crashes(flip: int, value: int, packets: list[bytes]) -> None:
     stream = bytearray(mux_ogg(packets, per_page=5))

@@ -22,6 +22,7 @@ from musicbot.audio.player import (
 from musicbot.audio.source import FfmpegOpener, FfmpegSource, SourceRequest
 from musicbot.models.media import SILENCE_FRAME
 from musicbot.models.track import Track
+from musicbot.voice.sender import VoiceSender
 from tests.audio.helpers import (
     FFMPEG,
     MemorySink,
@@ -74,8 +75,10 @@ async def test_seek_skip_and_cancel_with_real_ffmpeg(tmp_path: Path) -> None:
     handle = PlayerHandle(send, PlayerStats())
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
+            sender = VoiceSender()
+            await nursery.start(sender.run)
             nursery.start_soon(
-                lambda: run_player(receive, sink=sink, events=ev_send, opener=opener)
+                lambda: run_player(receive, sink=sink, clock=sender, events=ev_send, opener=opener)
             )
             await handle.play(song)
             await wait_event(ev_receive, TrackStarted)
@@ -112,7 +115,11 @@ async def test_60ms_opus_falls_back_to_transcode(tmp_path: Path) -> None:
     ev_send, ev_receive = trio.open_memory_channel[PlayerEvent](16)
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
-            handle = await start_player(nursery, sink=sink, events=ev_send, opener=opener)
+            sender = VoiceSender()
+            await nursery.start(sender.run)
+            handle = await start_player(
+                nursery, sink=sink, clock=sender, events=ev_send, opener=opener
+            )
             await handle.play(song)
             ended = await wait_event(ev_receive, TrackEnded)
             assert isinstance(ended, TrackEnded) and ended.reason is EndReason.FINISHED

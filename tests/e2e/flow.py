@@ -206,24 +206,6 @@ async def wait_no_ffmpeg() -> None:
         await trio.sleep(0.05)
 
 
-def local_search(media: list[Any]) -> type:
-    """A yt-dlp search provider ("localsearch") over the media server's tone pages.
-
-    ``media`` holds the media server once the stack is up (the class is needed before)."""
-    from yt_dlp.extractor.common import SearchInfoExtractor
-
-    class LocalSearchIE(SearchInfoExtractor):  # type: ignore[misc]
-        IE_NAME = "localsearch"
-        _SEARCH_KEY = "localsearch"
-        _MAX_RESULTS = 10
-
-        def _search_results(self, query: str) -> Any:
-            for tone in media[0].tones.values():
-                yield self.url_result(media[0].page_url(tone.name), title=tone.title)
-
-    return LocalSearchIE
-
-
 async def poll(predicate: Callable[[], Any], every: float = 0.02) -> None:
     """For conditions nothing notifies about (e.g. a supervisor dropping a child)."""
     while not predicate():

@@ -177,7 +177,11 @@ async def stack(
         if before_bot is not None:
             before_bot(emu)
         extra: dict[str, dict[str, Any]] = {
-            "extractor": {"allow_private_addresses": True, "allowed_domains": ["*"]},
+            "extractor": {
+                "allow_private_addresses": True,
+                "allowed_domains": ["*"],
+                "search_provider": media.search_template,  # the media server's local search
+            },
             "storage": {"data_dir": str(data_dir)},
             "log": {"level": "warning"},
         }

@@ -1,5 +1,6 @@
 """A guild actor that crashes mid-song is restarted from its snapshot and playback goes on;
-one that keeps crashing gives up cleanly."""
+one that keeps crashing stops playing but keeps its queue and saved session, and /resume
+carries on."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import trio
 
 from actors.guild import commands
 from tests.e2e.flow import (
+    add_member,
     bot_in_voice,
     bot_messages,
     callback,
     config,
     frames_after,
-    poll,
     tone_of,
     user,
     wait_message,
@@ -80,29 +81,62 @@ async def test_crash_mid_song_resumes_from_the_snapshot(
             assert bot_in_voice(s)
 
 
-async def test_repeated_crashes_give_up_cleanly(
+async def test_crashes_past_the_limit_keep_the_queue_and_resume_carries_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_history_crash(monkeypatch)
-    with trio.fail_after(60):
-        async with stack(tmp_path, config=config()) as s:
+    with trio.fail_after(90):
+        async with stack(tmp_path, config=config(storage={"snapshot_debounce": 0.2})) as s:
             me = user(s)
             await me.ask("play", {"query": s.media.media_url("a440")})
+            await me.ask("play", {"query": s.media.media_url("e660")})
             await me.ask("repeat", {"mode": "track"})
             await frames_after(s, 0, 5)
             for crash in range(1, 4):
                 assert await me.ask("history") == INTERNAL
                 await wait_rest(s, lambda n=crash: recovered_count(s) >= n)  # type: ignore[misc]
-                # Wait for the new instance to be running before the next command.
                 await wait_rest(s, lambda: s.app.guilds.lookup(s.guild.id) is not None)
             assert await me.ask("history") == INTERNAL  # the fourth crash within 60 s
-            await wait_message(s, "Playback in this server hit repeated errors and was stopped.")
-            await s.voice.wait_until(lambda: not bot_in_voice(s))
+            said = await wait_message(s, "hit repeated errors")
+            assert "The queue is kept" in said["content"]
+            await s.voice.wait_until(lambda: not bot_in_voice(s))  # it stopped playing
             assert recovered_count(s) == 3
-            # The guild is usable again afterwards, with a fresh actor.
-            await poll(lambda: s.app.guilds.lookup(s.guild.id) is None)  # it exited
+            # The actor holds: the queue is still there, and so is the saved session.
+            queue = await me.ask("queue")
+            assert "[a440]" in queue and "`1.` [e660]" in queue
+            saved = await s.app.storage.sessions().load(s.guild.id)
+            assert saved is not None
+            assert [e["title"] for e in saved.queue["tracks"]][:2] == ["a440", "e660"]
+            # /resume carries on: the bot rejoins and the same track plays again.
             monkeypatch.undo()
-            assert await me.ask("history") == "Nothing has been played yet."
+            assert await me.ask("resume") == "Resumed."
+            await s.voice.wait_until(lambda: bot_in_voice(s))
+            at = len(s.listener.frames)
+            packets = await frames_after(s, at, 40)
+            assert abs(tone_of(packets[10:]) - 440) < 10
+            assert "`1.` [e660]" in await me.ask("queue")
+
+
+async def test_stop_while_held_forgets_the_kept_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_history_crash(monkeypatch)
+    with trio.fail_after(90):
+        async with stack(tmp_path, config=config(storage={"snapshot_debounce": 0.2})) as s:
+            me = user(s)
+            await me.ask("play", {"query": s.media.media_url("a440")})
+            await me.ask("repeat", {"mode": "track"})
+            await frames_after(s, 0, 5)
+            for crash in range(1, 5):
+                assert await me.ask("history") == INTERNAL
+                if crash < 4:
+                    await wait_rest(s, lambda n=crash: recovered_count(s) >= n)  # type: ignore[misc]
+                    await wait_rest(s, lambda: s.app.guilds.lookup(s.guild.id) is not None)
+            await wait_message(s, "hit repeated errors")
+            assert await s.app.storage.sessions().load(s.guild.id) is not None
+            boss = add_member(s, "boss", permissions=(1 << 31) | (1 << 5))  # Manage Server
+            assert await boss.ask("stop") == "Stopped and cleared the queue."
+            assert await s.app.storage.sessions().load(s.guild.id) is None
             assert "The queue is empty." in await me.ask("queue")
 
 

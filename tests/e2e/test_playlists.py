@@ -95,9 +95,9 @@ async def test_personal_playlists_follow_the_user_and_page(tmp_path: Path) -> No
             uid = s.user.user_id
             await _queue(s, "a440")
             text = await _pl(s, "save", name="Mine", scope="personal")
-            assert "Saved 1 tracks as **Mine** in your personal playlists" in text
-            folder = s.data_dir / "users" / str(uid) / "playlists"
-            assert len(list(folder.glob("*.json"))) == 1
+            assert "Saved 1 track as **Mine** in your personal playlists" in text
+            mine = await s.app.storage.user_playlists(uid).list()  # stored for the user
+            assert [p.name for p in mine.playlists] == ["Mine"]
             assert "There are no saved playlists in this server" in await _pl(s, "list")
             assert "Mine" in await _pl(s, "list", scope="personal")
 
@@ -122,7 +122,7 @@ async def test_personal_playlists_follow_the_user_and_page(tmp_path: Path) -> No
             renamed = await _pl(s, "rename", name="Mine", new_name="Ours", scope="personal")
             assert "Renamed **Mine** to **Ours**" in renamed
             loaded = await _pl(s, "load", name="Ours", scope="personal")
-            assert "Added 1 tracks from **Ours** to the queue" in loaded
+            assert "Added 1 track from **Ours** to the queue" in loaded
 
             # Cancel first, then confirm.
             record = s.command("playlist", subcommand("delete", name="Ours", scope="personal"))
@@ -151,7 +151,7 @@ async def test_only_creator_dj_or_manager_change_a_guild_playlist_in_vietnamese(
                 s.guild.id, "admin", permissions=DEFAULT_MEMBER_PERMISSIONS | PERM_ADMINISTRATOR
             )
             await _queue(s, "a440")
-            assert "Saved 1 tracks" in await _pl(s, "save", name="Ours")
+            assert "Saved 1 track" in await _pl(s, "save", name="Ours")
 
             refusal = "Chỉ người tạo **Ours**, DJ hoặc người quản lý máy chủ"
             url = s.media.media_url("e660")

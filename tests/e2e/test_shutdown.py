@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -27,7 +28,9 @@ from tests.e2e.harness import assert_discord_shapes, validating
 
 # Long enough that ffmpeg is still running (held back by the player's bounded buffer) when the
 # signal comes, so the test sees the shutdown reap it.
-LONG_TONE = Tone(name="long", title="Long tone", frequency=440.0, duration=40.0, format="ogg")
+# MP3, so the bot transcodes it through an ffmpeg child (Opus would be demuxed in process), and
+# the test can check that a shutdown reaps that child.
+LONG_TONE = Tone(name="long", title="Long tone", frequency=440.0, duration=40.0, format="mp3")
 SHUTDOWN_TIMEOUT = 5.0
 REPO = Path(__file__).resolve().parents[2]
 
@@ -187,8 +190,15 @@ async def test_sigterm_during_playback_snapshots_sends_silence_leaves_and_reaps(
             closes = [c.client_close_code for c in b.emu.gateway.connections]
             assert closes[-1] == 4900, closes
 
-            # The session snapshot is on disk, with the queue and a position into the track.
-            stored = json.loads((b.data_dir / "sessions" / f"{b.guild_id}.json").read_text())
+            # The session snapshot is on disk (the SQLite file), with the queue and a position.
+            db = sqlite3.connect(b.data_dir / "musicbot.sqlite3")
+            try:
+                row = db.execute(
+                    "SELECT data FROM sessions WHERE guild_id = ?", (b.guild_id,)
+                ).fetchone()
+            finally:
+                db.close()
+            stored = json.loads(row[0])
             snapshot = stored["data"]
             assert snapshot["voice_channel_id"] == b.lounge
             assert "long" in json.dumps(snapshot["queue"])

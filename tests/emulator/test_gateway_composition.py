@@ -119,5 +119,5 @@ async def test_demo_world_has_a_guild_with_channels_and_a_user() -> None:
 
     world, guild, user = demo_world(locale="vi")
     assert world.guilds == {guild.id: guild}
-    assert guild.text_channel.name == "general" and guild.voice_channel.name == "Music"
+    assert guild.text_channel.name == "music" and guild.voice_channel.name == "Lounge"
     assert guild.members[user.user_id].locale == "vi"

@@ -136,3 +136,38 @@ async def test_controls_missing_forbidden_and_slow(media_dir: Path) -> None:
     assert slow_elapsed >= 0.3
     assert server.hits["/media/e330.ogg"] == 2
     assert server.hits["/slow/media/e330.ogg"] == 1
+
+
+async def test_local_search_is_a_feed_of_the_matching_tones(media_dir: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_media_server(media_dir) as server, httpx.AsyncClient() as client:
+            url = server.search_template.replace("{query}", "B%C3%80I%20h%C3%A1t%20-%20sol")
+            found = await client.get(url)
+            every = await client.get(server.search_template.replace("{query}", "demo tone"))
+            none = await client.get(server.search_template.replace("{query}", "nothing"))
+    assert server.searches == ["BÀI hát - sol", "demo tone", "nothing"]
+
+    def titles(response: httpx.Response) -> list[str | None]:
+        channel = ET.fromstring(response.content).find("channel")
+        assert channel is not None and "rss" in response.headers["content-type"]
+        return [i.findtext("title") for i in channel.findall("item")]
+
+    assert titles(found) == ["Bài hát thử Sol 392"]  # accents, case and "-" ignored
+    assert titles(every) == ["Demo tone A440", "Demo tone E330", "Demo tone C523"]
+    assert titles(none) == []
+
+
+async def test_no_range_mode_and_extra_documents(media_dir: Path) -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_media_server(media_dir) as server, httpx.AsyncClient() as client:
+            ranged = await client.get(server.media_url("e330"), headers={"Range": "bytes=10-19"})
+            plain = await client.get(server.no_range_url("e330"), headers={"Range": "bytes=10-"})
+            head = await client.head(server.no_range_url("e330"))
+            extra_url = server.add("/youtubei/x.json", b'{"a": 1}', "application/json")
+            extra = await client.get(extra_url)
+    assert ranged.status_code == 206 and ranged.headers["accept-ranges"] == "bytes"
+    assert plain.status_code == 200 and "accept-ranges" not in plain.headers
+    assert plain.content == server.files["/media/e330.ogg"]  # the whole file, from byte 0
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(plain.content)
+    assert extra.json() == {"a": 1} and extra.headers["content-type"] == "application/json"

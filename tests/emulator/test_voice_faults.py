@@ -133,3 +133,15 @@ async def test_open_emulator_exposes_faults_and_its_ca() -> None:
             assert cfg.discord.ca_file == emu.ca_file
         async with open_emulator(rest=False) as plain:
             assert plain.faults is None and plain.ca_file == ""
+
+
+async def test_faults_on_a_bot_without_a_session_are_no_ops() -> None:
+    with trio.fail_after(30):
+        async with wired() as w:
+            await join_with(w, LISTENER)
+            # Between sessions (e.g. after a 4006, before the rejoin's op 4 is answered):
+            old = w.server.detach_session(guild_id=w.guild_id, user_id=w.bot)
+            assert old is not None and old.socket is not None
+            await w.faults.close_voice(w.guild_id, 4015)  # nothing to close: no error
+            await w.server.drop_client(w.guild_id, w.bot)  # likewise
+            assert old.socket is not None and w.server.refused == []  # nothing was touched

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import trio
 
-from musicbot.voice import Connected, Disconnected, Moved, StopReason
+from musicbot.voice import CloseAction, Connected, Disconnected, Moved, Reconnecting, StopReason
 from tests.voice.helpers import sine_opus_frames
 from tests.voice.wired import wired
 
@@ -44,6 +44,11 @@ async def test_moved_by_a_moderator_connects_afresh_in_the_new_channel() -> None
                 guild_id=w.guild_id, channel_id=w.lounge, user_id=LISTENER
             )
             w.world.move_member(w.guild_id, w.world.bot_user_id, w.lounge)
+            # The gateway's news came first (the emulator's own order): the owner hears that
+            # media stops, where the bot went, then the new session.
+            assert await w.next_event() == Reconnecting(
+                guild_id=w.guild_id, action=CloseAction.REJOIN, close_code=None
+            )
             assert await w.next_event() == Moved(guild_id=w.guild_id, channel_id=w.lounge)
             moved = await w.next_event()
             assert isinstance(moved, Connected) and moved.channel_id == w.lounge

@@ -289,3 +289,50 @@ def test_the_raw_bombs_really_are_bombs() -> None:
     small = c.compress(text.encode()) + c.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
     assert len(small) < 200_000
     assert json.loads(text)["op"] == 0
+
+
+async def test_a_gateway_url_that_is_not_websocket_stops_with_a_fix() -> None:
+    from musicbot.config import Secret
+    from musicbot.gateway import GatewayDispatch, GatewayFatalError
+
+    send, _receive = trio.open_memory_channel[GatewayDispatch](4)
+    manager = ShardManager(
+        token=Secret("raw-gateway-token-value"),
+        events=send,
+        get_gateway_bot=None,
+        shard_count=1,
+        gateway_url="https://discord.com/api",
+        options=FAST,
+        identify_window=0.01,
+    )
+    with trio.fail_after(TIMEOUT), pytest.raises(GatewayFatalError) as info:
+        await manager.run()
+    assert "gateway_url" in str(info.value) and "ws://" in str(info.value)
+
+
+async def test_a_parser_bug_costs_one_event_not_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last guard in the shard: an unexpected exception in a parser is logged with its
+    traceback and that one event is dropped (a private table patched: there is no other way
+    to make a correct parser fail)."""
+    from musicbot.gateway import events
+
+    def broken(d: object) -> object:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setitem(events._PARSERS, "CHANNEL_DELETE", broken)  # type: ignore[arg-type]
+
+    async def script(conn: RawConn) -> None:
+        await conn.hello()
+        await conn.recv_op(2)
+        await conn.ready()
+        await conn.dispatch("CHANNEL_DELETE", {"id": "5", "type": 2})
+        await conn.dispatch("GUILD_DELETE", {"id": "6", "unavailable": True})
+
+    with trio.fail_after(TIMEOUT), capture_logs() as logs:
+        async with raw_gateway(script) as gw, bot_on(gw) as (_, col, _r):
+            await col.wait_count(GuildDelete, 1)
+            assert len(gw.connections) == 1
+    (failed,) = [e for e in logs if e["event"] == "gateway_event_parser_failed"]
+    assert failed["name"] == "CHANNEL_DELETE" and failed["log_level"] == "error"

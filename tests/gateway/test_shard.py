@@ -195,9 +195,16 @@ async def test_bad_token_stops_with_a_fatal_error_naming_the_fix() -> None:
 
 
 @pytest.mark.parametrize(
-    ("compress", "split"), [("zlib-stream", True), ("zlib-stream", False), (False, False)]
+    ("compress", "split", "asked"),
+    [
+        ("zlib-stream", True, "zlib-stream"),
+        ("zlib-stream", False, "zlib-stream"),
+        ("zstd-stream", False, "zstd-stream"),
+        (True, False, "zstd-stream"),  # the default: zstd-stream, zstandard being installed
+        (False, False, ""),
+    ],
 )
-async def test_transport_compression(compress: str | bool, split: bool) -> None:
+async def test_transport_compression(compress: str | bool, split: bool, asked: str) -> None:
     with trio.fail_after(TIMEOUT):
         world = World()
         for i in range(3):
@@ -208,6 +215,7 @@ async def test_transport_compression(compress: str | bool, split: bool) -> None:
         ):
             await col.wait_count(GuildCreate, 3)
             assert (gw.connections[0].compressor is not None) is bool(compress)
+            assert gw.connections[0].compression == asked
             assert sorted(len(g.channels) for g in col.of(GuildCreate)) == [
                 31,
                 31,

@@ -96,3 +96,34 @@ async def test_stops_before_reidentifying_into_the_last_session_starts() -> None
 async def _drain(receive: trio.MemoryReceiveChannel[GatewayDispatch]) -> None:
     async for _ in receive:
         pass
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [],
+        {},
+        {"url": "wss://x", "shards": "many"},
+        {"url": "wss://x", "shards": 0},
+        {"url": "wss://x", "shards": 10**12},
+        {"url": "wss://x", "shards": 1, "session_start_limit": ["x"]},
+        {"url": "wss://x", "shards": 1, "session_start_limit": {"remaining": "lots"}},
+        {"url": "wss://x", "shards": 1, "session_start_limit": {"max_concurrency": 1e400}},
+    ],
+)
+async def test_an_unusable_gateway_bot_answer_stops_with_a_clear_error(answer: object) -> None:
+    from musicbot.config import Secret
+    from musicbot.gateway import GatewayDispatch, GatewayInfoError, ShardManager
+
+    async def get_gateway_bot() -> object:
+        return answer
+
+    send, _receive = trio.open_memory_channel[GatewayDispatch](4)
+    manager = ShardManager(
+        token=Secret("t"),
+        events=send,
+        get_gateway_bot=get_gateway_bot,  # type: ignore[arg-type]
+    )
+    with trio.fail_after(10), pytest.raises(GatewayInfoError) as info:
+        await manager.run()
+    assert "GET /gateway/bot" in str(info.value)

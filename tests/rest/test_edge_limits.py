@@ -106,3 +106,59 @@ async def test_a_400_logs_why_each_field_was_refused(
     assert logged["errors"] == [line]
     assert logged["code"] == 50035
     assert line in str(info.value)
+
+
+async def test_against_the_emulator_a_shared_429_fails_fast(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with trio.fail_after(60):
+        async with running_emulator() as emu, client_for(emu) as rest:
+            emu.faults.rate_limit("POST /channels/7/messages", scope="shared", retry_after=1200)
+            with pytest.raises(RateLimited) as info:
+                await rest.create_message(7, {"content": "now playing"})
+    assert info.value.scope == "shared"
+    assert [r.status for r in emu.requests] == [429]
+
+
+async def test_against_the_emulator_a_bodyless_429_pauses_every_route(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The emulator closes every route for the pause: an early request on any route would be
+    a violation (checked by running_emulator)."""
+    with trio.fail_after(60):
+        async with running_emulator() as emu, client_for(emu) as rest:
+            emu.faults.rate_limit(
+                "POST /channels/7/messages", scope="global", json_body=False, retry_after=2
+            )
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(rest.create_message, 7, {"content": "a"})
+                await emu.wait_for_request(lambda r: r.status == 429)
+                await trio.sleep(0.1)
+                nursery.start_soon(rest.get_gateway_bot)
+    assert sorted(r.status for r in emu.requests) == [200, 200, 429]
+
+
+async def test_a_429_asking_for_an_hour_is_surfaced_not_waited_for(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with trio.fail_after(60):
+        async with running_emulator() as emu, client_for(emu) as rest:
+            emu.force_status("POST /channels/7/messages", 429, retry_after=3600)
+            with pytest.raises(RateLimited) as info:
+                await rest.create_message(7, {"content": "x"})
+    assert info.value.retry_after == 3600
+    assert [r.status for r in emu.requests] == [429]
+
+
+async def test_an_error_body_nested_past_the_recursion_limit_is_still_an_error(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    deep = (400, {"content-type": "application/json"}, b"[" * 100_000 + b"]" * 100_000)
+    with trio.fail_after(60):
+        async with (
+            edge_server([deep]) as edge,
+            open_rest_client(api_base=edge.base_url, token=Secret(TOKEN)) as rest,
+        ):
+            with pytest.raises(BadRequest) as info:
+                await rest.create_message(7, {"content": "x"})
+    assert info.value.status == 400

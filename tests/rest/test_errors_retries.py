@@ -74,10 +74,17 @@ async def test_a_429_on_an_interaction_callback_is_retried_once_in_the_window(
             emu.force_status("POST /interactions/*", 429, retry_after=5.0)
             with pytest.raises(RateLimited):
                 await rest.create_interaction_response(42, "tok-42", body)
-    assert [r.status for r in emu.requests] == [429, 204, 429]
+            # Nor one past the caller's own deadline (the interaction arrived earlier).
+            emu.register_interaction(43, "tok-43")
+            emu.force_status("POST /interactions/*", 429, retry_after=0.5)
+            with pytest.raises(RateLimited):
+                await rest.create_interaction_response(
+                    43, "tok-43", body, deadline=trio.current_time() + 0.3
+                )
+    assert [r.status for r in emu.requests] == [429, 204, 429, 429]
     assert [c["data"]["content"] for c in emu.interactions[41].callbacks] == ["queued"]
-    assert emu.interactions[42].callbacks == []
-    first, retry, _ = emu.requests
+    assert emu.interactions[42].callbacks == [] and emu.interactions[43].callbacks == []
+    first, retry, *_ = emu.requests
     assert retry.time - first.time >= 0.5  # the retry waited its retry_after (else a real 429)
 
 

@@ -19,7 +19,7 @@ from musicbot.storage import (
     StorageError,
     StorageIOError,
 )
-from musicbot.storage.errors import from_os_error
+from musicbot.storage.errors import Conflict, CorruptRow, DatabaseUnavailable, from_os_error
 
 PATH = Path("/srv/musicbot/data/guilds/1/playlists/chill-0123456789abcdef.json")
 
@@ -35,6 +35,10 @@ ERRORS: list[StorageError] = [
     PermissionDenied(PATH, "write"),
     CorruptFile(PATH, "not valid JSON"),
     StorageIOError(PATH, "write", errno.EIO, "Input/output error"),
+    CorruptRow(PATH, "not valid JSON"),
+    DatabaseUnavailable("postgresql://db.example:5432/musicbot", "connection refused"),
+    DatabaseUnavailable("postgresql://db.example:5432/musicbot", "lost", maybe_saved=True),
+    Conflict("settings of guild 1", 3, 4),
 ]
 
 

@@ -124,6 +124,7 @@ async def voice_env(
     heartbeat_interval_ms: float = 13_750.0,
     settings: VoiceSettings | None = None,
     committer: str = COMMITTER_BOT,
+    trust_ca: bool = True,
 ) -> AsyncIterator[VoiceEnv]:
     server = VoiceServer(
         modes=modes, heartbeat_interval_ms=heartbeat_interval_ms, committer=committer
@@ -137,8 +138,10 @@ async def voice_env(
         settings = settings or VoiceSettings(
             join_timeout=5.0, handshake_timeout=5.0, backoff_base=0.05
         )
-        # The bot trusts the CA the emulator made for the run, through the one setting.
-        settings = attrs.evolve(settings, ssl_context=voice_ssl_context(server.ca_file))
+        # The bot trusts the CA the emulator made for the run, through the one setting
+        # (``trust_ca=False``: the system's trust store only, which does not know that CA).
+        if trust_ca:
+            settings = attrs.evolve(settings, ssl_context=voice_ssl_context(server.ca_file))
         conn = VoiceConnection(
             guild_id=GUILD,
             user_id=BOT,

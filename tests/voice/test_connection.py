@@ -277,7 +277,7 @@ async def test_invalid_commit_is_reported_and_the_group_recovers() -> None:
 
 async def test_heartbeats_acknowledge_the_last_sequence() -> None:
     with trio.fail_after(20):
-        async with voice_env(heartbeat_interval_ms=50) as env:
+        async with voice_env(heartbeat_interval_ms=250) as env:
             await connect(env)
             session = env.server.session_of(GUILD, BOT)
             await env.server.wait_until(lambda: session.heartbeat_seq_acks[-1:] == [session.seq])

@@ -73,14 +73,16 @@ def gate(w: Wired, gated: bool) -> Between | None:
 
 
 def assert_waited_as_expected(w: Wired, order: Order, code: int, gated: bool) -> None:
+    """Exactly one ``Reconnecting`` (so the owner can hold playback), whichever came first."""
     waits = [e for e in w.seen if isinstance(e, Reconnecting)]
     awaited = Reconnecting(guild_id=w.guild_id, action=CloseAction.AWAIT_GATEWAY, close_code=code)
+    replaced = Reconnecting(guild_id=w.guild_id, action=CloseAction.REJOIN, close_code=None)
     if order == EVENTS_FIRST:
-        assert waits == []  # the old socket's close arrived stale: a no-op
+        assert waits == [replaced]  # and the old socket's close arrived stale: a no-op
     elif gated:
         assert waits == [awaited]
     else:
-        assert waits in ([], [awaited])
+        assert waits in ([replaced], [awaited])
 
 
 @pytest.mark.parametrize(("order", "delay", "code", "gated"), SCENARIOS)
@@ -102,6 +104,7 @@ async def test_moved_by_a_moderator(order: Order, delay: float, code: int, gated
             assert_waited_as_expected(w, order, code, gated)
     assert len(w.server.identifies) == 2  # a fresh session in the new channel
     assert w.server.resumes == []
+    assert (w.conn.stats.rejoins, w.conn.stats.resumes) == (1, 0)  # counted once, for metrics
 
 
 @pytest.mark.parametrize(("order", "delay", "code", "gated"), SCENARIOS)
@@ -186,3 +189,32 @@ async def test_move_after_a_long_delay_still_inside_the_timeout() -> None:
             assert (await w.next_of(Connected)).channel_id == w.lounge
             await play(w, w.lounge, LISTENER_2)
             assert_never_ended(w)
+
+
+@pytest.mark.parametrize("code", [4014, 4022])
+async def test_a_new_gateway_session_while_waiting_joins_again(code: int) -> None:
+    """The voice server update for a 4014/4022 was lost with a replaced main gateway session
+    (op 9 d=false, a new READY replays nothing): the owner says so and the connection joins
+    again at once with op 4, well before ``move_timeout``."""
+    with trio.fail_after(30):
+        async with wired(move_timeout=60.0) as w:
+            await join(w)
+            await w.faults.close_voice(w.guild_id, code)  # and the gateway's news is lost
+            waiting = await w.next_of(Reconnecting)
+            assert waiting.action is CloseAction.AWAIT_GATEWAY
+            w.conn.on_gateway_ready()
+            again = await w.next_of(Connected)
+            assert again.channel_id == w.music and not again.resumed
+            await play(w, w.music, HOME_LISTENER)
+    assert w.op4 == [w.music, w.music]  # the rejoin went out on the new session
+    assert not any(isinstance(e, Disconnected) for e in w.seen)
+
+
+async def test_a_new_gateway_session_while_connected_changes_nothing() -> None:
+    with trio.fail_after(30):
+        async with wired() as w:
+            await join(w)
+            w.conn.on_gateway_ready()
+            await play(w, w.music, HOME_LISTENER)  # (handled before these frames: in order)
+            assert w.conn.state is VoiceState.CONNECTED
+    assert w.op4 == [w.music] and len(w.server.identifies) == 1

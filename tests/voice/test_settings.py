@@ -7,11 +7,20 @@ import ssl
 from pathlib import Path
 
 import pytest
+import trio
 
 from musicbot import config
 from musicbot.emulator.voice_tls import LocalCA
 from musicbot.errors import ConfigError
-from musicbot.voice import VoiceSettings
+from musicbot.voice import (
+    CloseAction,
+    Connected,
+    Disconnected,
+    Reconnecting,
+    StopReason,
+    VoiceSettings,
+)
+from tests.voice.helpers import CHANNEL, voice_env
 
 
 def test_defaults_use_the_system_trust_store() -> None:
@@ -44,3 +53,20 @@ def test_a_missing_or_bad_ca_file_is_refused_at_start(tmp_path: Path, content: s
     lines = [str(p) for p in info.value.problems]
     assert any(line.startswith("discord.ca_file: must name a readable PEM file") for line in lines)
     assert any(line.startswith("voice.move_timeout: must be greater than 0") for line in lines)
+
+
+async def test_a_voice_server_the_bot_cannot_verify_is_never_spoken_to() -> None:
+    """Without the run's CA (the system store only) the TLS handshake fails: the bot never
+    identifies, backs off, gives up cleanly, and nothing crashes."""
+    settings = VoiceSettings(
+        join_timeout=5.0, handshake_timeout=0.5, max_attempts=1, backoff_base=0.05
+    )
+    with trio.fail_after(30):
+        async with voice_env(settings=settings, trust_ca=False) as env:
+            env.conn.join(CHANNEL)
+            backoff = await env.next_event(Reconnecting)
+            assert backoff.action is CloseAction.BACKOFF_REJOIN
+            gone = await env.next_event(Disconnected)
+            assert gone.reason is StopReason.FAILED
+    assert env.server.identifies == []  # not one message reached the unverified server
+    assert not any(isinstance(e, Connected) for e in env.seen)

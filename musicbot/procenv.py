@@ -1,0 +1,54 @@
+"""The environment a child process gets: what it needs to run, nothing else.
+
+Theory.  A child inherits its parent's whole environment by default, and the bot's holds
+``DISCORD_TOKEN`` (and whatever else the operator exported: proxy credentials, cloud keys).
+ffmpeg parses media a stranger chose, so a parser bug there must not be able to read the
+token from ``/proc/self/environ`` or pass it on.  Every subprocess the bot starts is therefore
+given :func:`child_env`: an allow-list of the variables a program needs to find its libraries,
+its locale, a temporary directory and the system's CA certificates.
+
+Libraries that start their own children (yt-dlp runs ffmpeg or a JavaScript runtime itself,
+copying ``os.environ``) cannot be given an environment; for them :func:`forget_secrets`
+removes the token variables from this process's environment once the config has read them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, MutableMapping
+from typing import Final
+
+# PATH: find helper programs; HOME/TMPDIR: where temporary and cache files may go; LANG/LC_*:
+# the locale for decoding names; TZ: timestamps; SSL_CERT_*: an operator's CA bundle.
+ALLOWED: Final = (
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+DEFAULT_PATH: Final = "/usr/local/bin:/usr/bin:/bin"
+# Variables that hold the bot's secrets (the config reads DISCORD_TOKEN).
+SECRET_VARIABLES: Final = ("DISCORD_TOKEN",)
+
+
+def child_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment for a subprocess, taken from ``environ`` (default: this one's)."""
+    source = os.environ if environ is None else environ
+    env = {k: source[k] for k in ALLOWED if k in source}
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
+
+
+def forget_secrets(environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Remove the secret variables from ``environ`` (default: ``os.environ``) so that no child
+    started later, by us or by a library, inherits them.  Returns the names removed."""
+    target = os.environ if environ is None else environ
+    removed = [name for name in SECRET_VARIABLES if name in target]
+    for name in removed:
+        del target[name]
+    return removed

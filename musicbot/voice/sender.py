@@ -1,0 +1,247 @@
+"""The voice sender: ONE task per process owns the 20 ms clock for every stream.
+
+Theory.  A Trio wake-up costs far more than the work of sending one packet (see architecture
+rule 16), so a task per stream pacing itself pays that cost 50 times a second per stream.  Here
+one task sleeps until tick ``n`` is due at ``anchor + n * 20 ms`` (absolute deadlines: a late
+wake-up never accumulates into drift) and, per tick, takes the next frame of every playing
+stream and hands it to that stream's sink, which DAVE-encrypts, AEAD-encrypts and ``sendto``s it
+synchronously (a UDP send on a non-blocking socket never waits; a full buffer drops the packet).
+If the loop falls more than ``MAX_LAG`` behind (the process was starved of CPU), the current
+tick becomes due now (a *re-anchor*, counted on every playing stream) instead of bursting
+seconds of audio at receivers whose jitter buffers would drop it; up to ``MAX_LAG`` late, ticks
+run back to back and catch up on the grid.
+
+Streams.  Players feed their stream through a bounded buffer (``capacity`` frames, one second
+by default) and sleep until it drains to half: a player wakes about twice a second, not fifty
+times.  The sender never awaits a stream: an empty buffer is an underrun for that stream only
+(counted once audio has started), so a stalled source, a slow HTTP fetch or a player busy
+opening its next track never delays anybody else.  Pause, seek, skip and speaking state stay
+with each stream's player: :meth:`SenderStream.hold` stops taking frames after an optional run of
+five silence frames (Discord's rule before going quiet), :meth:`SenderStream.clear` drops what is
+buffered (a seek or skip) and restarts the ``sent`` count the player derives its position from.
+
+Concurrency.  Streams are touched by their player task and by the sender task, both on the one
+Trio thread, and neither awaits between reading and updating a stream's fields, so every
+operation is atomic and there is no lock (the same argument as the voice connection's).
+When nothing plays the sender blocks on an event instead of ticking.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Sequence
+from typing import Final
+
+import attrs
+import structlog
+import trio
+
+from musicbot.models.media import (
+    FRAME_MS,
+    SILENCE_FRAME,
+    SILENCE_FRAMES_ON_STOP,
+    FrameSinkNowait,
+    StreamCounters,
+)
+
+log = structlog.get_logger(__name__)
+
+FRAME: Final = FRAME_MS / 1000
+MAX_LAG: Final = 5 * FRAME  # up to 5 ticks late: catch up back to back; beyond: re-anchor
+DEFAULT_CAPACITY: Final = 50  # frames (1 s) a stream may buffer ahead of the clock
+
+
+@attrs.define
+class SenderStats:
+    """Process-wide counters of the clock."""
+
+    ticks: int = 0
+    reanchors: int = 0
+    frames: int = 0
+    sink_errors: int = 0
+
+
+class SenderStream:
+    """One stream's buffer and flags.  Made by :meth:`VoiceSender.open_stream`."""
+
+    __slots__ = (
+        "_level",
+        "_quiet",
+        "_sender",
+        "_waiter",
+        "buffer",
+        "capacity",
+        "closed",
+        "counters",
+        "playing",
+        "sent",
+        "silence_left",
+        "sink",
+    )
+
+    def __init__(
+        self,
+        sender: VoiceSender,
+        sink: FrameSinkNowait,
+        counters: StreamCounters,
+        capacity: int,
+    ) -> None:
+        self._sender = sender
+        self.sink = sink
+        self.counters = counters
+        self.capacity = capacity
+        self.buffer: collections.deque[bytes] = collections.deque()
+        self.sent = 0
+        self.playing = False
+        self.silence_left = 0
+        self.closed = False
+        self._waiter: trio.Event | None = None  # the feeder, waiting for room
+        self._level = 0  # wake _waiter when buffered() <= _level
+        self._quiet: trio.Event | None = None  # the player, waiting for the silence to go out
+
+    def buffered(self) -> int:
+        return len(self.buffer)
+
+    def push(self, frames: Sequence[bytes]) -> None:
+        """Append frames (the caller keeps the buffer near ``capacity`` with the waits)."""
+        if self.closed:
+            return
+        self.buffer.extend(frames)
+
+    def play(self) -> None:
+        """Take one buffered frame per tick from now on."""
+        if self.closed:
+            return
+        self.playing = True
+        self._sender._activate(self)
+
+    def hold(self, *, silence: bool) -> None:
+        """Stop taking buffered frames (they stay for a later :meth:`play`); with ``silence``,
+        five silence frames go out first."""
+        self.playing = False
+        if silence and not self.closed:
+            self.silence_left = SILENCE_FRAMES_ON_STOP
+            self._sender._activate(self)
+
+    def clear(self) -> None:
+        """Drop every buffered frame and restart the ``sent`` count (a seek, skip or stop)."""
+        self.buffer.clear()
+        self.sent = 0
+        self._notify()
+
+    async def wait_buffered_at_most(self, level: int) -> None:
+        """Until at most ``level`` frames are buffered (level 0: all sent) or the stream is
+        closed.  While held, buffered frames are not taken, so this waits for :meth:`play`."""
+        while len(self.buffer) > level and not self.closed:
+            self._level = level
+            self._waiter = waiter = trio.Event()
+            await waiter.wait()
+        await trio.lowlevel.checkpoint()
+
+    async def wait_quiet(self) -> None:
+        """Until the pending silence frames have gone out (or the stream is closed)."""
+        while self.silence_left and not self.closed:
+            self._quiet = quiet = trio.Event()
+            await quiet.wait()
+        await trio.lowlevel.checkpoint()
+
+    def _notify(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            waiter.set()
+
+    def _notify_quiet(self) -> None:
+        quiet = self._quiet
+        if quiet is not None:
+            self._quiet = None
+            quiet.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self.playing = False
+        self.silence_left = 0
+        self.buffer.clear()
+        self._sender._deactivate(self)
+        self._notify()
+        self._notify_quiet()
+
+
+class VoiceSender:
+    """Start :meth:`run` once in the root nursery; give every player :meth:`open_stream`."""
+
+    def __init__(self, *, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.capacity = capacity
+        self.stats = SenderStats()
+        self._active: dict[SenderStream, None] = {}  # insertion-ordered set of busy streams
+        self._wake = trio.Event()
+
+    def open_stream(self, sink: FrameSinkNowait, counters: StreamCounters) -> SenderStream:
+        return SenderStream(self, sink, counters, self.capacity)
+
+    @property
+    def active_streams(self) -> int:
+        return len(self._active)
+
+    def _activate(self, stream: SenderStream) -> None:
+        if stream not in self._active:
+            self._active[stream] = None
+            self._wake.set()
+
+    def _deactivate(self, stream: SenderStream) -> None:
+        self._active.pop(stream, None)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            if not self._active:
+                self._wake = trio.Event()
+                await self._wake.wait()
+            anchor = trio.current_time()
+            n = 0
+            while self._active:
+                deadline = anchor + n * FRAME
+                await trio.sleep_until(deadline)
+                now = trio.current_time()
+                if now - deadline > MAX_LAG:
+                    anchor, n = now, 0
+                    self.stats.reanchors += 1
+                    for stream in self._active:
+                        stream.counters.reanchors += 1
+                self.tick()
+                n += 1
+
+    def tick(self) -> None:
+        """Send one frame of every active stream (synchronously, never waiting)."""
+        self.stats.ticks += 1
+        done: list[SenderStream] = []
+        for stream in self._active:
+            if stream.silence_left:
+                stream.silence_left -= 1
+                frame = SILENCE_FRAME
+                if not stream.silence_left:
+                    if not stream.playing:
+                        done.append(stream)
+                    stream._notify_quiet()
+            elif not stream.playing:
+                done.append(stream)
+                continue
+            elif stream.buffer:
+                frame = stream.buffer.popleft()
+                stream.sent += 1
+                stream.counters.frames += 1
+                if stream._waiter is not None and len(stream.buffer) <= stream._level:
+                    stream._notify()
+            else:
+                if stream.sent:
+                    stream.counters.underruns += 1
+                continue
+            try:
+                stream.sink.send_frame_nowait(frame)
+            except Exception as exc:  # a sink bug must not stop every stream's clock
+                errors = self.stats.sink_errors = self.stats.sink_errors + 1
+                if errors & (errors - 1) == 0:  # the 1st, 2nd, 4th, 8th...: no log flood
+                    log.error("voice_sender_sink_failed", error=repr(exc), count=errors)
+            self.stats.frames += 1
+        for stream in done:
+            self._active.pop(stream, None)
