@@ -42,12 +42,18 @@ if not (CHROMIUM and CHROMEDRIVER):  # .ci/run installs both (.ci/system-package
                 allow_module_level=True)  # fmt: skip
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
+CLICK_JS = """
+const button = document.evaluate(arguments[0], document, null, 9, null).singleNodeValue;
+if (button) button.click();
+return Boolean(button);
+"""
 WAIT = 60.0  # seconds any one browser step may wait (the whole test has its fail_after)
 
 RECORD_JS = """
@@ -107,9 +113,13 @@ def _decode(webm: bytes) -> Any:
 
 
 def _np_message(driver: WebDriver) -> Any:
-    for box in driver.find_elements(By.CSS_SELECTOR, "#messages .message"):
-        if "Now playing" in box.text and box.find_elements(By.CSS_SELECTOR, "button"):
-            return box
+    """The now-playing message (the page redraws a message when it is edited: retry then)."""
+    try:
+        for box in driver.find_elements(By.CSS_SELECTOR, "#messages .message"):
+            if "Now playing" in box.text and box.find_elements(By.CSS_SELECTOR, "button"):
+                return box
+    except StaleElementReferenceException:
+        pass
     return False
 
 
@@ -148,9 +158,9 @@ def browse(driver: WebDriver, url: str, screenshot: Path) -> dict[str, Any]:
     _wait(driver, lambda d: "position 1" in d.find_element(By.ID, "messages").text)
 
     # Pause from the now-playing message: the message is edited in place.
-    np = _np_message(driver)
-    message_id = np.get_attribute("id")
-    np.find_element(By.XPATH, ".//button[contains(., 'Pause')]").click()
+    message_id = _wait(driver, _np_message).get_attribute("id")
+    pause = f"//*[@id='{message_id}']//button[contains(., 'Pause')]"
+    _wait(driver, lambda d: d.execute_script(CLICK_JS, pause))
     _wait(
         driver,
         lambda d: d.find_elements(
