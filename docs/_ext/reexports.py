@@ -43,7 +43,7 @@ def _lookup(modname: str, target: str) -> object:
     """The object ``target`` names inside module ``modname``, or ``_MISSING``."""
     try:
         obj: object = importlib.import_module(modname)
-    except Exception:  # noqa: BLE001 - a module that cannot import names nothing
+    except Exception:  # a module that cannot import names nothing
         return _MISSING
     for part in target.split("."):
         obj = getattr(obj, part, _MISSING)
@@ -98,9 +98,9 @@ def resolve_reexport(
                 )
             mod = getattr(obj, "__module__", None)
             qual = getattr(obj, "__qualname__", getattr(obj, "__name__", None))
-            if isinstance(mod, str) and isinstance(qual, str):
-                if _ignored(app, reftype, f"{mod}.{qual}"):
-                    return contnode
+            known = isinstance(mod, str) and isinstance(qual, str)
+            if known and _ignored(app, reftype, f"{mod}.{qual}"):
+                return contnode
     for alias in _candidates(target):
         if alias in objects:
             node["reftarget"] = alias
