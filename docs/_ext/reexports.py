@@ -11,6 +11,8 @@ while the API reference documents each object once, where it is defined
 3. an object from a third-party package (found in step 1) whose full name matches
    ``nitpick_ignore_regex``: rendered as plain text, like any ignored reference.
 
+Step 1 also runs before Sphinx's own resolution, for a name that Sphinx would otherwise match
+fuzzily and find ambiguous (``Guild`` names both the actor and the emulator's world object).
 A name documented nowhere still fails the build.  Besides, a reference to a builtin (``type``,
 ``list``) is made exact, so that Sphinx does not match it fuzzily against every attribute of the
 same name (``Channel.type``) and call it ambiguous.
@@ -28,6 +30,7 @@ from docutils import nodes
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.nodes import make_refnode
 
 _MISSING = object()
@@ -87,6 +90,9 @@ def resolve_reexport(
     objects: dict[str, Any] = domain.objects
     refdoc = node.get("refdoc", "")
     modname = node.get("py:module")
+    if target in objects:  # a type alias (data) named where a class was expected
+        entry = objects[target]
+        return make_refnode(app.builder, refdoc, entry.docname, entry.node_id, contnode, target)
     if modname and target:
         obj = _lookup(modname, target)
         if obj is not _MISSING:
@@ -112,6 +118,30 @@ def resolve_reexport(
     return None
 
 
+class AsTheModuleSees(SphinxPostTransform):
+    """Before Sphinx resolves references: a name the referring module imports is pointed at
+    where that object is documented, so that a short name in a type hint (``Guild``) is not
+    matched fuzzily against every documented object of that name."""
+
+    default_priority = 5  # before sphinx's ReferencesResolver (10)
+
+    def run(self, **kwargs: Any) -> None:
+        """Rewrite the target of each Python reference the module's namespace decides."""
+        objects: dict[str, Any] = self.env.get_domain("py").objects  # type: ignore[attr-defined]
+        for node in self.document.findall(pending_xref):
+            modname = node.get("py:module")
+            target = node.get("reftarget", "")
+            if node.get("refdomain") != "py" or not modname or not target or target in objects:
+                continue
+            bare = target.lstrip("~.")
+            obj = _lookup(modname, bare)
+            if obj is _MISSING:
+                continue
+            full = _documented_as(objects, obj, bare.rsplit(".", 1)[-1])
+            if full is not None:
+                node["reftarget"] = full
+
+
 def exact_builtins(app: Sphinx, doctree: nodes.document) -> None:
     """``doctree-read`` hook: a reference to a builtin name is looked up exactly, not fuzzily."""
     for node in doctree.findall(pending_xref):
@@ -126,4 +156,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     """Register the hooks."""
     app.connect("missing-reference", resolve_reexport)
     app.connect("doctree-read", exact_builtins)
+    app.add_post_transform(AsTheModuleSees)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
