@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import importlib.util
 import re
 import sys
 from typing import Any
@@ -53,6 +54,24 @@ def _lookup(modname: str, target: str) -> object:
         if obj is _MISSING:
             return _MISSING
     return obj
+
+
+def _resolve(modname: str | None, target: str) -> object:
+    """What ``target`` names: as module ``modname`` sees it, else as an absolute dotted name."""
+    if modname:
+        obj = _lookup(modname, target)
+        if obj is not _MISSING:
+            return obj
+    parts = target.split(".")
+    try:
+        absolute = len(parts) > 1 and importlib.util.find_spec(parts[0]) is not None
+    except (ImportError, ValueError):
+        absolute = False
+    for i in range(len(parts) - 1, 0, -1) if absolute else ():
+        obj = _lookup(".".join(parts[:i]), ".".join(parts[i:]))
+        if obj is not _MISSING:
+            return obj
+    return _MISSING
 
 
 def _documented_as(objects: dict[str, Any], obj: object, last: str) -> str | None:
@@ -93,8 +112,8 @@ def resolve_reexport(
     if target in objects:  # a type alias (data) named where a class was expected
         entry = objects[target]
         return make_refnode(app.builder, refdoc, entry.docname, entry.node_id, contnode, target)
-    if modname and target:
-        obj = _lookup(modname, target)
+    if target:
+        obj = _resolve(modname, target)
         if obj is not _MISSING:
             full = _documented_as(objects, obj, target.rsplit(".", 1)[-1])
             if full is not None:
@@ -131,10 +150,10 @@ class AsTheModuleSees(SphinxPostTransform):
         for node in self.document.findall(pending_xref):
             modname = node.get("py:module")
             target = node.get("reftarget", "")
-            if node.get("refdomain") != "py" or not modname or not target or target in objects:
+            if node.get("refdomain") != "py" or not target or target in objects:
                 continue
             bare = target.lstrip("~.")
-            obj = _lookup(modname, bare)
+            obj = _resolve(modname, bare)
             if obj is _MISSING:
                 continue
             full = _documented_as(objects, obj, bare.rsplit(".", 1)[-1])
