@@ -20,9 +20,12 @@ same name (``Channel.type``) and call it ambiguous.
 
 from __future__ import annotations
 
+import ast
 import builtins
+import functools
 import importlib
 import importlib.util
+import inspect
 import re
 import sys
 from typing import Any
@@ -56,12 +59,33 @@ def _lookup(modname: str, target: str) -> object:
     return obj
 
 
+@functools.cache
+def _imports(modname: str) -> dict[str, str]:
+    """Every ``from X import Y`` of a module's source, ``if TYPE_CHECKING:`` ones included."""
+    module = sys.modules.get(modname)
+    try:
+        tree = ast.parse(inspect.getsource(module)) if module is not None else None
+    except (OSError, TypeError, SyntaxError):
+        tree = None
+    found: dict[str, str] = {}
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                found[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return found
+
+
 def _resolve(modname: str | None, target: str) -> object:
-    """What ``target`` names: as module ``modname`` sees it, else as an absolute dotted name."""
+    """What ``target`` names: as module ``modname`` sees it (at run time, else as its type
+    checker does: imports under ``if TYPE_CHECKING:``), else as an absolute dotted name."""
     if modname:
         obj = _lookup(modname, target)
         if obj is not _MISSING:
             return obj
+        head, _, rest = target.partition(".")
+        imported = _imports(modname).get(head)
+        if imported is not None:
+            target = f"{imported}.{rest}" if rest else imported
     parts = target.split(".")
     try:
         absolute = len(parts) > 1 and importlib.util.find_spec(parts[0]) is not None
