@@ -2,10 +2,10 @@
 
 ``make docs`` runs Sphinx with ``-W -n`` and the project's own extensions
 (``docs/_ext/docstring_check.py``, ``docs/_ext/reexports.py``).  These tests build a tiny package
-written into ``tmp_path`` three times: clean, it passes (and a short imported name resolves the
-way the module sees it); with a public function that lost its docstring, the build fails naming
-it; with a broken cross-reference, the build fails naming the target.  The real code is never
-broken to show it.
+written into ``tmp_path`` three times: clean, it passes (and short imported names resolve the way
+the module sees them, even where another class has the same name); with a public function that
+lost its docstring, the build fails naming it; with a broken cross-reference, the build fails
+naming the target.  The real code is never broken to show it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ Fixture
 
 .. automodule:: fixturepkg.models
 
+.. automodule:: fixturepkg.other
+
 .. automodule:: fixturepkg.core
+
+.. automodule:: fixturepkg.farewell
 """
 
 MODELS = '''\
@@ -54,6 +58,28 @@ class Greeting:
 
     def __init__(self, text: str) -> None:
         self.text = text
+'''
+
+OTHER = '''\
+"""Another module with a class of the same name (so a bare ``Greeting`` is ambiguous)."""
+
+
+class Greeting:
+    """Another greeting."""
+'''
+
+FAREWELL = '''\
+"""A module that imports ``Greeting`` for its type checker only."""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fixturepkg.models import Greeting
+
+
+def part(greeting: "Greeting") -> str:
+    """Say goodbye after ``greeting``."""
+    return "bye"
 '''
 
 CORE = '''\
@@ -88,6 +114,8 @@ def build(
         INIT.format(names=", ".join(every), quoted=", ".join(f'"{n}"' for n in every))
     )
     (pkg / "models.py").write_text(MODELS)
+    (pkg / "other.py").write_text(OTHER)
+    (pkg / "farewell.py").write_text(FAREWELL)
     (pkg / "core.py").write_text(CORE.format(doc=doc, extra=extra))
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -104,8 +132,11 @@ def test_clean_tree_builds_without_warnings(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "WARNING" not in result.stderr
     html = (tmp_path / "out" / "index.html").read_text()
-    # The short name in the module docstring links to where the class is documented.
-    assert 'href="#fixturepkg.models.Greeting"' in html
+    # Short names (a module docstring's, type hints', one imported only under TYPE_CHECKING)
+    # link to the class the module imports, never to the other class of the same name.
+    link = '<a class="reference internal" href="#fixturepkg.{}.Greeting"'
+    assert html.count(link.format("models")) == 3
+    assert link.format("other") not in html
 
 
 def test_public_function_without_docstring_fails_the_build(tmp_path: Path) -> None:
