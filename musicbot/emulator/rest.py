@@ -34,8 +34,8 @@ the bot could get it wrong:
 
 Tests steer it with ``faults`` (:class:`~musicbot.emulator.rest_faults.RestFaults`: forced
 statuses, user/shared/global 429s, a global 429 without a body, slow answers),
-:meth:`EmulatorRest.set_limit`,
-and wait with the ``wait_for_*`` methods (woken on every change, never polling).
+:meth:`EmulatorRest.set_limit`, and wait with the ``wait_for_*`` methods (woken on every change,
+never polling).
 """
 
 from __future__ import annotations

@@ -8,8 +8,7 @@ response said.  Retry policy:
   route waits.  A 429 whose ``X-RateLimit-Scope`` is ``shared`` is a limit on the *resource*
   (a busy channel, for every bot at once), not on us: its ``retry_after`` can be twenty
   minutes, so it is surfaced at once as :class:`~musicbot.rest.errors.RateLimited` with
-  ``scope="shared"`` instead
-  of holding the caller (and the bucket) for that long.
+  ``scope="shared"`` instead of holding the caller (and the bucket) for that long.
 * A 429 whose ``retry_after`` is longer than ``max_429_wait`` (an hour-long edge ban, a
   broken peer) is surfaced at once rather than holding the caller; the limiter still keeps the
   bucket (or every route, if global) closed until then.
