@@ -35,7 +35,7 @@ nitpick_ignore_regex = [
         r"(trio|trio_websocket|attrs|httpx|structlog|yt_dlp|davey|dave|nacl|cryptography"
         r"|hypercorn|prometheus_client|collections|typing|enum|pathlib|random|ssl|socket|asyncio"
         r"|concurrent|contextlib|types|datetime|json|subprocess|zlib|sqlite3|psycopg|psycopg_pool"
-        r"|zstandard|_io|io|os|builtins)(\..*)?",
+        r"|zstandard|_io|io|os|builtins|ipaddress|cattrs|abc|tomllib|functools|re|logging)(\..*)?",
     ),
     # Names Python's own typing renders without a module.
     (
@@ -44,7 +44,9 @@ nitpick_ignore_regex = [
         r"|Iterable|Literal|TypeAlias|NoReturn|Never|Protocol|Union|Optional|TypeVar|P|T|K|V"
         r"|MsgT|ReplyT|Msg|R|E|Path|Enum|IntEnum|Event|Nursery|TaskStatus)",
     ),
-    (r"py:class", r".*\.(T|K|V|MsgT|ReplyT|Msg|R|E|M)"),
+    (r"py:(class|obj)", r".*\.(T|T_co|K|V|MsgT|ReplyT|Msg|R|E|M)"),
+    # Private helpers (a leading underscore) are not documented; a type hint may still name one.
+    (r"py:class", r"(.*\.)?_[A-Za-z]\w*"),
 ]
 
 autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}

@@ -7,8 +7,8 @@ and their connect).  A check by *name* cannot close that gap; a check at *connec
 both tools are told to use this proxy (yt-dlp's ``proxy`` option, ffmpeg's ``-http_proxy``), and
 the proxy is the only thing that opens the outbound connection:
 
-1. for each client connection it reads one request head (bounded: :data:`MAX_HEAD` bytes within
-   :data:`HEAD_TIMEOUT`): ``CONNECT host:port`` (an HTTPS tunnel; TLS is not intercepted, bytes
+1. for each client connection it reads one request head (bounded: ``MAX_HEAD`` bytes within
+   ``HEAD_TIMEOUT``): ``CONNECT host:port`` (an HTTPS tunnel; TLS is not intercepted, bytes
    are copied both ways) or an absolute-form plain HTTP request ``GET http://host:port/path``;
 2. it resolves the host once (``trio.socket.getaddrinfo``) and asks the policy about EVERY
    address; if any is refused the client gets ``403`` with a short reason and nothing is
@@ -28,9 +28,9 @@ allow_private_addresses`` is false (otherwise there is nothing to enforce) and t
 not set ``[extractor] proxy``: with an operator proxy, all traffic goes there and *that proxy*
 (or the network around it) is responsible for keeping user links out of private networks.
 
-Bounds: :data:`MAX_CONNECTIONS` concurrent client connections (more are answered ``503``), a
+Bounds: ``MAX_CONNECTIONS`` concurrent client connections (more are answered ``503``), a
 connect timeout, an idle timeout on the piped connection (no byte either way for
-:data:`IDLE_TIMEOUT`), and everything runs in the guard's nursery, so cancelling the guard ends
+``IDLE_TIMEOUT``), and everything runs in the guard's nursery, so cancelling the guard ends
 every connection.
 """
 

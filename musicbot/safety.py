@@ -222,7 +222,7 @@ def sanitize_query(text: str) -> str:
 
     NFC-normalised (so decomposed Vietnamese diacritics become the usual precomposed letters),
     control and invisible direction-changing characters removed, whitespace collapsed, length
-    capped at :data:`MAX_QUERY_LENGTH`; every script is kept.
+    capped at ``MAX_QUERY_LENGTH``; every script is kept.
     """
     s = unicodedata.normalize("NFC", text)
     kept = []

@@ -47,23 +47,31 @@ class CacheHandle:
     inbox: trio.MemorySendChannel[CacheMsg]
 
     async def get(self, key: str) -> Lookup:
+        """The cached extraction (or remembered failure) for ``key``, or a miss."""
         return await ask(
             self.inbox, lambda r: Get(key=key, reply=r), actor=NAME, timeout=ASK_TIMEOUT
         )
 
     async def put(self, key: str, value: Extraction, ttl: float) -> None:
+        """Cache ``value`` under ``key`` for ``ttl`` seconds (fire-and-forget)."""
         await self.inbox.send(Put(key=key, value=value, ttl=ttl))
 
     async def put_failure(self, key: str, error: ExtractionError) -> None:
+        """Remember for a while that ``key`` failed with ``error`` (a negative entry;
+        fire-and-forget)."""
         await self.inbox.send(PutFailure(key=key, error=error))
 
     async def invalidate(self, key: str) -> None:
+        """Forget ``key`` (fire-and-forget)."""
         await self.inbox.send(Invalidate(key=key))
 
     async def note(self, title: str, url: str) -> None:
+        """Remember that ``title`` was played from ``url``, for autocomplete suggestions
+        (fire-and-forget)."""
         await self.inbox.send(Note(title=title, url=url))
 
     async def suggest(self, prefix: str, limit: int = 10) -> tuple[Suggestion, ...]:
+        """Up to ``limit`` remembered titles that match ``prefix``, most played first."""
         return await ask(
             self.inbox,
             lambda r: Suggest(prefix=prefix, limit=limit, reply=r),
@@ -72,6 +80,7 @@ class CacheHandle:
         )
 
     async def stats(self) -> CacheStats:
+        """The cache's counters and size now."""
         return await ask(self.inbox, lambda r: Stats(reply=r), actor=NAME, timeout=ASK_TIMEOUT)
 
 

@@ -2,9 +2,9 @@
 
 Theory.  ``Store`` is an LRU map (``OrderedDict``: a hit moves the key to the end, eviction
 pops from the front) in which every entry also has its own deadline.  An entry past its deadline
-counts as a miss and is removed when it is next looked at or by the periodic :meth:`sweep`,
+counts as a miss and is removed when it is next looked at or by the periodic :meth:`Store.sweep`,
 whichever comes first.  Values are extraction results or remembered failures (negative
-entries).  The size never exceeds ``max_entries``: :meth:`put` evicts before it returns.
+entries).  The size never exceeds ``max_entries``: :meth:`Store.put` evicts before it returns.
 
 ``Popularity`` is a bounded "Space-Saving" counter (Metwally et al.): it tracks at most
 ``capacity`` items; a new item arriving when full replaces the item with the smallest count and

@@ -1,6 +1,7 @@
 """The extractor actor: turns what a user typed into playable tracks.
 
 Theory.
+
 * The loop never blocks.  Each request joins or starts a *flight*: a task in the actor's own
   nursery that does the slow work (cache lookup, DNS check, yt-dlp in one of at most
   ``[extractor] workers`` worker *processes*, :mod:`actors.extractor.pool`) within
@@ -119,7 +120,7 @@ async def _fly(st: State, key: str, work: Callable[[], Awaitable[Extraction]], r
 
 
 def tell_operator(st: State, error: ExtractionError) -> None:
-    """One ``extraction_blocked`` warning with the fix, per reason and :data:`WARN_EVERY`."""
+    """One ``extraction_blocked`` warning with the fix, per reason and ``WARN_EVERY``."""
     fix = OPERATOR_FIX.get(error.reason)
     if fix is None:
         return

@@ -69,6 +69,7 @@ class ExtractorHandle:
         return await self.resolve(track, force=True)
 
     async def search(self, text: str, requester_id: int | None = None) -> SearchResult:
+        """Search for ``text``: the candidates, or raises as the class says."""
         answer: SearchResult | Failure = await ask(
             self.inbox,
             lambda r: Search(text=text, requester_id=requester_id, reply=r),

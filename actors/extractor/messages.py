@@ -75,3 +75,4 @@ class Search:
 
 
 ExtractorMsg: TypeAlias = Extract | Resolve | Search
+"""Everything the extractor actor's inbox carries."""

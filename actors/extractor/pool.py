@@ -12,7 +12,7 @@ at most ``[extractor] workers`` at once, each doing one job at a time.
   never a slot of the pool.  A worker that dies mid-job (EOF on its stdout) answers
   ``Reason.WORKER``.  Either way the next job starts a fresh worker: killed workers are
   replaced, never repaired.
-* Only plain JSON crosses, one line each way; a reply larger than :data:`MAX_LINE` kills the
+* Only plain JSON crosses, one line each way; a reply larger than ``MAX_LINE`` kills the
   worker (its output is not trusted to be bounded).
 * The environment of a worker is minimal: no token, no secrets, only what Python and yt-dlp
   need (see :func:`worker_env`).  ``PYTHONPATH`` carries the parent's ``sys.path`` so that

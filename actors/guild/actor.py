@@ -11,7 +11,7 @@ interaction answers in order per interaction id and ``announcer.py`` posts to th
 channel, from tasks of the nursery :func:`run` opens and never hands out.  Options are validated
 by the router (``musicbot.commands.validate``) before any handler sees them.
 
-Theory.  One task runs :meth:`Guild.run`; it reads one inbox (commands from the router, voice
+Theory.  One task runs :func:`run`; it reads one inbox (commands from the router, voice
 events from the gateway, and reports from its own child tasks) and is the only code that touches
 this guild's state, so there are no locks.  Slow work never blocks the loop: an extraction, a
 stream-URL refresh or a playlist import runs in a child task that posts its result back as a

@@ -14,11 +14,11 @@ reports into what the guild must do, one of:
 * :class:`Gone` — the call has ended (kicked, channel deleted, no word from the gateway).
 
 Every VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE for the bot goes to the connection at all
-times (:meth:`on_member_voice`, :meth:`on_voice_server`), whatever state it is in: the
+times (:meth:`Call.on_member_voice`, :meth:`Call.on_voice_server`), whatever state it is in: the
 connection, not the call, knows which ones are stale.  The members' voice channels (copied from
 the router when the actor starts, then kept up to date) decide who is listening.
 
-The call does not start tasks: :meth:`open` builds a connection and hands its run function and
+The call does not start tasks: :meth:`Call.open` builds a connection and hands its run function and
 event channel to the actor, which starts them in the nursery it never hands out (rule 14).
 """
 

@@ -1,7 +1,7 @@
 """The music family of commands: playing, queue editing and playback control.
 
 Functions of the guild actor's state, run only by the actor task.  They are not registered by
-import: :data:`FAMILY` at the bottom names them, and ``actors.guild.families`` puts the family
+import: ``FAMILY`` at the bottom names them, and ``actors.guild.families`` puts the family
 in the table the actor is given.  Options arrive validated against ``musicbot.commands``
 definitions (type, range, choices), so a handler never sees a value Discord's schema forbids.
 """

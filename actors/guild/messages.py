@@ -132,3 +132,4 @@ GuildMsg: TypeAlias = (
     | FromPlayer
     | FromVoice
 )
+"""Everything the guild actor's inbox carries."""

@@ -8,14 +8,15 @@ about to expire), and the position.
 
 Position.  The player reports the position every few seconds; between reports it moves on with
 the clock while audio flows.  ``position`` is the last known value and ``position_at`` the trio
-time it was true (None while it does not move: paused, held, stopped), so :meth:`position_now`
-is exact enough for a snapshot or a resume.
+time it was true (None while it does not move: paused, held, stopped), so
+:meth:`Playback.position_now` is exact enough for a snapshot or a resume.
 
-Holding.  While the call reconnects, :meth:`hold` pauses the player and freezes the position;
-:meth:`release` resumes the same entry from there.  A member's pause is separate (``paused``):
-a call that comes back does not un-pause what a member paused.
+Holding.  While the call reconnects, :meth:`Playback.hold` pauses the player and freezes the
+position; :meth:`Playback.release` resumes the same entry from there.  A member's pause is
+separate (``paused``): a call that comes back does not un-pause what a member paused.
 
-Like the call, this room starts no tasks: :meth:`open` builds the player's channels and hands
+Like the call, this room starts no tasks: :meth:`Playback.open` builds the player's channels and
+hands
 its run function and event channel to the actor.
 """
 

@@ -9,7 +9,7 @@ commands), and a test can hand an actor a table of its own.
 
 Names are the command path ("play", "playlist save") or a component's custom id.  A custom id
 carries data after its prefix ("queue:page:3", "search:<token>"): a family registers the
-prefix with a trailing ``*`` ("queue:page:*"), and :meth:`CommandTable.lookup` tries the exact
+prefix with a trailing ``*`` (``"queue:page:*"``), and :meth:`CommandTable.lookup` tries the exact
 name first, then the longest registered prefix.
 
 A family also names the handlers of the reports its own child tasks post back to the actor

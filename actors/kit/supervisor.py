@@ -430,6 +430,7 @@ class SupervisorHandle(Generic[K, T]):
         return value
 
     def which_children(self) -> list[ChildInfo]:
+        """A snapshot of every child: key, name, whether it runs, restarts so far, and its value."""
         return [
             ChildInfo(c.key, c.name, c.running, c.restart_count, c.value)
             for c in self._sup.children.values()

@@ -87,6 +87,8 @@ class PersonalPlaylistsHandle:
         *,
         overwrite: bool = False,
     ) -> Playlist:
+        """Save ``tracks`` as the user's playlist ``name``; raises ``AlreadyExists`` unless
+        ``overwrite``, or another ``StorageError``."""
         uid, stored = _user(user_id), _stored(tracks)
         result: Playlist | StorageError = await self._ask(
             lambda r: Save(user_id=uid, name=name, tracks=stored, overwrite=overwrite, reply=r)
@@ -94,6 +96,8 @@ class PersonalPlaylistsHandle:
         return _unwrap(result)
 
     async def load(self, user_id: int, name: str) -> Playlist:
+        """The user's playlist ``name``; raises ``NotFound`` (a ``StorageError``) when there is
+        none."""
         uid = _user(user_id)
         result: Playlist | StorageError = await self._ask(
             lambda r: Load(user_id=uid, name=name, reply=r)
@@ -103,9 +107,11 @@ class PersonalPlaylistsHandle:
     async def show(
         self, user_id: int, name: str, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE
     ) -> Page:
+        """One page (1-based, clamped) of the user's playlist ``name``."""
         return paginate(await self.load(user_id, name), page, per_page)
 
     async def list(self, user_id: int) -> PlaylistIndex:
+        """The user's playlists (and any unreadable ones, named)."""
         uid = _user(user_id)
         result: PlaylistIndex | StorageError = await self._ask(
             lambda r: ListPlaylists(user_id=uid, reply=r)
@@ -113,6 +119,7 @@ class PersonalPlaylistsHandle:
         return _unwrap(result)
 
     async def exists(self, user_id: int, name: str) -> bool:
+        """Whether the user has a playlist called ``name``."""
         uid = _user(user_id)
         result: bool | StorageError = await self._ask(
             lambda r: Exists(user_id=uid, name=name, reply=r)
@@ -122,6 +129,8 @@ class PersonalPlaylistsHandle:
     async def add_tracks(
         self, user_id: int, name: str, tracks: Sequence[Track | StoredTrack]
     ) -> Playlist:
+        """Append ``tracks`` to the user's playlist ``name``; the updated playlist. Raises a
+        ``StorageError`` (not found, limit reached, ...)."""
         uid, stored = _user(user_id), _stored(tracks)
         result: Playlist | StorageError = await self._ask(
             lambda r: AddTracks(user_id=uid, name=name, tracks=stored, reply=r)
@@ -129,6 +138,8 @@ class PersonalPlaylistsHandle:
         return _unwrap(result)
 
     async def remove(self, user_id: int, name: str, position: int) -> tuple[Playlist, StoredTrack]:
+        """Remove the track at 1-based ``position`` from playlist ``name``; the updated playlist and
+        the removed track. Raises a ``StorageError``."""
         uid = _user(user_id)
         result: tuple[Playlist, StoredTrack] | StorageError = await self._ask(
             lambda r: RemoveTrack(user_id=uid, name=name, position=position, reply=r)
@@ -136,6 +147,8 @@ class PersonalPlaylistsHandle:
         return _unwrap(result)
 
     async def rename(self, user_id: int, old_name: str, new_name: str) -> Playlist:
+        """Rename the user's playlist ``old_name`` to ``new_name``; the renamed playlist. Raises a
+        ``StorageError`` (not found, name taken or invalid)."""
         uid = _user(user_id)
         result: Playlist | StorageError = await self._ask(
             lambda r: Rename(user_id=uid, old_name=old_name, new_name=new_name, reply=r)

@@ -65,11 +65,14 @@ class GetStatus:
 
 
 PlayerCommand = Play | Pause | Resume | Stop | Skip | Seek | SetVolume | GetStatus
+"""Everything the player's command channel carries."""
 
 # ------------------------------------------------------------------ events
 
 
 class EndReason(enum.Enum):
+    """Why a track stopped playing (reported in ``TrackEnded``)."""
+
     FINISHED = "finished"  # the source reached its end
     SKIPPED = "skipped"
     STOPPED = "stopped"  # Stop, or the command channel closed

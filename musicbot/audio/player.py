@@ -83,27 +83,35 @@ class PlayerHandle:
         self.stats = stats
 
     async def play(self, track: Track, *, start_at: float = 0.0) -> None:
+        """Play ``track`` from ``start_at`` seconds, replacing whatever plays."""
         await self._commands.send(Play(track=track, start_at=start_at))
 
     async def pause(self) -> None:
+        """Pause the current track (its position is kept)."""
         await self._commands.send(Pause())
 
     async def resume(self) -> None:
+        """Resume a paused track."""
         await self._commands.send(Resume())
 
     async def stop(self) -> None:
+        """Stop playing (reported as stopped); the player waits for the next track."""
         await self._commands.send(Stop())
 
     async def skip(self) -> None:
+        """End the current track now (reported as skipped)."""
         await self._commands.send(Skip())
 
     async def seek(self, position: float) -> None:
+        """Jump to ``position`` seconds (negative means 0) in the current track."""
         await self._commands.send(Seek(position=max(0.0, position)))
 
     async def set_volume(self, percent: int) -> None:
+        """Set the volume to ``percent`` (clamped to 0-200)."""
         await self._commands.send(SetVolume(percent=min(200, max(0, percent))))
 
     async def status(self, *, timeout: float = 2.0) -> PlayerStatus:
+        """What plays and where; raises ``trio.TooSlowError`` after ``timeout`` seconds."""
         send, receive = trio.open_memory_channel[PlayerStatus](1)
         with trio.fail_after(timeout):
             await self._commands.send(GetStatus(reply=send))
@@ -111,6 +119,7 @@ class PlayerHandle:
                 return await receive.receive()
 
     async def aclose(self) -> None:
+        """Close the command channel: the player stops and its task ends."""
         await self._commands.aclose()
 
 

@@ -3,8 +3,8 @@
 A source is opened by a :class:`SourceOpener` (an async context manager factory) for one
 :class:`SourceRequest` (track, offset, volume) and hands out frames in chunks through
 :meth:`FrameSource.receive_frames`, which returns an empty sequence at the end of the track and
-raises a :class:`SourceError` when the source fails.  The player only knows this protocol, so
-tests inject a synthetic source and run on a MockClock without ffmpeg.
+raises a :class:`~musicbot.audio.errors.SourceError` when the source fails.  The player only
+knows this protocol, so tests inject a synthetic source and run on a MockClock without ffmpeg.
 
 :class:`FfmpegOpener` is the real one.  Its lifecycle guarantee: leaving the context (normal
 end, error or cancellation) always reaps ffmpeg — close its stdout, SIGTERM, wait up to
@@ -65,12 +65,16 @@ class SourceRequest:
 
 
 class FrameSource(Protocol):
+    """An open source of Opus frames, read by the player at its own pace."""
+
     async def receive_frames(self) -> Sequence[bytes]:
         """The next Opus frames (one or more); empty at the end; raises SourceError."""
         ...
 
 
 class SourceOpener(Protocol):
+    """Opens a :class:`FrameSource` for a request, as an async context manager that closes it."""
+
     def __call__(self, request: SourceRequest) -> AbstractAsyncContextManager[FrameSource]: ...
 
 

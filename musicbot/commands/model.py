@@ -57,6 +57,7 @@ class Choice:
     value: str | int
 
     def to_json(self) -> dict[str, Any]:
+        """The choice as Discord's application-command payload (with its Vietnamese name)."""
         return {"name": self.name.en, "name_localizations": {VI: self.name.vi}, "value": self.value}
 
 
@@ -75,6 +76,7 @@ class Option:
     options: tuple[Option, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """The option as Discord's application-command option payload (limits only when set)."""
         out: dict[str, Any] = {
             "type": int(self.type),
             "name": self.name.en,
@@ -106,6 +108,8 @@ class Command:
     default_member_permissions: int | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The command as Discord's application-command payload: a guild-only chat-input command
+        with its localizations and options."""
         out: dict[str, Any] = {
             "type": CHAT_INPUT,
             "name": self.name.en,

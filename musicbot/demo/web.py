@@ -6,7 +6,8 @@ emulator's REST store, re-sent whenever the store changes) and its voice channel
 it, and what the libdave listener decrypted, as a live Ogg Opus stream, :mod:`.stream`).
 What the user does becomes what Discord would dispatch: a typed slash command becomes an
 APPLICATION_COMMAND interaction (names in either language mapped onto the bot's own
-definitions, :mod:`.commands`), a value being typed into an autocomplete option becomes an
+definitions, :mod:`musicbot.demo.commands`), a value being typed into an autocomplete option
+becomes an
 APPLICATION_COMMAND_AUTOCOMPLETE interaction whose answer (callback type 8) the page shows as
 suggestions, and a click on a button or a pick in a select menu becomes a MESSAGE_COMPONENT
 interaction carrying the message it sits on.  The user picks which demo member they are.

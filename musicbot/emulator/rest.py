@@ -8,19 +8,19 @@ the bot could get it wrong:
   (per major parameter); a request past the bucket's limit, or past the global limit for
   non-interaction routes, gets a real 429 (body ``{message, retry_after, global}`` plus
   ``Retry-After``, ``X-RateLimit-Scope`` and, if global, ``X-RateLimit-Global``) and is recorded
-  in :attr:`EmulatorRest.rate_limit_violations`.  A forced 429 also closes the bucket for
+  in ``EmulatorRest.rate_limit_violations``.  A forced 429 also closes the bucket for
   ``retry_after``, so a client that retries early gets a genuine second 429.  Within a window
   a forced 429 closed, a request counts as a violation only if it is the very request
   (``METHOD /path``) that was answered 429 and is sent again before its ``retry_after``; any
   other request may have been on its way (or granted by the client's limiter) before the 429
-  arrived, so its 429 goes to :attr:`EmulatorRest.rate_limit_in_flight`.  A naturally exhausted
+  arrived, so its 429 goes to ``EmulatorRest.rate_limit_in_flight``.  A naturally exhausted
   bucket or the 50/s global limit always counts: the headers said so.
 * **Interactions.**  One callback per interaction; a second one is rejected with 400 / 40060.
   After a deferred (type 5) callback the first follow-up edits the original message.
 * **Validation.**  With a ``validator`` (see :mod:`musicbot.emulator.openapi`), every JSON body is
   checked against Discord's OpenAPI description; a mismatch is answered with 400 / 50035 and
-  recorded in :attr:`EmulatorRest.validation_errors`.  With a ``response_validator`` the
-  emulator's own 2xx answers are checked too (:attr:`EmulatorRest.response_errors`).
+  recorded in ``EmulatorRest.validation_errors``.  With a ``response_validator`` the
+  emulator's own 2xx answers are checked too (``EmulatorRest.response_errors``).
 * ``GET …/commands`` without ``with_localizations=true`` leaves the localization maps out, and
   stored commands carry Discord's extra fields and defaults, so command sync must compare
   semantically.
@@ -32,9 +32,10 @@ the bot could get it wrong:
   ``False/false/0``; command bodies with fields or option types Discord does not know are
   refused (:mod:`musicbot.emulator.rest_commands`).
 
-Tests steer it with :attr:`faults` (:class:`~musicbot.emulator.rest_faults.RestFaults`: forced
-statuses, user/shared/global 429s, a global 429 without a body, slow answers), :meth:`set_limit`,
-and wait with the ``wait_for_*`` methods (woken on every change, never polling).
+Tests steer it with ``faults`` (:class:`~musicbot.emulator.rest_faults.RestFaults`: forced
+statuses, user/shared/global 429s, a global 429 without a body, slow answers),
+:meth:`EmulatorRest.set_limit`, and wait with the ``wait_for_*`` methods (woken on every change,
+never polling).
 """
 
 from __future__ import annotations
@@ -316,7 +317,7 @@ class EmulatorRest:
     # ---------------------------------------------------------------- serving
 
     async def serve(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-        """Serve until cancelled; ``task_status.started`` gets :attr:`base_url`."""
+        """Serve until cancelled; ``task_status.started`` gets ``base_url``."""
         from hypercorn.config import Config as HyperConfig
         from hypercorn.trio import serve
 

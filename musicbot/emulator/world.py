@@ -648,7 +648,7 @@ def demo_world(
     """The world of ``make run`` without a token, the same on every run (stable ids).
 
     One guild with a text channel and a voice channel in which the three demo members sit
-    (see :data:`DEMO_MEMBERS`; the first, the DJ, is named ``user_name`` and speaks
+    (see ``DEMO_MEMBERS``; the first, the DJ, is named ``user_name`` and speaks
     ``locale``).  Returns the world, the guild and the DJ, whose ears the demo's listener is.
     """
     world = World(voice_backend=voice_backend, id_epoch_ms=DEMO_EPOCH_MS)

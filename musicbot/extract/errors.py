@@ -9,7 +9,7 @@ channel …" …).  Some failures only make sense with the warnings yt-dlp print
 up: "Requested format is not available" after "formats require a GVS PO Token" means a PO token
 is missing, after "n challenge solving failed" that the JavaScript challenge was not solved.
 The result is a :class:`Reason` with English and Vietnamese text for the member, and
-:data:`OPERATOR_FIX` says what the operator can change; the message stays in ``detail``.
+``OPERATOR_FIX`` says what the operator can change; the message stays in ``detail``.
 
 This runs in the extractor's worker processes (yt-dlp's exception objects never leave them),
 so the yt-dlp imports are inside the functions: the audio process never needs them.

@@ -1,4 +1,5 @@
-"""From yt-dlp's info dicts to :class:`Track` s, and the shapes an extraction produces."""
+"""From yt-dlp's info dicts to :class:`~musicbot.models.track.Track` s, and the shapes an
+extraction produces."""
 
 from __future__ import annotations
 

@@ -21,6 +21,8 @@ import attrs
 
 
 class CloseAction(enum.Enum):
+    """What a shard does after the gateway closed with a given code."""
+
     RESUME = "resume"
     REIDENTIFY = "reidentify"
     FATAL = "fatal"
@@ -34,6 +36,8 @@ class _Info:
 
 
 class GatewayCloseCode(enum.IntEnum):
+    """The gateway's close codes (and the WebSocket ones a shard may see)."""
+
     NORMAL = 1000
     GOING_AWAY = 1001
     ABNORMAL = 1006  # no close frame: the connection dropped

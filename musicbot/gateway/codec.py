@@ -15,7 +15,7 @@ Everything here treats the peer as hostile (issue 13): a corrupt stream, text th
 or not JSON, JSON nested deep enough to exhaust the recursion limit, ``NaN``/``Infinity``
 literals (which Discord never sends) and a small frame that inflates to hundreds of megabytes
 (a "zip bomb") all raise one typed :class:`GatewayDecodeError`.  Inflation is capped *while it
-runs*: output stops at :data:`MAX_MESSAGE_BYTES`, the same limit a plain message has, so a
+runs*: output stops at ``MAX_MESSAGE_BYTES``, the same limit a plain message has, so a
 300 KB frame can never cost 300 MB.  A stream that failed once is unusable (its window is
 lost), so the shard reconnects and resumes.
 """

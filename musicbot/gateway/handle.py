@@ -50,7 +50,8 @@ class ShardHandle:
     async def send_payload(self, op: int, d: Any) -> None:
         """Queue a payload for the shard's next READY connection.
 
-        Raises :class:`PayloadTooLargeError` here, in the caller, when it is over 4096 bytes.
+        Raises :class:`~musicbot.gateway.errors.PayloadTooLargeError` here, in the caller, when it
+        is over 4096 bytes.
         """
         text = encode_payload(op, d)
         await self._shard.outbox().send(text)

@@ -47,6 +47,8 @@ def shard_for_guild(guild_id: int, shard_count: int) -> int:
 
 
 class ShardManager:
+    """Runs this process's shards (see the module for the theory); :meth:`run` starts them."""
+
     def __init__(
         self,
         *,
@@ -92,6 +94,7 @@ class ShardManager:
         metrics: GatewayMetrics | None = None,
         identify_coordinator: IdentifyCoordinator | None = None,
     ) -> ShardManager:
+        """A manager for the ``[discord]`` section of the configuration."""
         return cls(
             token=config.token,
             events=events,
@@ -108,9 +111,12 @@ class ShardManager:
     # ------------------------------------------------------------------ handles
 
     def shard(self, shard_id: int) -> ShardHandle:
+        """The handle of shard ``shard_id``; raises ``KeyError`` for a shard this process does not
+        run."""
         return ShardHandle(self._shards[shard_id])
 
     def shards(self) -> tuple[ShardHandle, ...]:
+        """The handles of every shard this process runs, in id order."""
         return tuple(ShardHandle(s) for _, s in sorted(self._shards.items()))
 
     def for_guild(self, guild_id: int) -> ShardHandle:

@@ -98,7 +98,8 @@ class _Session:
 
 
 class Shard:
-    """The state and tasks of one shard.  Other code uses :class:`ShardHandle`."""
+    """The state and tasks of one shard.  Other code uses
+    :class:`~musicbot.gateway.handle.ShardHandle`."""
 
     def __init__(
         self,

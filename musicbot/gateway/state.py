@@ -15,6 +15,8 @@ from musicbot.gateway.constants import DEFAULT_INTENTS, SEND_LIMIT, SEND_PERIOD
 
 
 class ShardState(enum.Enum):
+    """Where a shard is in its connection life cycle."""
+
     DISCONNECTED = "disconnected"  # not started yet
     WAITING_IDENTIFY = "waiting_identify"  # queued in the max_concurrency bucket
     CONNECTING = "connecting"  # opening the WebSocket
@@ -88,13 +90,17 @@ def reconnect_delay(
 class GatewayMetrics(Protocol):
     """What the shards report; :class:`musicbot.ops.metrics.Metrics` fits structurally."""
 
-    def gateway_latency(self, shard_id: int, seconds: float) -> None: ...
+    def gateway_latency(self, shard_id: int, seconds: float) -> None:
+        """Record the heartbeat round trip of shard ``shard_id``."""
 
-    def gateway_reconnect(self, shard_id: int, cause: str) -> None: ...
+    def gateway_reconnect(self, shard_id: int, cause: str) -> None:
+        """Count a reconnect of shard ``shard_id`` and its ``cause``."""
 
-    def gateway_resumed(self, shard_id: int, cause: str) -> None: ...
+    def gateway_resumed(self, shard_id: int, cause: str) -> None:
+        """Count a successful RESUME of shard ``shard_id`` and its ``cause``."""
 
-    def gateway_identify(self, shard_id: int) -> None: ...
+    def gateway_identify(self, shard_id: int) -> None:
+        """Count an IDENTIFY sent by shard ``shard_id``."""
 
 
 class NullMetrics:

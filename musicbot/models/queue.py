@@ -5,7 +5,8 @@ current; everything after the head is "upcoming".  Users number upcoming entries
 /queue shows), and every method that takes a position uses that numbering, so position ``n`` is
 list index ``n`` while a track is current and ``n - 1`` when nothing is.  Nothing can be placed
 before the current track and the current track never moves, so "what is playing" changes only
-through :meth:`advance`, :meth:`skip`, :meth:`skip_to`, :meth:`previous` and ``clear``.
+through :meth:`Queue.advance`, :meth:`Queue.skip`, :meth:`Queue.skip_to`, :meth:`Queue.previous`
+and ``clear``.
 
 Ends and repeat modes (``advance`` = the track ended by itself, ``skip`` = a user asked):
 
@@ -21,7 +22,7 @@ Ends and repeat modes (``advance`` = the track ended by itself, ``skip`` = a use
   most recent history entry as current (moved to the head if it is still queued, re-inserted
   otherwise); the old current becomes upcoming 1.
 
-The history holds the last :data:`HISTORY_LIMIT` entries that stopped being current (oldest
+The history holds the last ``HISTORY_LIMIT`` entries that stopped being current (oldest
 first); a track repeating under ``TRACK`` is recorded once, when it finally moves on.
 
 ``snapshot()`` is plain data (JSON-safe dicts and lists via cattrs) that identifies entries by
@@ -51,6 +52,8 @@ _CONVERTER: Final = cattrs.Converter()
 
 
 class RepeatMode(enum.Enum):
+    """What happens when a track ends: nothing, the same track again, or the queue loops."""
+
     OFF = "off"
     TRACK = "track"
     QUEUE = "queue"
@@ -145,6 +148,8 @@ class Queue:
         return self._tracks[self._index(position)]
 
     def page(self, number: int, size: int = 10) -> QueuePage:
+        """Page ``number`` (1-based, clamped) of the upcoming tracks, ``size`` per page. Raises
+        ``ValueError`` when ``size`` < 1."""
         if size < 1:
             raise ValueError("page size must be positive")
         upcoming = self.upcoming
@@ -163,6 +168,8 @@ class Queue:
         return self.insert(len(self.upcoming) + 1, track)
 
     def add_next(self, track: Track) -> int:
+        """Insert ``track`` as the next upcoming entry (position 1); raises ``QueueFull`` when the
+        queue is full."""
         return self.insert(1, track)
 
     def extend(self, tracks: Iterable[Track]) -> int:
@@ -183,6 +190,8 @@ class Queue:
     # -- rearranging --------------------------------------------------------------------
 
     def remove(self, position: int) -> Track:
+        """Remove and return the upcoming entry at 1-based ``position``; raises
+        ``QueuePositionError`` when there is none."""
         return self._tracks.pop(self._index(position))
 
     def remove_range(self, first: int, last: int) -> list[Track]:
@@ -231,6 +240,7 @@ class Queue:
         return current is not None and self.replace(current.entry_id, track)
 
     def set_repeat(self, mode: RepeatMode) -> None:
+        """Set the repeat mode."""
         self.repeat = mode
 
     # -- moving on ----------------------------------------------------------------------

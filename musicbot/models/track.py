@@ -39,4 +39,5 @@ class Track:
         return bool(self.stream_url)
 
     def with_requester(self, user_id: int, entry_id: str) -> Track:
+        """A copy of the track requested by ``user_id`` as queue entry ``entry_id``."""
         return attrs.evolve(self, requester_id=user_id, entry_id=entry_id)

@@ -44,12 +44,16 @@ EXTRACTOR_STALE_DAYS: Final = 60  # yt-dlp releases older than this rarely still
 
 
 class Status(enum.Enum):
+    """The overall health: healthy, degraded (works, with trouble) or unhealthy."""
+
     HEALTHY = "healthy"
     DEGRADED = "degraded"
     UNHEALTHY = "unhealthy"
 
 
 class ShardStatus(enum.Enum):
+    """A shard's connection as the health report sees it."""
+
     CONNECTING = "connecting"  # first connect / identify, never been ready yet
     CONNECTED = "connected"  # READY or RESUMED received
     RECONNECTING = "reconnecting"  # lost the connection, resuming or re-identifying
@@ -113,6 +117,7 @@ class HealthReport:
         return self.extractor_version + age
 
     def to_json(self) -> dict[str, Any]:
+        """The report as the JSON body of ``/healthz`` (status, readiness, reasons)."""
         age = self.rest_last_success_age
         extractor = (
             {"extractor": {"version": self.extractor_version, "age_days": self.extractor_age_days}}
@@ -134,7 +139,8 @@ class HealthReport:
 class HealthSource(Protocol):
     """Anything the ops server can ask for the current inputs (``HealthState`` is one)."""
 
-    def health_inputs(self) -> HealthInputs: ...
+    def health_inputs(self) -> HealthInputs:
+        """The current facts the health report is computed from."""
 
 
 def _shard_reasons(s: ShardHealth, now: float, th: Thresholds) -> list[Reason]:
@@ -307,6 +313,7 @@ class HealthState:
             self._shards[shard_id] = attrs.evolve(old, zombie_since=now)
 
     def forget_shard(self, shard_id: int) -> None:
+        """Stop tracking shard ``shard_id`` (it no longer runs in this process)."""
         self._shards.pop(shard_id, None)
 
     def rest_ok(self, now: float) -> None:
@@ -325,6 +332,7 @@ class HealthState:
         self._voice_total = total
 
     def health_inputs(self) -> HealthInputs:
+        """The facts gathered so far, as :class:`HealthInputs`."""
         return HealthInputs(
             shards=tuple(self._shards.values()),
             expected_shards=self._expected,

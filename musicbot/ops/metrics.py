@@ -255,6 +255,7 @@ class Metrics:
     # ---------------------------------------------------------------- membership gauges
 
     def uptime(self) -> float:
+        """Seconds since the metrics were created (the process start)."""
         return self._clock() - self._started_at
 
     def guild_joined(self, guild_id: int) -> None:
@@ -267,21 +268,27 @@ class Metrics:
         self._per_guild.pop(guild_id, None)
 
     def guild_actor_up(self, guild_id: int) -> None:
+        """Guild ``guild_id``'s actor started."""
         self._actors.add(guild_id)
 
     def guild_actor_down(self, guild_id: int) -> None:
+        """Guild ``guild_id``'s actor stopped: it no longer counts as running, in voice or
+        playing."""
         self._actors.discard(guild_id)
         self._voice.discard(guild_id)
         self._playing.discard(guild_id)
 
     def voice_connected(self, guild_id: int) -> None:
+        """Guild ``guild_id`` joined voice."""
         self._voice.add(guild_id)
 
     def voice_disconnected(self, guild_id: int) -> None:
+        """Guild ``guild_id`` left voice (so it is not playing either)."""
         self._voice.discard(guild_id)
         self._playing.discard(guild_id)
 
     def player_playing(self, guild_id: int, playing: bool) -> None:
+        """Whether guild ``guild_id``'s player is playing now."""
         if playing:
             self._playing.add(guild_id)
         else:
@@ -296,10 +303,12 @@ class Metrics:
         return counts
 
     def track_started(self, guild_id: int) -> None:
+        """Count a track that started in guild ``guild_id``."""
         self._tracks_started.inc()
         self._guild(guild_id).tracks_started += 1
 
     def track_finished(self, guild_id: int) -> None:
+        """Count a track of guild ``guild_id`` that ended."""
         self._tracks_finished.inc()
         self._guild(guild_id).tracks_finished += 1
 
@@ -309,33 +318,41 @@ class Metrics:
         self._guild(guild_id).tracks_failed += 1
 
     def audio_frames_sent(self, guild_id: int, n: int = 1) -> None:
+        """Count ``n`` audio frames sent for guild ``guild_id``."""
         self._frames_sent.inc(n)
         self._guild(guild_id).frames_sent += n
 
     def audio_frames_late(self, guild_id: int, n: int = 1) -> None:
+        """Count ``n`` audio frames of guild ``guild_id`` sent late."""
         self._frames_late.inc(n)
         self._guild(guild_id).frames_late += n
 
     # ---------------------------------------------------------------- extraction and cache
 
     def observe_extraction(self, seconds: float, *, ok: bool = True) -> None:
+        """Record an extraction that took ``seconds``, as ok or error."""
         self._extraction.labels(outcome="ok" if ok else "error").observe(seconds)
 
     def cache_hit(self) -> None:
+        """Count a cache hit."""
         self._cache_hits.inc()
 
     def cache_miss(self) -> None:
+        """Count a cache miss."""
         self._cache_misses.inc()
 
     def cache_evicted(self, n: int = 1, *, reason: str = "lru") -> None:
+        """Count ``n`` cache evictions, by ``reason``."""
         self._cache_evictions.labels(reason=reason).inc(n)
 
     def cache_entries(self, n: int) -> None:
+        """Set the number of entries in the extraction cache."""
         self._cache_entries.set(n)
 
     # ---------------------------------------------------------------- gateway, voice, REST
 
     def gateway_latency(self, shard_id: int, seconds: float) -> None:
+        """Record the heartbeat round trip of shard ``shard_id``."""
         self._gw_latency.labels(shard=str(shard_id)).set(seconds)
 
     def gateway_reconnect(self, shard_id: int, cause: str) -> None:
@@ -343,12 +360,15 @@ class Metrics:
         self._gw_reconnects.labels(shard=str(shard_id), cause=cause).inc()
 
     def gateway_resumed(self, shard_id: int, cause: str) -> None:
+        """Count a successful RESUME of shard ``shard_id``, by ``cause``."""
         self._gw_resumes.labels(shard=str(shard_id), cause=cause).inc()
 
     def gateway_identify(self, shard_id: int) -> None:
+        """Count an IDENTIFY sent by shard ``shard_id``."""
         self._gw_identifies.labels(shard=str(shard_id)).inc()
 
     def voice_reconnect(self, cause: str) -> None:
+        """Count a voice reconnect, by ``cause``."""
         self._voice_reconnects.labels(cause=cause).inc()
 
     def rest_request(self, route: str, status: int) -> None:
@@ -362,9 +382,11 @@ class Metrics:
     # ---------------------------------------------------------------- actors
 
     def event_dropped(self, subscriber: str, n: int = 1) -> None:
+        """Count ``n`` telemetry events dropped for ``subscriber`` (its buffer was full)."""
         self._events_dropped.labels(subscriber=subscriber).inc(n)
 
     def supervisor_restart(self, supervisor: str) -> None:
+        """Count a child restart by ``supervisor``."""
         self._restarts.labels(supervisor=supervisor).inc()
 
     # ---------------------------------------------------------------- reading

@@ -6,8 +6,8 @@ protocol layer and imports no actor.
 
 Theory: nothing in the actors calls Prometheus.  Figures reach :class:`Metrics` four ways:
 
-* **hooks the layers already expose**: the shards' :class:`GatewayMetrics` (through
-  :class:`GatewayObserver`, which also writes the shards' health), the REST client's
+* **hooks the layers already expose**: the shards' :class:`~musicbot.gateway.state.GatewayMetrics`
+  (through :class:`GatewayObserver`, which also writes the shards' health), the REST client's
   ``on_response`` (:func:`rest_observer`), the event bus's ``on_drop``, the guild supervisor's
   ``on_restart``;
 * **a wrapper**: :class:`TimedExtractor` times every request to the extractor actor;

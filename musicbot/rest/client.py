@@ -7,8 +7,8 @@ response said.  Retry policy:
   rejected, not processed.  A 429 from the edge with no JSON body (Cloudflare) is global: every
   route waits.  A 429 whose ``X-RateLimit-Scope`` is ``shared`` is a limit on the *resource*
   (a busy channel, for every bot at once), not on us: its ``retry_after`` can be twenty
-  minutes, so it is surfaced at once as :class:`RateLimited` with ``scope="shared"`` instead
-  of holding the caller (and the bucket) for that long.
+  minutes, so it is surfaced at once as :class:`~musicbot.rest.errors.RateLimited` with
+  ``scope="shared"`` instead of holding the caller (and the bucket) for that long.
 * A 429 whose ``retry_after`` is longer than ``max_429_wait`` (an hour-long edge ban, a
   broken peer) is surfaced at once rather than holding the caller; the limiter still keeps the
   bucket (or every route, if global) closed until then.
@@ -17,7 +17,7 @@ response said.  Retry policy:
 * An interaction callback is never sent twice *after it may have been processed* (a 5xx or a
   lost answer could mean it was): a second answer would fail, and its 3 s deadline leaves no
   room anyway.  A 429 is different: Discord did not process it, so it is retried once if its
-  ``retry_after`` still fits in the interaction's window (:data:`CALLBACK_RETRY_WINDOW`).
+  ``retry_after`` still fits in the interaction's window (``CALLBACK_RETRY_WINDOW``).
 * A 400's per-field ``errors`` (why a command sync or a message was refused) are logged.
 
 The bot token is only in the ``httpx`` client's default headers; reprs, logs and errors show
@@ -259,10 +259,13 @@ class RestClient:
     # ---------------------------------------------------------------- gateway / application
 
     async def get_gateway_bot(self) -> dict[str, Any]:
+        """``GET /gateway/bot``: the gateway URL, recommended shard count and session start
+        limit."""
         result: dict[str, Any] = await self.request(Route.of("GET", "/gateway/bot"))
         return result
 
     async def get_current_application(self) -> dict[str, Any]:
+        """``GET /applications/@me``: the bot's application."""
         result: dict[str, Any] = await self.request(Route.of("GET", "/applications/@me"))
         return result
 
@@ -271,6 +274,8 @@ class RestClient:
     async def get_global_commands(
         self, application_id: int, *, with_localizations: bool = True
     ) -> list[dict[str, Any]]:
+        """The global commands of ``application_id`` (with their localizations unless told
+        otherwise)."""
         route = Route.of(
             "GET", "/applications/{application_id}/commands", application_id=application_id
         )
@@ -281,6 +286,8 @@ class RestClient:
     async def bulk_overwrite_global_commands(
         self, application_id: int, commands: Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
+        """``PUT`` the global commands of ``application_id``: replaces them all; the commands
+        Discord stored."""
         route = Route.of(
             "PUT", "/applications/{application_id}/commands", application_id=application_id
         )
@@ -290,6 +297,8 @@ class RestClient:
     async def get_guild_commands(
         self, application_id: int, guild_id: int, *, with_localizations: bool = True
     ) -> list[dict[str, Any]]:
+        """The commands of ``application_id`` in one guild (with their localizations unless told
+        otherwise)."""
         route = Route.of(
             "GET",
             "/applications/{application_id}/guilds/{guild_id}/commands",
@@ -303,6 +312,8 @@ class RestClient:
     async def bulk_overwrite_guild_commands(
         self, application_id: int, guild_id: int, commands: Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
+        """``PUT`` the commands of ``application_id`` in one guild: replaces them all; the commands
+        Discord stored."""
         route = Route.of(
             "PUT",
             "/applications/{application_id}/guilds/{guild_id}/commands",
@@ -351,17 +362,20 @@ class RestClient:
     async def edit_original_response(
         self, application_id: int, interaction_token: str, body: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """Edit an interaction's original response; the edited message."""
         route = self._webhook("PATCH", "/messages/@original", application_id, interaction_token)
         result: dict[str, Any] = await self.request(route, json=dict(body))
         return result
 
     async def delete_original_response(self, application_id: int, interaction_token: str) -> None:
+        """Delete an interaction's original response."""
         route = self._webhook("DELETE", "/messages/@original", application_id, interaction_token)
         await self.request(route)
 
     async def create_followup(
         self, application_id: int, interaction_token: str, body: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """Send a follow-up message to an interaction; the message created."""
         route = self._webhook("POST", "", application_id, interaction_token)
         result: dict[str, Any] = await self.request(route, json=dict(body), query={"wait": "true"})
         return result
@@ -373,6 +387,7 @@ class RestClient:
         message_id: int,
         body: Mapping[str, Any],
     ) -> dict[str, Any]:
+        """Edit a follow-up message of an interaction; the edited message."""
         route = self._webhook(
             "PATCH", "/messages/{message_id}", application_id, interaction_token,
             message_id=message_id,
@@ -383,6 +398,7 @@ class RestClient:
     async def delete_followup(
         self, application_id: int, interaction_token: str, message_id: int
     ) -> None:
+        """Delete a follow-up message of an interaction."""
         route = self._webhook(
             "DELETE", "/messages/{message_id}", application_id, interaction_token,
             message_id=message_id,
@@ -392,6 +408,7 @@ class RestClient:
     # ---------------------------------------------------------------- channel messages
 
     async def create_message(self, channel_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Post a message in ``channel_id``; the message created."""
         route = Route.of("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
         result: dict[str, Any] = await self.request(route, json=dict(body))
         return result
@@ -399,6 +416,7 @@ class RestClient:
     async def edit_message(
         self, channel_id: int, message_id: int, body: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """Edit message ``message_id`` in ``channel_id``; the edited message."""
         route = Route.of(
             "PATCH",
             "/channels/{channel_id}/messages/{message_id}",

@@ -48,3 +48,4 @@ class Done:
 
 
 RateLimiterMsg = Acquire | Done
+"""Everything the rate limiter's inbox carries."""

@@ -40,6 +40,8 @@ class Route:
 
     @classmethod
     def of(cls, method: str, template: str, **params: int | str) -> Route:
+        """A route for ``method`` and ``template`` with its ``{name}`` parameters filled from
+        ``params``."""
         return cls(method.upper(), template, tuple((k, str(v)) for k, v in params.items()))
 
     def _fill(self, *, redact: bool) -> str:

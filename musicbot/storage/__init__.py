@@ -5,8 +5,9 @@ PostgreSQL, see :mod:`musicbot.storage.db`) or JSON files under ``data_dir``, wr
 with a backup (``url = "files"``, see :mod:`musicbot.storage.files`).  All I/O runs in worker
 threads.  This package must not import ``actors``.
 
-Ownership, instead of locks: each guild actor owns its guild's :class:`PlaylistRepository`,
-:class:`GuildSettingsStore` and session file; the personal-playlist actor
+Ownership, instead of locks: each guild actor owns its guild's
+:class:`~musicbot.storage.playlists.PlaylistRepository`,
+:class:`~musicbot.storage.settings.GuildSettingsStore` and session file; the personal-playlist actor
 (``actors.playlists``) is the only writer of users' folders.
 """
 

@@ -26,9 +26,11 @@ class StorageError(MusicBotError):
     key: ClassVar[str] = "storage.io_error"
 
     def params(self, locale: str | None) -> dict[str, object]:
+        """The values the message's text needs (none here)."""
         return {}
 
     def user_message(self, locale: str | None = None) -> str:
+        """The message for a member, in ``locale`` (English when None)."""
         return t(self.key, locale, **self.params(locale))
 
 
@@ -43,6 +45,7 @@ class NotFound(StorageError):
     name: str
 
     def params(self, locale: str | None) -> dict[str, object]:
+        """The name and where (guild or user), for the message."""
         return {"name": self.name, "where": _where(self.scope, locale)}
 
     def __str__(self) -> str:
@@ -57,6 +60,7 @@ class AlreadyExists(StorageError):
     existing: str  # the display name already stored (may differ in case)
 
     def params(self, locale: str | None) -> dict[str, object]:
+        """The name, the existing one and where (guild or user), for the message."""
         return {"name": self.name, "existing": self.existing, "where": _where(self.scope, locale)}
 
     def __str__(self) -> str:
@@ -75,6 +79,7 @@ class LimitReached(StorageError):
         return f"storage.limit_reached.{self.what}"
 
     def user_message(self, locale: str | None = None) -> str:
+        """The message for a member: which limit and how far over it."""
         return t(self.key_for, locale, limit=self.limit, attempted=self.attempted)
 
     def __str__(self) -> str:
@@ -92,6 +97,7 @@ class InvalidName(StorageError):
     max_length: int = 64
 
     def user_message(self, locale: str | None = None) -> str:
+        """The message for a member: what is wrong with the name."""
         return t(f"storage.invalid_name.{self.problem}", locale, max=self.max_length)
 
     def __str__(self) -> str:
@@ -105,6 +111,7 @@ class InvalidPosition(StorageError):
     length: int
 
     def params(self, locale: str | None) -> dict[str, object]:
+        """The position asked for and the playlist's length, for the message."""
         return {"position": self.position, "length": self.length}
 
     def __str__(self) -> str:
@@ -165,6 +172,7 @@ class CorruptRow(CorruptFile):
 
     @classmethod
     def at(cls, where: str, reason: str) -> CorruptRow:
+        """A corrupt database row located by ``where`` (a ``scheme://path``-like locator)."""
         return cls(Path(where.replace("://", "/")), reason, where)
 
     def __str__(self) -> str:
@@ -182,6 +190,7 @@ class DatabaseUnavailable(StorageError):
     maybe_saved: bool = False
 
     def user_message(self, locale: str | None = None) -> str:
+        """The message for a member, saying whether the change may have been saved."""
         return t(self.key + (".maybe" if self.maybe_saved else ""), locale)
 
     def __str__(self) -> str:

@@ -26,4 +26,5 @@ class FileIO:
     )
 
     async def run(self, fn: Callable[[], R]) -> R:
+        """Run ``fn`` in a worker thread under the limiter; its result (or its exception)."""
         return await trio.to_thread.run_sync(fn, limiter=self.limiter)

@@ -26,6 +26,7 @@ class StoredTrack:
 
     @classmethod
     def from_track(cls, track: Track) -> StoredTrack:
+        """The stored form of ``track`` (what a playlist keeps of it)."""
         return cls(
             title=track.title,
             webpage_url=track.webpage_url,

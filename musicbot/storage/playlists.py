@@ -72,6 +72,8 @@ class Page:
 
 
 def paginate(playlist: Playlist, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE) -> Page:
+    """Page ``page`` (1-based, clamped to the last) of ``playlist``, ``per_page`` tracks with their
+    1-based positions. Raises ``ValueError`` when ``per_page`` < 1."""
     if per_page < 1:
         raise ValueError("per_page must be at least 1")
     total = len(playlist.tracks)
@@ -254,6 +256,7 @@ class PlaylistRepository:
         return await self._io.run(fn)
 
     async def exists(self, name: str) -> bool:
+        """Whether a playlist called ``name`` exists."""
         if self.sql is not None:
             return await self.sql.exists(name)
         return await self._run(lambda: self._read(name) is not None)
@@ -265,12 +268,14 @@ class PlaylistRepository:
         return await self._run(lambda: self._get(name))
 
     async def list(self) -> PlaylistIndex:
+        """Every playlist (and any unreadable ones, named)."""
         if self.sql is not None:
             good, bad = await self.sql.list()
             return _index(good, list(bad))
         return await self._run(self._list)
 
     async def show(self, name: str, page: int = 1, per_page: int = DEFAULT_PAGE_SIZE) -> Page:
+        """One page (1-based, clamped) of playlist ``name``."""
         playlist = await self.load(name)
         return paginate(playlist, page, per_page)
 
@@ -302,6 +307,7 @@ class PlaylistRepository:
         return await self._run(lambda: self._remove(name, position))
 
     async def rename(self, old_name: str, new_name: str) -> Playlist:
+        """Rename ``old_name`` to ``new_name``; the renamed playlist. Raises a ``StorageError``."""
         if self.sql is not None:
             return await self.sql.rename(old_name, new_name)
         return await self._run(lambda: self._rename(old_name, new_name))

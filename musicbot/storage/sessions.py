@@ -46,11 +46,13 @@ class SessionStore:
     sql: SqlSessions | None = None  # the database engine; ``directory`` is unused then
 
     def path_for(self, guild_id: int) -> Path:
+        """The file of ``guild_id``'s snapshot; raises ``ValueError`` for a negative id."""
         if guild_id < 0:
             raise ValueError("a guild id is never negative")
         return self.directory / f"{int(guild_id)}.json"
 
     async def save(self, snapshot: SessionSnapshot) -> None:
+        """Write ``snapshot``, replacing the guild's previous one."""
         path = self.path_for(snapshot.guild_id)
         if self.sql is not None:
             await self.sql.save(snapshot)
@@ -61,12 +63,14 @@ class SessionStore:
         )
 
     async def load(self, guild_id: int) -> SessionSnapshot | None:
+        """The session snapshot of ``guild_id``, or None."""
         path = self.path_for(guild_id)
         if self.sql is not None:
             return await self.sql.load(guild_id)
         return await self.io.run(lambda: files.read_document(path, SESSION_CODEC))
 
     async def delete(self, guild_id: int) -> None:
+        """Delete the session snapshot of ``guild_id`` (nothing when there is none)."""
         path = self.path_for(guild_id)
         if self.sql is not None:
             await self.sql.delete(guild_id)
@@ -145,6 +149,7 @@ class SnapshotWriter(Generic[T]):
         return self._generation != self._written
 
     def mark_dirty(self) -> None:
+        """The state changed: :meth:`run` writes it soon."""
         self._generation += 1
         self._wakeup.set()
 
@@ -183,6 +188,8 @@ class SnapshotWriter(Generic[T]):
             self._written = self._generation
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Write whenever dirty, at most once per ``period``; a failed write is logged and retried
+        later. Runs until cancelled."""
         task_status.started()
         while True:
             if not self.dirty:

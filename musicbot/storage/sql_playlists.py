@@ -1,4 +1,5 @@
-"""Saved playlists in the database (the SQL engine behind :class:`PlaylistRepository`).
+"""Saved playlists in the database (the SQL engine behind
+:class:`~musicbot.storage.playlists.PlaylistRepository`).
 
 One row per playlist, keyed by (scope, scope id, casefolded name); the whole playlist is the
 versioned JSON document of the file store (``data``), with summary columns for listing and for

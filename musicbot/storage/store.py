@@ -86,9 +86,11 @@ class Storage:
         )
 
     def guild_dir(self, guild_id: int) -> Path:
+        """The folder of guild ``guild_id``'s files."""
         return self.root / "guilds" / str(_snowflake(guild_id))
 
     def user_dir(self, user_id: int) -> Path:
+        """The folder of user ``user_id``'s files."""
         return self.root / "users" / str(_snowflake(user_id))
 
     def _playlists(self, directory: Path, scope: str, scope_id: int) -> PlaylistRepository:

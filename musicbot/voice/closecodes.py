@@ -20,6 +20,8 @@ from typing import Final
 
 
 class CloseAction(enum.Enum):
+    """What a voice connection does after the voice gateway closed with a given code."""
+
     RESUME = "resume"  # op 7 on a new socket, same session
     REJOIN = "rejoin"  # new op 4 on the main gateway, wait for both events, fresh session
     STOP = "stop"  # do not reconnect; tell the owner why
@@ -41,6 +43,8 @@ class StopReason(enum.Enum):
 
 
 class VoiceCloseCode(enum.IntEnum):
+    """The voice gateway's close codes."""
+
     UNKNOWN_OPCODE = 4001
     DECODE_ERROR = 4002
     NOT_AUTHENTICATED = 4003

@@ -178,6 +178,8 @@ class VoiceConnection:
     # -- the run task ------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve the connection's mailbox until it closes, then drop the session. Starts
+        (``task_status``) once the mailbox is read."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started()

@@ -14,6 +14,8 @@ from musicbot.voice.closecodes import CloseAction, StopReason
 
 
 class VoiceState(enum.Enum):
+    """Where a voice connection is in its life cycle."""
+
     IDLE = "idle"  # never joined
     JOINING = "joining"  # op 4 sent (or a move/new server announced); waiting for both events
     CONNECTING = "connecting"  # voice WebSocket handshake under way
@@ -62,6 +64,7 @@ class Disconnected:
 
 
 VoiceEvent = Connected | Reconnecting | Moved | Disconnected
+"""What a voice connection reports to its owner."""
 
 
 @attrs.define

@@ -65,6 +65,7 @@ class SocketEnded:
 ConnectionMsg = (
     Join | Leave | StateUpdate | ServerUpdate | GatewayReady | SocketConnected | SocketEnded
 )
+"""Everything a voice connection's mailbox carries."""
 
 
 class Mailbox:

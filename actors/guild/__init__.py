@@ -1,0 +1,1 @@
+"""The guild actor: one per guild, owning its queue, player, voice call and settings."""
