@@ -16,7 +16,7 @@ import structlog
 import trio
 
 from actors.extractor.messages import PlaylistResult, SearchResult, SingleResult
-from actors.guild import views
+from actors.guild import queue_care, views
 from actors.guild.messages import Extracted, Invocation, PlaylistBatch
 from actors.guild.reasons import failure_text
 from actors.guild.table import Family, Handler
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 # Commands that change what everybody hears: a DJ, a server manager or a lone listener only.
-DJ_ONLY: Final = frozenset({"stop", "clear", "volume", "247", "np:stop"})
+# (/volume checks in its handler: showing the volume is for everyone, setting it is not.)
+DJ_ONLY: Final = frozenset({"stop", "clear", "247", "np:stop"})
 MAX_PENDING_EXTRACTIONS: Final = 8  # per guild; more is answered "busy"
 SEARCH_TTL: Final = 300.0  # seconds a /search menu can be picked from
 
@@ -317,7 +318,7 @@ async def seek(g: Guild, inv: Invocation) -> None:
     if track.is_live:
         await g.answer(inv, "cmd.cannot_seek_live", ephemeral=True)
         return
-    position = views.parse_position(str(inv.options.get("position", "")))
+    position = queue_care.seek_target(str(inv.options.get("position", "")), g.playback_position())
     if position is None:
         await g.answer(inv, "cmd.bad_position", ephemeral=True)
         return
@@ -339,6 +340,12 @@ async def seek(g: Guild, inv: Invocation) -> None:
 
 
 async def volume(g: Guild, inv: Invocation) -> None:
+    if inv.options.get("percent") is None:
+        await g.answer(inv, "care.volume_is", volume=g.volume)
+        return
+    if not g.is_dj(inv):
+        await g.answer(inv, "cmd.need_dj", ephemeral=True)
+        return
     percent = max(0, min(200, int(inv.options.get("percent", 100))))
     g.volume = percent
     if g.player is not None:
@@ -372,6 +379,11 @@ async def shuffle(g: Guild, inv: Invocation) -> None:
 
 
 async def remove(g: Guild, inv: Invocation) -> None:
+    if queue_care.wants_bulk(inv):
+        await queue_care.remove_many(g, inv)  # (it refuses a mix of ways itself)
+        return
+    if await queue_care.refuse_unless_one(g, inv):
+        return
     index = int(inv.options.get("index", 0))
     track = g.queue.at(index)
     if track.requester_id != inv.user_id and not g.is_dj(inv):
