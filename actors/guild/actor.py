@@ -171,6 +171,8 @@ class Guild:
         self.volume = self.cfg.audio.default_volume
         self.pending = 0
         self.searches: dict[str, tuple[float, int, tuple[Track, ...]]] = {}
+        # Members who voted to skip, and the queue entry they voted on (actors.guild.vote_skip).
+        self.skip_votes: tuple[str, frozenset[int]] = ("", frozenset())
         self.stay_24_7 = self.cfg.voice.stay_24_7
         self.idle_since: float | None = trio.current_time()
         self.stopping = False

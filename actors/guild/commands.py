@@ -16,7 +16,7 @@ import structlog
 import trio
 
 from actors.extractor.messages import PlaylistResult, SearchResult, SingleResult
-from actors.guild import queue_care, views
+from actors.guild import queue_care, views, vote_skip
 from actors.guild.messages import Extracted, Invocation, PlaylistBatch
 from actors.guild.reasons import failure_text
 from actors.guild.table import Family, Handler
@@ -256,12 +256,17 @@ async def skip(g: Guild, inv: Invocation) -> None:
     track = await _need_current(g, inv)
     if track is None:
         return
+    key = "cmd.skipped"
+    tally: dict[str, Any] = {}
     if track.requester_id != inv.user_id and not g.is_dj(inv):
-        await g.answer(inv, "cmd.not_your_track", ephemeral=True)
-        return
+        # Somebody else's track: a vote (actors.guild.vote_skip), which may pass.
+        passed = await vote_skip.vote(g, inv, track)
+        if passed is None:
+            return
+        key, tally = "vote.passed", passed
     g.queue.skip()
     await g.play_current()
-    await _after_control(g, inv, "cmd.skipped", title=track.title)
+    await _after_control(g, inv, key, title=track.title, **tally)
 
 
 async def skipto(g: Guild, inv: Invocation) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import structlog
 
+from actors.guild import vote_skip
 from actors.guild.messages import Invocation
 from actors.guild.table import Family, Handler
 from musicbot.i18n import register, t
@@ -28,7 +29,12 @@ log = structlog.get_logger(__name__)
 MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
 ADMINISTRATOR: Final = 1 << 3
 LANGUAGES: Final = ("en", "vi")
-CHANGEABLE: Final = ("dj_role", "language", "default_volume")  # options that change a setting
+CHANGEABLE: Final = (
+    "dj_role",
+    "language",
+    "default_volume",
+    "vote_skip",
+)  # options that change a setting
 
 
 def _describe(settings: GuildSettings, default_volume: int, lang: str | None) -> str:
@@ -39,7 +45,12 @@ def _describe(settings: GuildSettings, default_volume: int, lang: str | None) ->
         else t("settings.language.auto", lang)
     )
     volume = settings.default_volume if settings.default_volume is not None else default_volume
-    return t("settings.current", lang, dj=dj, language=language, volume=volume)
+    vote = settings.vote_skip_percent or vote_skip.DEFAULT_PERCENT
+    return (
+        t("settings.current", lang, dj=dj, language=language, volume=volume)
+        + "\n"
+        + t("settings.vote_skip", lang, percent=vote)
+    )
 
 
 async def settings(g: Guild, inv: Invocation) -> None:
@@ -62,7 +73,11 @@ async def settings(g: Guild, inv: Invocation) -> None:
     if inv.options.get("default_volume") is not None:
         changes["default_volume"] = max(0, min(200, int(inv.options["default_volume"])))
     if reset:
-        changes = {k: None for k in ("dj_role_id", "language", "default_volume")}
+        changes = {
+            k: None for k in ("dj_role_id", "language", "default_volume", "vote_skip_percent")
+        }
+    if inv.options.get("vote_skip") is not None:
+        changes["vote_skip_percent"] = max(1, min(100, int(inv.options["vote_skip"])))
     if not changes:
         text = _describe(g.settings, g.cfg.audio.default_volume, g.lang(inv))
         await g.respond(inv, text, ephemeral=True)

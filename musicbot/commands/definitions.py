@@ -210,6 +210,15 @@ SETTINGS: Final = _cmd(
         min_value=0,
         max_value=200,
     ),
+    integer(
+        "vote_skip",
+        "bỏ-phiếu-bỏ-qua",
+        "Share of the listeners (percent) whose votes skip a track (default 50)",
+        "Tỉ lệ người nghe (phần trăm) cần bỏ phiếu để bỏ qua một bài (mặc định 50)",
+        required=False,
+        min_value=1,
+        max_value=100,
+    ),
     Option(
         type=OptionType.BOOLEAN,
         name=Text(en="reset", vi="đặt-lại"),

@@ -70,6 +70,11 @@ class GuildSettings:
         validator=attrs.validators.optional([attrs.validators.ge(0), attrs.validators.le(200)]),
     )
     language: Language | None = None  # None = each user's Discord locale
+    # Share of the listeners (percent 1..100) whose votes skip a track; None = the default (50).
+    vote_skip_percent: int | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional([attrs.validators.ge(1), attrs.validators.le(100)]),
+    )
 
 
 @attrs.frozen(kw_only=True)
