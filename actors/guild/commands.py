@@ -16,7 +16,7 @@ import structlog
 import trio
 
 from actors.extractor.messages import PlaylistResult, SearchResult, SingleResult
-from actors.guild import queue_care, views, vote_skip
+from actors.guild import fair_queue, queue_care, views, vote_skip
 from actors.guild.messages import Extracted, Invocation, PlaylistBatch
 from actors.guild.reasons import failure_text
 from actors.guild.table import Family, Handler
@@ -135,7 +135,10 @@ async def _add_one(g: Guild, inv: Invocation, track: Track, *, play_next: bool) 
         return
     entry = g.new_entry(track, inv.user_id)
     try:
-        position = g.queue.add_next(entry) if play_next else g.queue.add(entry)
+        if play_next:
+            position = g.queue.add_next(entry)
+        else:
+            position = g.queue.insert(fair_queue.position_for(g, entry.requester_id), entry)
     except QueueFull as exc:
         await g.answer(inv, "cmd.queue_full", limit=exc.limit)
         return
@@ -157,7 +160,7 @@ async def on_playlist_batch(g: Guild, msg: PlaylistBatch) -> None:
     if room < len(entries):
         entries = entries[:room]
     if entries:
-        g.queue.extend(entries)
+        fair_queue.extend(g, entries)
         await g.kick()
         g.changed()
 

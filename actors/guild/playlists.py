@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 
 from actors.extractor.messages import PlaylistResult, SearchResult, SingleResult
-from actors.guild import playlist_views
+from actors.guild import fair_queue, playlist_views
 from actors.guild.messages import Invocation, PlaylistTrackFound
 from actors.guild.playlist_views import CODE_SCOPE, ScopeName
 from actors.guild.reasons import failure_text
@@ -259,7 +259,7 @@ async def load(g: Guild, inv: Invocation) -> None:
         added = entries[:room]
         if not added:
             raise QueueFull(g.queue.max_length, len(g.queue), len(entries))
-        g.queue.extend(added)
+        fair_queue.extend(g, added)
         await g.kick()
         g.changed()
         key = "playlist.loaded_replaced" if replace else "playlist.loaded"

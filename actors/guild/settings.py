@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import structlog
 
-from actors.guild import vote_skip
+from actors.guild import fair_queue, vote_skip
 from actors.guild.messages import Invocation
 from actors.guild.table import Family, Handler
 from musicbot.i18n import register, t
@@ -34,6 +34,7 @@ CHANGEABLE: Final = (
     "language",
     "default_volume",
     "vote_skip",
+    "fair_queue",
 )  # options that change a setting
 
 
@@ -50,6 +51,8 @@ def _describe(settings: GuildSettings, default_volume: int, lang: str | None) ->
         t("settings.current", lang, dj=dj, language=language, volume=volume)
         + "\n"
         + t("settings.vote_skip", lang, percent=vote)
+        + "\n"
+        + t("settings.fair_queue." + ("on" if settings.fair_queue else "off"), lang)
     )
 
 
@@ -76,6 +79,9 @@ async def settings(g: Guild, inv: Invocation) -> None:
         changes = {
             k: None for k in ("dj_role_id", "language", "default_volume", "vote_skip_percent")
         }
+        changes["fair_queue"] = False
+    if inv.options.get("fair_queue") is not None:
+        changes["fair_queue"] = bool(inv.options["fair_queue"])
     if inv.options.get("vote_skip") is not None:
         changes["vote_skip_percent"] = max(1, min(100, int(inv.options["vote_skip"])))
     if not changes:
@@ -94,7 +100,10 @@ async def settings(g: Guild, inv: Invocation) -> None:
                 g.settings = await g.deps.storage.guild_settings(g.guild_id).load()
         await g.respond(inv, exc.user_message(g.lang(inv)), ephemeral=True)
         return
+    turned_fair = updated.fair_queue and not g.settings.fair_queue
     g.settings = updated
+    if turned_fair and fair_queue.interleave(g):
+        g.changed()  # the upcoming tracks now take turns
     if "default_volume" in changes and g.player is None:
         # Applies now when nothing is playing (after a reset: the configured default).
         if updated.default_volume is None:
@@ -122,6 +131,8 @@ register(
         "settings.current": ("DJ role: {dj}\nLanguage: {language}\nDefault volume: {volume}%"),
         "settings.saved": "Settings saved.",
         "settings.reset": "Settings reset to their defaults.",
+        "settings.fair_queue.on": "Fair queue: on (requesters take turns)",
+        "settings.fair_queue.off": "Fair queue: off (tracks play in the order added)",
         "settings.reset_alone": "Reset puts every setting back; don't combine it with changes.",
     },
     vi={
@@ -136,6 +147,8 @@ register(
         ),
         "settings.saved": "Đã lưu cài đặt.",
         "settings.reset": "Đã đưa mọi cài đặt về mặc định.",
+        "settings.fair_queue.on": "Hàng đợi công bằng: bật (người yêu cầu lần lượt)",
+        "settings.fair_queue.off": "Hàng đợi công bằng: tắt (phát theo thứ tự thêm)",
         "settings.reset_alone": "Đặt lại sẽ đưa mọi cài đặt về mặc định; đừng kèm thay đổi khác.",
     },
 )

@@ -221,6 +221,14 @@ SETTINGS: Final = _cmd(
     ),
     Option(
         type=OptionType.BOOLEAN,
+        name=Text(en="fair_queue", vi="hàng-đợi-công-bằng"),
+        description=Text(
+            en="Let requesters take turns in the queue",
+            vi="Cho người yêu cầu lần lượt được phát trong hàng đợi",
+        ),
+    ),
+    Option(
+        type=OptionType.BOOLEAN,
         name=Text(en="reset", vi="đặt-lại"),
         description=Text(
             en="Put every setting back to its default",
