@@ -161,6 +161,13 @@ class OpsConfig:
 
 
 @attrs.frozen(kw_only=True)
+class LyricsConfig:
+    enabled: bool = True
+    api_base: str = "https://lrclib.net/api"  # the only host /lyrics contacts
+    timeout: float = 5.0
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     discord: DiscordConfig = DiscordConfig()
     audio: AudioConfig = AudioConfig()
@@ -171,6 +178,7 @@ class Config:
     storage: StorageConfig = StorageConfig()
     log: LogConfig = LogConfig()
     ops: OpsConfig = OpsConfig()
+    lyrics: LyricsConfig = LyricsConfig()
 
     @property
     def token(self) -> Secret:
@@ -197,6 +205,7 @@ SECTIONS: Final[dict[str, type[Any]]] = {
     "storage": StorageConfig,
     "log": LogConfig,
     "ops": OpsConfig,
+    "lyrics": LyricsConfig,
 }
 
 
@@ -286,6 +295,8 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("discord", "api_base"): _http_url,
     ("discord", "gateway_url"): _ws_url,
     ("discord", "ca_file"): _pem_file,
+    ("lyrics", "api_base"): _http_url,
+    ("lyrics", "timeout"): _positive,
     ("audio", "bitrate"): _between(6, 510),
     ("audio", "default_volume"): _between(0, 200),
     ("limits", "max_queue_length"): _positive,

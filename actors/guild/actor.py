@@ -69,6 +69,7 @@ from actors.guild.messages import (
     FromVoice,
     GuildMsg,
     Invocation,
+    LyricsFound,
     MemberVoiceState,
     PlaylistBatch,
     PlaylistTrackFound,
@@ -618,7 +619,7 @@ class Guild:
             case Shutdown(leave_voice=leave_voice):
                 await self.shutdown(leave_voice=leave_voice)
                 return True
-            case Extracted() | PlaylistBatch() | PlaylistTrackFound():
+            case Extracted() | PlaylistBatch() | PlaylistTrackFound() | LyricsFound():
                 report = self.commands.reports.get(type(msg))
                 if report is None:
                     log.error("report_without_handler", kind=type(msg).__name__)

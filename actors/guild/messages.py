@@ -114,6 +114,17 @@ class FromPlayer:
 
 
 @attrs.frozen(kw_only=True)
+class LyricsFound:
+    """A /lyrics look-up's outcome (actors.guild.lyrics): lyrics, None (none known) or error."""
+
+    inv: Invocation
+    entry_id: str
+    title: str
+    lyrics: Any = None
+    error: Exception | None = None
+
+
+@attrs.frozen(kw_only=True)
 class FromVoice:
     event: VoiceEvent
 
@@ -128,6 +139,7 @@ GuildMsg: TypeAlias = (
     | Extracted
     | PlaylistBatch
     | PlaylistTrackFound
+    | LyricsFound
     | Resolved
     | FromPlayer
     | FromVoice

@@ -291,6 +291,8 @@ COMMANDS: Final[tuple[Command, ...]] = (
          _index("to", "đến", "New position of the track", "Vị trí mới của bài")),
     _cmd("clear", "xóa-hàng-đợi", "Remove every track from the queue",
          "Xóa mọi bài khỏi hàng đợi"),
+    _cmd("lyrics", "lời-bài-hát", "Show the lyrics of the track playing now (from LRCLIB)",
+         "Xem lời bài đang phát (từ LRCLIB)"),
     _cmd("history", "lịch-sử", "Show recently played tracks", "Xem các bài đã phát gần đây"),
     _cmd("247", "24-7", "Stay in the voice channel around the clock (toggle)",
          "Ở lại kênh thoại suốt ngày đêm (bật/tắt)"),
