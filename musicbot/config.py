@@ -110,6 +110,8 @@ class VoiceConfig:
     # After a voice close 4014/4022 (a move, a new voice server, a kick): how long to wait for
     # the gateway's VOICE_SERVER_UPDATE before giving the call up (seconds).
     move_timeout: float = 10.0
+    # Seconds between edits of the now-playing message's progress while members listen (0 = off).
+    now_playing_refresh: float = 15.0
 
 
 @attrs.frozen(kw_only=True)
@@ -219,6 +221,11 @@ def _positive(v: Any) -> str | None:
     return None if v > 0 else "must be greater than 0"
 
 
+def _refresh_interval(v: Any) -> str | None:
+    """0 (off), or at least a second: a channel's message edits are rate limited."""
+    return None if v == 0 or v >= 1 else "must be 0 (off) or at least 1 second"
+
+
 def _non_negative(v: Any) -> str | None:
     return None if v >= 0 else "must be 0 or more"
 
@@ -295,6 +302,7 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("discord", "api_base"): _http_url,
     ("discord", "gateway_url"): _ws_url,
     ("discord", "ca_file"): _pem_file,
+    ("voice", "now_playing_refresh"): _refresh_interval,
     ("lyrics", "api_base"): _http_url,
     ("lyrics", "timeout"): _positive,
     ("audio", "bitrate"): _between(6, 510),

@@ -125,6 +125,11 @@ class LyricsFound:
 
 
 @attrs.frozen(kw_only=True)
+class ProgressTick:
+    """The guild actor's own lossy clock ([voice] now_playing_refresh), for its families."""
+
+
+@attrs.frozen(kw_only=True)
 class FromVoice:
     event: VoiceEvent
 
@@ -140,6 +145,7 @@ GuildMsg: TypeAlias = (
     | PlaylistBatch
     | PlaylistTrackFound
     | LyricsFound
+    | ProgressTick
     | Resolved
     | FromPlayer
     | FromVoice
