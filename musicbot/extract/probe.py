@@ -109,7 +109,11 @@ async def measure_duration(
     seen = 0
     complete = False
     process = await trio.lowlevel.open_process(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=child_env(),  # never the token: ffmpeg parses hostile media
     )
     try:
         assert process.stdout is not None

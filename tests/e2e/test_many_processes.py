@@ -34,6 +34,7 @@ def _config(path: Path, emu: Emulator, *, shard: int, data_dir: Path, db_url: st
 [discord]
 gateway_url = "{emu.gateway_url}"
 api_base = "{emu.api_base}"
+ca_file = "{emu.ca_file}"  # the emulator's voice gateway is TLS with a run-local CA
 shard_count = 2
 shard_ids = [{shard}]
 

@@ -28,7 +28,9 @@ from tests.e2e.harness import assert_discord_shapes, validating
 
 # Long enough that ffmpeg is still running (held back by the player's bounded buffer) when the
 # signal comes, so the test sees the shutdown reap it.
-LONG_TONE = Tone(name="long", title="Long tone", frequency=440.0, duration=40.0, format="ogg")
+# MP3, so the bot transcodes it through an ffmpeg child (Opus would be demuxed in process), and
+# the test can check that a shutdown reaps that child.
+LONG_TONE = Tone(name="long", title="Long tone", frequency=440.0, duration=40.0, format="mp3")
 SHUTDOWN_TIMEOUT = 5.0
 REPO = Path(__file__).resolve().parents[2]
 
