@@ -42,6 +42,7 @@ if not (CHROMIUM and CHROMEDRIVER):  # .ci/run installs both (.ci/system-package
                 allow_module_level=True)  # fmt: skip
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -148,9 +149,17 @@ def browse(driver: WebDriver, url: str, screenshot: Path) -> dict[str, Any]:
     _wait(driver, lambda d: "position 1" in d.find_element(By.ID, "messages").text)
 
     # Pause from the now-playing message: the message is edited in place.
-    np = _np_message(driver)
-    message_id = np.get_attribute("id")
-    np.find_element(By.XPATH, ".//button[contains(., 'Pause')]").click()
+    # (The live progress bar edits the message every [voice] now_playing_refresh seconds, and
+    # the page renders an edit afresh: an element found just before one is stale; look again.)
+    for attempt in range(5):
+        try:
+            np = _np_message(driver)
+            message_id = np.get_attribute("id")
+            np.find_element(By.XPATH, ".//button[contains(., 'Pause')]").click()
+            break
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
     _wait(
         driver,
         lambda d: d.find_elements(
