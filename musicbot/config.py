@@ -110,6 +110,8 @@ class VoiceConfig:
     # After a voice close 4014/4022 (a move, a new voice server, a kick): how long to wait for
     # the gateway's VOICE_SERVER_UPDATE before giving the call up (seconds).
     move_timeout: float = 10.0
+    # Seconds between edits of the now-playing message's progress while members listen (0 = off).
+    now_playing_refresh: float = 15.0
 
 
 @attrs.frozen(kw_only=True)
@@ -161,6 +163,13 @@ class OpsConfig:
 
 
 @attrs.frozen(kw_only=True)
+class LyricsConfig:
+    enabled: bool = True
+    api_base: str = "https://lrclib.net/api"  # the only host /lyrics contacts
+    timeout: float = 5.0
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     discord: DiscordConfig = DiscordConfig()
     audio: AudioConfig = AudioConfig()
@@ -171,6 +180,7 @@ class Config:
     storage: StorageConfig = StorageConfig()
     log: LogConfig = LogConfig()
     ops: OpsConfig = OpsConfig()
+    lyrics: LyricsConfig = LyricsConfig()
 
     @property
     def token(self) -> Secret:
@@ -197,6 +207,7 @@ SECTIONS: Final[dict[str, type[Any]]] = {
     "storage": StorageConfig,
     "log": LogConfig,
     "ops": OpsConfig,
+    "lyrics": LyricsConfig,
 }
 
 
@@ -208,6 +219,11 @@ Check = Callable[[Any], str | None]
 
 def _positive(v: Any) -> str | None:
     return None if v > 0 else "must be greater than 0"
+
+
+def _refresh_interval(v: Any) -> str | None:
+    """0 (off), or at least a second: a channel's message edits are rate limited."""
+    return None if v == 0 or v >= 1 else "must be 0 (off) or at least 1 second"
 
 
 def _non_negative(v: Any) -> str | None:
@@ -286,6 +302,9 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("discord", "api_base"): _http_url,
     ("discord", "gateway_url"): _ws_url,
     ("discord", "ca_file"): _pem_file,
+    ("voice", "now_playing_refresh"): _refresh_interval,
+    ("lyrics", "api_base"): _http_url,
+    ("lyrics", "timeout"): _positive,
     ("audio", "bitrate"): _between(6, 510),
     ("audio", "default_volume"): _between(0, 200),
     ("limits", "max_queue_length"): _positive,

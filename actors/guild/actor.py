@@ -69,9 +69,11 @@ from actors.guild.messages import (
     FromVoice,
     GuildMsg,
     Invocation,
+    LyricsFound,
     MemberVoiceState,
     PlaylistBatch,
     PlaylistTrackFound,
+    ProgressTick,
     Resolved,
     RestoreSession,
     Shutdown,
@@ -171,6 +173,8 @@ class Guild:
         self.volume = self.cfg.audio.default_volume
         self.pending = 0
         self.searches: dict[str, tuple[float, int, tuple[Track, ...]]] = {}
+        # Members who voted to skip, and the queue entry they voted on (actors.guild.vote_skip).
+        self.skip_votes: tuple[str, frozenset[int]] = ("", frozenset())
         self.stay_24_7 = self.cfg.voice.stay_24_7
         self.idle_since: float | None = trio.current_time()
         self.stopping = False
@@ -352,6 +356,18 @@ class Guild:
         self.announce(
             "text", {"content": t(key, self.lang(), **kw), "allowed_mentions": {"parse": []}}
         )
+
+    async def tick(self, every: float) -> None:
+        """Post a :class:`ProgressTick` every ``every`` seconds; lossy (rule 13): a tick that
+        finds the inbox full is dropped, the next one comes anyway."""
+        while True:
+            await trio.sleep(every)
+            try:
+                self.inbox_send.send_nowait(ProgressTick())
+            except trio.WouldBlock:
+                continue
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                return
 
     def show_now_playing(self) -> None:
         track = self.queue.current
@@ -616,7 +632,13 @@ class Guild:
             case Shutdown(leave_voice=leave_voice):
                 await self.shutdown(leave_voice=leave_voice)
                 return True
-            case Extracted() | PlaylistBatch() | PlaylistTrackFound():
+            case (
+                Extracted()
+                | PlaylistBatch()
+                | PlaylistTrackFound()
+                | LyricsFound()
+                | ProgressTick()
+            ):
                 report = self.commands.reports.get(type(msg))
                 if report is None:
                     log.error("report_without_handler", kind=type(msg).__name__)
@@ -790,6 +812,8 @@ async def run(
             previous = ctx.last_state if ctx is not None else None
             nursery.start_soon(g.posts.run)
             nursery.start_soon(g.writer.run)
+            if g.cfg.voice.now_playing_refresh > 0 and ProgressTick in g.commands.reports:
+                nursery.start_soon(g.tick, g.cfg.voice.now_playing_refresh)
             if isinstance(previous, Mapping):
                 exhausted = ctx is not None and ctx.exhausted
                 if exhausted or previous.get("held"):

@@ -19,6 +19,7 @@ log = structlog.get_logger(__name__)
 BUFFER: Final = 16  # announcements waiting for REST; more are dropped and counted
 POST_TIMEOUT: Final = 8.0
 NOW_PLAYING: Final = "np"  # the kind whose message is edited in place
+NP_REFRESH: Final = "np-refresh"  # an edit of that message only: never posts a new one
 
 
 class ChannelMessages(Protocol):
@@ -70,6 +71,10 @@ class Announcer:
             return
         try:
             with trio.fail_after(POST_TIMEOUT):
+                if kind == NP_REFRESH:
+                    if self.np_message_id is not None:
+                        await self.rest.edit_message(channel, self.np_message_id, body)
+                    return
                 if kind == NOW_PLAYING and self.np_message_id is not None:
                     try:
                         await self.rest.edit_message(channel, self.np_message_id, body)

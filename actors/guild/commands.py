@@ -16,7 +16,7 @@ import structlog
 import trio
 
 from actors.extractor.messages import PlaylistResult, SearchResult, SingleResult
-from actors.guild import views
+from actors.guild import fair_queue, queue_care, views, vote_skip
 from actors.guild.messages import Extracted, Invocation, PlaylistBatch
 from actors.guild.reasons import failure_text
 from actors.guild.table import Family, Handler
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 # Commands that change what everybody hears: a DJ, a server manager or a lone listener only.
-DJ_ONLY: Final = frozenset({"stop", "clear", "volume", "247", "np:stop"})
+# (/volume checks in its handler: showing the volume is for everyone, setting it is not.)
+DJ_ONLY: Final = frozenset({"stop", "clear", "247", "np:stop"})
 MAX_PENDING_EXTRACTIONS: Final = 8  # per guild; more is answered "busy"
 SEARCH_TTL: Final = 300.0  # seconds a /search menu can be picked from
 
@@ -134,7 +135,10 @@ async def _add_one(g: Guild, inv: Invocation, track: Track, *, play_next: bool) 
         return
     entry = g.new_entry(track, inv.user_id)
     try:
-        position = g.queue.add_next(entry) if play_next else g.queue.add(entry)
+        if play_next:
+            position = g.queue.add_next(entry)
+        else:
+            position = g.queue.insert(fair_queue.position_for(g, entry.requester_id), entry)
     except QueueFull as exc:
         await g.answer(inv, "cmd.queue_full", limit=exc.limit)
         return
@@ -156,7 +160,7 @@ async def on_playlist_batch(g: Guild, msg: PlaylistBatch) -> None:
     if room < len(entries):
         entries = entries[:room]
     if entries:
-        g.queue.extend(entries)
+        fair_queue.extend(g, entries)
         await g.kick()
         g.changed()
 
@@ -255,12 +259,17 @@ async def skip(g: Guild, inv: Invocation) -> None:
     track = await _need_current(g, inv)
     if track is None:
         return
+    key = "cmd.skipped"
+    tally: dict[str, Any] = {}
     if track.requester_id != inv.user_id and not g.is_dj(inv):
-        await g.answer(inv, "cmd.not_your_track", ephemeral=True)
-        return
+        # Somebody else's track: a vote (actors.guild.vote_skip), which may pass.
+        passed = await vote_skip.vote(g, inv, track)
+        if passed is None:
+            return
+        key, tally = "vote.passed", passed
     g.queue.skip()
     await g.play_current()
-    await _after_control(g, inv, "cmd.skipped", title=track.title)
+    await _after_control(g, inv, key, title=track.title, **tally)
 
 
 async def skipto(g: Guild, inv: Invocation) -> None:
@@ -317,7 +326,7 @@ async def seek(g: Guild, inv: Invocation) -> None:
     if track.is_live:
         await g.answer(inv, "cmd.cannot_seek_live", ephemeral=True)
         return
-    position = views.parse_position(str(inv.options.get("position", "")))
+    position = queue_care.seek_target(str(inv.options.get("position", "")), g.playback_position())
     if position is None:
         await g.answer(inv, "cmd.bad_position", ephemeral=True)
         return
@@ -339,6 +348,12 @@ async def seek(g: Guild, inv: Invocation) -> None:
 
 
 async def volume(g: Guild, inv: Invocation) -> None:
+    if inv.options.get("percent") is None:
+        await g.answer(inv, "care.volume_is", volume=g.volume)
+        return
+    if not g.is_dj(inv):
+        await g.answer(inv, "cmd.need_dj", ephemeral=True)
+        return
     percent = max(0, min(200, int(inv.options.get("percent", 100))))
     g.volume = percent
     if g.player is not None:
@@ -372,6 +387,11 @@ async def shuffle(g: Guild, inv: Invocation) -> None:
 
 
 async def remove(g: Guild, inv: Invocation) -> None:
+    if queue_care.wants_bulk(inv):
+        await queue_care.remove_many(g, inv)  # (it refuses a mix of ways itself)
+        return
+    if await queue_care.refuse_unless_one(g, inv):
+        return
     index = int(inv.options.get("index", 0))
     track = g.queue.at(index)
     if track.requester_id != inv.user_id and not g.is_dj(inv):

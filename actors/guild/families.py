@@ -6,13 +6,20 @@ The one place that knows every family; the actor itself imports none of them (se
 
 from __future__ import annotations
 
-from actors.guild import commands, ops_commands, playlists, settings
+from actors.guild import commands, lyrics, ops_commands, playlists, progress, settings
 from actors.guild.table import CommandTable
 
 
 def default_table() -> CommandTable:
     """Music, playlists, settings and ops commands (built afresh: families are plain data)."""
-    return CommandTable.of(commands.FAMILY, playlists.FAMILY, settings.FAMILY, ops_commands.FAMILY)
+    return CommandTable.of(
+        commands.FAMILY,
+        playlists.FAMILY,
+        settings.FAMILY,
+        ops_commands.FAMILY,
+        lyrics.FAMILY,
+        progress.FAMILY,
+    )
 
 
 __all__ = ["default_table"]

@@ -114,6 +114,22 @@ class FromPlayer:
 
 
 @attrs.frozen(kw_only=True)
+class LyricsFound:
+    """A /lyrics look-up's outcome (actors.guild.lyrics): lyrics, None (none known) or error."""
+
+    inv: Invocation
+    entry_id: str
+    title: str
+    lyrics: Any = None
+    error: Exception | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ProgressTick:
+    """The guild actor's own lossy clock ([voice] now_playing_refresh), for its families."""
+
+
+@attrs.frozen(kw_only=True)
 class FromVoice:
     event: VoiceEvent
 
@@ -128,6 +144,8 @@ GuildMsg: TypeAlias = (
     | Extracted
     | PlaylistBatch
     | PlaylistTrackFound
+    | LyricsFound
+    | ProgressTick
     | Resolved
     | FromPlayer
     | FromVoice

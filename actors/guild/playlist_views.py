@@ -20,6 +20,7 @@ MAX_CUSTOM_ID: Final = 100  # Discord's limit on a component custom_id
 PAGE_PREFIX: Final = "playlist:page"
 DELETE_PREFIX: Final = "playlist:delete"
 KEEP_PREFIX: Final = "playlist:keep"
+OVERWRITE_PREFIX: Final = "playlist:overwrite"
 SCOPE_CODE: Final[dict[ScopeName, str]] = {"guild": "g", "personal": "p"}
 CODE_SCOPE: Final[dict[str, ScopeName]] = {"g": "guild", "p": "personal"}
 
@@ -121,6 +122,25 @@ def delete_confirmation(playlist: Playlist, scope: ScopeName, lang: str | None) 
     }
 
 
+def overwrite_confirmation(
+    playlist: Playlist, scope: ScopeName, lang: str | None
+) -> dict[str, Any]:
+    """/playlist save of a taken name: Overwrite / Keep it, valid for ``CONFIRM_TTL`` s."""
+    token = f"{SCOPE_CODE[scope]}:{int(time.time()) + CONFIRM_TTL}:{playlist.name}"
+    buttons = [
+        button(
+            f"{OVERWRITE_PREFIX}:{token}", t("playlist.overwrite_yes", lang), views.BUTTON_DANGER
+        ),
+        button(f"{KEEP_PREFIX}:{token}", t("playlist.delete_no", lang), views.BUTTON_SECONDARY),
+    ]
+    return {
+        "content": t(
+            "playlist.overwrite_confirm", lang, name=playlist.name, count=len(playlist.tracks)
+        ),
+        "components": [{"type": views.COMPONENT_ROW, "components": buttons}],
+    }
+
+
 def parse_token(name: str) -> tuple[ScopeName, int, str] | None:
     """(scope, expiry, name) of ``playlist:<delete|keep>:<g|p>:<expiry>:<name>``."""
     parts = name.split(":", 4)
@@ -170,6 +190,16 @@ register(
         "playlist.deleted": "Deleted the playlist **{name}**.",
         "playlist.kept": "Kept the playlist **{name}**.",
         "playlist.delete_expired": "This confirmation has expired; run /playlist delete again.",
+        "playlist.overwrite_confirm": (
+            "A playlist named **{name}** ({count} tracks) already exists. "
+            "Replace its tracks with the current queue?"
+        ),
+        "playlist.overwrite_confirm.one": (
+            "A playlist named **{name}** (1 track) already exists. "
+            "Replace its tracks with the current queue?"
+        ),
+        "playlist.overwrite_yes": "Overwrite",
+        "playlist.overwrite_expired": "This confirmation has expired; run /playlist save again.",
     },
     vi={
         "playlist.where.guild": "danh sách phát của máy chủ",
@@ -200,5 +230,11 @@ register(
         "playlist.deleted": "Đã xóa danh sách phát **{name}**.",
         "playlist.kept": "Đã giữ lại danh sách phát **{name}**.",
         "playlist.delete_expired": "Xác nhận này đã hết hạn; hãy chạy lại /playlist delete.",
+        "playlist.overwrite_confirm": (
+            "Đã có danh sách phát tên **{name}** ({count} bài). "
+            "Thay các bài của nó bằng hàng đợi hiện tại?"
+        ),
+        "playlist.overwrite_yes": "Ghi đè",
+        "playlist.overwrite_expired": "Xác nhận này đã hết hạn; hãy chạy lại /playlist save.",
     },
 )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 
 from actors.extractor.messages import PlaylistResult, SearchResult, SingleResult
-from actors.guild import playlist_views
+from actors.guild import fair_queue, playlist_views
 from actors.guild.messages import Invocation, PlaylistTrackFound
 from actors.guild.playlist_views import CODE_SCOPE, ScopeName
 from actors.guild.reasons import failure_text
@@ -34,6 +34,7 @@ from musicbot.i18n import t
 from musicbot.models.queue import QueueFull
 from musicbot.models.track import Track
 from musicbot.storage import (
+    AlreadyExists,
     CorruptFile,
     DiskFull,
     PermissionDenied,
@@ -89,10 +90,12 @@ class _Book:
             return await self._repo.list()
         return await self._handle().list(self.user_id)
 
-    async def save(self, name: str, tracks: Sequence[Track | StoredTrack]) -> Playlist:
+    async def save(
+        self, name: str, tracks: Sequence[Track | StoredTrack], *, overwrite: bool = False
+    ) -> Playlist:
         if self._repo is not None:
-            return await self._repo.save(name, tracks, creator_id=self.user_id)
-        return await self._handle().save(self.user_id, name, tracks)
+            return await self._repo.save(name, tracks, creator_id=self.user_id, overwrite=overwrite)
+        return await self._handle().save(self.user_id, name, tracks, overwrite=overwrite)
 
     async def add(self, name: str, tracks: Sequence[Track | StoredTrack]) -> Playlist:
         if self._repo is not None:
@@ -184,7 +187,17 @@ async def save(g: Guild, inv: Invocation) -> None:
         return
 
     async def action() -> None:
-        saved = await book.save(_name(inv), tracks)
+        try:
+            saved = await book.save(_name(inv), tracks)
+        except AlreadyExists as exc:
+            # Offer to overwrite (Overwrite / Keep it) to whoever may change that playlist;
+            # anybody else just hears that the name is taken.
+            playlist = await book.load(exc.existing)
+            if not _may_change(g, inv, book, playlist):
+                raise
+            body = playlist_views.overwrite_confirmation(playlist, book.scope, g.lang(inv))
+            await g.respond(inv, body, ephemeral=True)
+            return
         await g.answer(
             inv,
             "playlist.saved",
@@ -192,6 +205,33 @@ async def save(g: Guild, inv: Invocation) -> None:
             count=len(saved.tracks),
             where=playlist_views.where(book.scope, g.lang(inv)),
         )
+
+    await _run(g, inv, book, action)
+
+
+async def overwrite_confirmed(g: Guild, inv: Invocation) -> None:
+    """The Overwrite button of a /playlist save whose name was taken: save the queue of now."""
+    parsed = playlist_views.parse_token(inv.name)
+    lang = g.lang(inv)
+    if parsed is None or parsed[1] < time.time():
+        await g.update(inv, {"content": t("playlist.overwrite_expired", lang), "components": []})
+        return
+    scope, _expiry, name = parsed
+    book = _Book(g, scope, inv.user_id)
+    tracks = ([g.queue.current] if g.queue.current is not None else []) + g.queue.upcoming
+    if not tracks:
+        await g.update(inv, {"content": t("playlist.nothing_to_save", lang), "components": []})
+        return
+
+    async def action() -> None:
+        playlist = await _load_changeable(g, inv, book, name)
+        if playlist is None:
+            return
+        saved = await book.save(playlist.name, tracks, overwrite=True)
+        log.info("playlist_overwritten", scope=scope, tracks=len(saved.tracks))
+        where = playlist_views.where(book.scope, lang)
+        text = t("playlist.saved", lang, name=saved.name, count=len(saved.tracks), where=where)
+        await g.update(inv, {"content": text, "components": []})
 
     await _run(g, inv, book, action)
 
@@ -219,7 +259,7 @@ async def load(g: Guild, inv: Invocation) -> None:
         added = entries[:room]
         if not added:
             raise QueueFull(g.queue.max_length, len(g.queue), len(entries))
-        g.queue.extend(added)
+        fair_queue.extend(g, added)
         await g.kick()
         g.changed()
         key = "playlist.loaded_replaced" if replace else "playlist.loaded"
@@ -452,6 +492,7 @@ HANDLERS: Final[dict[str, Handler]] = {
     "playlist delete": delete,
     playlist_views.DELETE_PREFIX + ":*": delete_confirmed,
     playlist_views.KEEP_PREFIX + ":*": delete_cancelled,
+    playlist_views.OVERWRITE_PREFIX + ":*": overwrite_confirmed,
 }
 FAMILY: Final = Family(
     name="playlists",

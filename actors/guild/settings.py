@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import structlog
 
+from actors.guild import fair_queue, vote_skip
 from actors.guild.messages import Invocation
 from actors.guild.table import Family, Handler
 from musicbot.i18n import register, t
@@ -28,6 +29,13 @@ log = structlog.get_logger(__name__)
 MANAGE_GUILD: Final = 1 << 5  # Discord permission bits
 ADMINISTRATOR: Final = 1 << 3
 LANGUAGES: Final = ("en", "vi")
+CHANGEABLE: Final = (
+    "dj_role",
+    "language",
+    "default_volume",
+    "vote_skip",
+    "fair_queue",
+)  # options that change a setting
 
 
 def _describe(settings: GuildSettings, default_volume: int, lang: str | None) -> str:
@@ -38,7 +46,14 @@ def _describe(settings: GuildSettings, default_volume: int, lang: str | None) ->
         else t("settings.language.auto", lang)
     )
     volume = settings.default_volume if settings.default_volume is not None else default_volume
-    return t("settings.current", lang, dj=dj, language=language, volume=volume)
+    vote = settings.vote_skip_percent or vote_skip.DEFAULT_PERCENT
+    return (
+        t("settings.current", lang, dj=dj, language=language, volume=volume)
+        + "\n"
+        + t("settings.vote_skip", lang, percent=vote)
+        + "\n"
+        + t("settings.fair_queue." + ("on" if settings.fair_queue else "off"), lang)
+    )
 
 
 async def settings(g: Guild, inv: Invocation) -> None:
@@ -46,6 +61,10 @@ async def settings(g: Guild, inv: Invocation) -> None:
         await g.answer(inv, "settings.need_manager", ephemeral=True)
         return
     changes: dict[str, Any] = {}
+    reset = bool(inv.options.get("reset"))
+    if reset and any(inv.options.get(k) is not None for k in CHANGEABLE):
+        await g.answer(inv, "settings.reset_alone", ephemeral=True)
+        return
     if inv.options.get("dj_role") is not None:
         changes["dj_role_id"] = int(inv.options["dj_role"])
     if inv.options.get("language") is not None:
@@ -56,10 +75,20 @@ async def settings(g: Guild, inv: Invocation) -> None:
         changes["language"] = language
     if inv.options.get("default_volume") is not None:
         changes["default_volume"] = max(0, min(200, int(inv.options["default_volume"])))
+    if reset:
+        changes = {
+            k: None for k in ("dj_role_id", "language", "default_volume", "vote_skip_percent")
+        }
+        changes["fair_queue"] = False
+    if inv.options.get("fair_queue") is not None:
+        changes["fair_queue"] = bool(inv.options["fair_queue"])
+    if inv.options.get("vote_skip") is not None:
+        changes["vote_skip_percent"] = max(1, min(100, int(inv.options["vote_skip"])))
     if not changes:
         text = _describe(g.settings, g.cfg.audio.default_volume, g.lang(inv))
         await g.respond(inv, text, ephemeral=True)
         return
+    # (A reset sets the three to None, "use the default"; 24/7 is /247's and stays.)
     updated = attrs.evolve(g.settings, **changes)
     try:
         await g.deps.storage.guild_settings(g.guild_id).save(updated)
@@ -71,12 +100,23 @@ async def settings(g: Guild, inv: Invocation) -> None:
                 g.settings = await g.deps.storage.guild_settings(g.guild_id).load()
         await g.respond(inv, exc.user_message(g.lang(inv)), ephemeral=True)
         return
+    turned_fair = updated.fair_queue and not g.settings.fair_queue
     g.settings = updated
+    if turned_fair and fair_queue.interleave(g):
+        g.changed()  # the upcoming tracks now take turns
     if "default_volume" in changes and g.player is None:
-        g.volume = updated.default_volume or 0  # applies now when nothing is playing
+        # Applies now when nothing is playing (after a reset: the configured default).
+        if updated.default_volume is None:
+            g.volume = g.cfg.audio.default_volume
+        else:
+            g.volume = updated.default_volume
     log.info("guild_settings_changed", fields=sorted(changes))
     lang = g.lang(inv)  # the new language answers already
-    text = t("settings.saved", lang) + "\n" + _describe(updated, g.cfg.audio.default_volume, lang)
+    text = (
+        t("settings.reset" if reset else "settings.saved", lang)
+        + "\n"
+        + _describe(updated, g.cfg.audio.default_volume, lang)
+    )
     await g.respond(inv, text, ephemeral=True)
 
 
@@ -90,6 +130,10 @@ register(
         "settings.language.vi": "Vietnamese",
         "settings.current": ("DJ role: {dj}\nLanguage: {language}\nDefault volume: {volume}%"),
         "settings.saved": "Settings saved.",
+        "settings.reset": "Settings reset to their defaults.",
+        "settings.fair_queue.on": "Fair queue: on (requesters take turns)",
+        "settings.fair_queue.off": "Fair queue: off (tracks play in the order added)",
+        "settings.reset_alone": "Reset puts every setting back; don't combine it with changes.",
     },
     vi={
         "settings.need_manager": "Chỉ người quản lý máy chủ mới được đổi cài đặt của bot.",
@@ -102,6 +146,10 @@ register(
             "Vai trò DJ: {dj}\nNgôn ngữ: {language}\nÂm lượng mặc định: {volume}%"
         ),
         "settings.saved": "Đã lưu cài đặt.",
+        "settings.reset": "Đã đưa mọi cài đặt về mặc định.",
+        "settings.fair_queue.on": "Hàng đợi công bằng: bật (người yêu cầu lần lượt)",
+        "settings.fair_queue.off": "Hàng đợi công bằng: tắt (phát theo thứ tự thêm)",
+        "settings.reset_alone": "Đặt lại sẽ đưa mọi cài đặt về mặc định; đừng kèm thay đổi khác.",
     },
 )
 

@@ -81,6 +81,11 @@ def _track_line(track: Track, locale: str | None) -> str:
     return f"{title} · {format_duration(track.duration, locale)}"
 
 
+def _requester(track: Track) -> str:
+    """Who queued an entry, as a mention (an embed's mention never pings anybody)."""
+    return f" · <@{track.requester_id}>" if track.requester_id else ""
+
+
 def now_playing(
     track: Track,
     *,
@@ -152,9 +157,12 @@ def queue_page(
     start = (page - 1) * QUEUE_PAGE_SIZE
     lines: list[str] = []
     if current is not None:
-        lines.append(f"**{t('cmd.now_playing', locale)}:** {_track_line(current, locale)}")
+        lines.append(
+            f"**{t('cmd.now_playing', locale)}:** {_track_line(current, locale)}"
+            + _requester(current)
+        )
     for i, track in enumerate(upcoming[start : start + QUEUE_PAGE_SIZE], start=start + 1):
-        lines.append(f"`{i}.` {_track_line(track, locale)}")
+        lines.append(f"`{i}.` {_track_line(track, locale)}{_requester(track)}")
     if not upcoming and current is None:
         lines.append(t("cmd.queue_empty", locale))
     known = [tr.duration for tr in upcoming if tr.duration is not None]

@@ -52,13 +52,21 @@ def _query(*, autocomplete: bool) -> Option:
     )
 
 
-def _index(en: str = "index", vi: str = "vị-trí", desc_en: str = "", desc_vi: str = "") -> Option:
+def _index(
+    en: str = "index",
+    vi: str = "vị-trí",
+    desc_en: str = "",
+    desc_vi: str = "",
+    *,
+    required: bool = True,
+) -> Option:
     return integer(
         en,
         vi,
         desc_en or "Position in the queue (1 is the next track)",
         desc_vi or "Vị trí trong hàng đợi (1 là bài kế tiếp)",
         min_value=1,
+        required=required,
     )
 
 
@@ -202,6 +210,31 @@ SETTINGS: Final = _cmd(
         min_value=0,
         max_value=200,
     ),
+    integer(
+        "vote_skip",
+        "bỏ-phiếu-bỏ-qua",
+        "Share of the listeners (percent) whose votes skip a track (default 50)",
+        "Tỉ lệ người nghe (phần trăm) cần bỏ phiếu để bỏ qua một bài (mặc định 50)",
+        required=False,
+        min_value=1,
+        max_value=100,
+    ),
+    Option(
+        type=OptionType.BOOLEAN,
+        name=Text(en="fair_queue", vi="hàng-đợi-công-bằng"),
+        description=Text(
+            en="Let requesters take turns in the queue",
+            vi="Cho người yêu cầu lần lượt được phát trong hàng đợi",
+        ),
+    ),
+    Option(
+        type=OptionType.BOOLEAN,
+        name=Text(en="reset", vi="đặt-lại"),
+        description=Text(
+            en="Put every setting back to its default",
+            vi="Đưa mọi cài đặt về mặc định",
+        ),
+    ),
     permissions=MANAGE_GUILD,
 )
 
@@ -229,11 +262,14 @@ COMMANDS: Final[tuple[Command, ...]] = (
     _cmd("nowplaying", "đang-phát", "Show the track playing now", "Xem bài đang phát"),
     _cmd("seek", "tua", "Jump to a time in the current track",
          "Tua đến một thời điểm trong bài hiện tại",
-         string("position", "thời-điểm", "Time such as 1:23, 1:02:03 or 83 (seconds)",
-                "Thời điểm, ví dụ 1:23, 1:02:03 hoặc 83 (giây)", max_length=12)),
-    _cmd("volume", "âm-lượng", "Set the volume", "Chỉnh âm lượng",
-         integer("percent", "phần-trăm", "Volume in percent (0-200)",
-                 "Âm lượng theo phần trăm (0-200)", min_value=0, max_value=200)),
+         string("position", "thời-điểm",
+                "Time such as 1:23 or 83 (seconds); +30 or -10 to jump from here",
+                "Thời điểm, ví dụ 1:23 hoặc 83 (giây); +30 hoặc -10 để tua từ chỗ này",
+                max_length=12)),
+    _cmd("volume", "âm-lượng", "Show or set the volume", "Xem hoặc chỉnh âm lượng",
+         integer("percent", "phần-trăm", "Volume in percent (0-200); leave out to see it",
+                 "Âm lượng theo phần trăm (0-200); bỏ trống để xem", required=False,
+                 min_value=0, max_value=200)),
     _cmd("repeat", "lặp-lại", "Set the repeat mode", "Chọn chế độ lặp lại",
          string("mode", "chế-độ", "What to repeat", "Lặp lại những gì", choices=(
              Choice(name=Text(en="Off", vi="Tắt"), value=REPEAT_OFF),
@@ -241,14 +277,22 @@ COMMANDS: Final[tuple[Command, ...]] = (
              Choice(name=Text(en="Whole queue", vi="Cả hàng đợi"), value=REPEAT_QUEUE),
          ))),
     _cmd("shuffle", "trộn", "Shuffle the queue", "Trộn ngẫu nhiên hàng đợi"),
-    _cmd("remove", "xóa-bài", "Remove a track from the queue", "Xóa một bài khỏi hàng đợi",
-         _index()),
+    _cmd("remove", "xóa-bài", "Remove tracks from the queue", "Xóa bài khỏi hàng đợi",
+         _index(required=False),
+         Option(type=OptionType.USER, name=Text(en="user", vi="thành-viên"),
+                description=Text(en="Remove every upcoming track this member queued",
+                                 vi="Xóa mọi bài sắp phát do thành viên này thêm")),
+         Option(type=OptionType.BOOLEAN, name=Text(en="duplicates", vi="bài-trùng"),
+                description=Text(en="Remove tracks that are already earlier in the queue",
+                                 vi="Xóa các bài đã có ở phía trước trong hàng đợi"))),
     _cmd("move", "di-chuyển", "Move a track to another position in the queue",
          "Di chuyển một bài đến vị trí khác trong hàng đợi",
          _index("from", "từ", "Current position of the track", "Vị trí hiện tại của bài"),
          _index("to", "đến", "New position of the track", "Vị trí mới của bài")),
     _cmd("clear", "xóa-hàng-đợi", "Remove every track from the queue",
          "Xóa mọi bài khỏi hàng đợi"),
+    _cmd("lyrics", "lời-bài-hát", "Show the lyrics of the track playing now (from LRCLIB)",
+         "Xem lời bài đang phát (từ LRCLIB)"),
     _cmd("history", "lịch-sử", "Show recently played tracks", "Xem các bài đã phát gần đây"),
     _cmd("247", "24-7", "Stay in the voice channel around the clock (toggle)",
          "Ở lại kênh thoại suốt ngày đêm (bật/tắt)"),

@@ -71,6 +71,12 @@ class GuildSettings:
         validator=attrs.validators.optional([attrs.validators.ge(0), attrs.validators.le(200)]),
     )
     language: Language | None = None  # None = each user's Discord locale
+    # Share of the listeners (percent 1..100) whose votes skip a track; None = the default (50).
+    fair_queue: bool = False  # upcoming tracks take turns by requester (actors.guild.fair_queue)
+    vote_skip_percent: int | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional([attrs.validators.ge(1), attrs.validators.le(100)]),
+    )
 
 
 @attrs.frozen(kw_only=True)

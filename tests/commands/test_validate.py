@@ -72,7 +72,7 @@ def test_bad_values_are_refused(name: str, option: CommandOption, key: str) -> N
 
 
 def test_missing_duplicate_and_unknown() -> None:
-    assert refused("volume") == "valid.missing_option"
+    assert refused("seek") == "valid.missing_option"  # (/volume alone shows it)
     assert refused("move", opt("from", 4, 1)) == "valid.missing_option"
     assert refused("volume", opt("percent", 4, 1), opt("percent", 4, 2)) == "valid.duplicate_option"
     assert refused(12) == "valid.unknown_command"
