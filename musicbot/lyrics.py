@@ -3,12 +3,12 @@
 Theory.  LRCLIB answers ``GET {api_base}/search?q=…`` with a JSON list of records carrying
 ``trackName``, ``artistName``, ``duration`` (seconds), ``instrumental``, ``plainLyrics`` and
 ``syncedLyrics`` (LRC: lines such as ``[01:02.50] words``).  We ask once per /lyrics, take the
-record whose duration is closest to the track's (within :data:`DURATION_SLACK`), and prefer
+record whose duration is closest to the track's (within ``DURATION_SLACK``), and prefer
 synced lyrics, from which the line being sung at a position is found by bisection.
 
 Only the configured host is ever contacted: the URL is ``api_base`` plus a fixed path and an
 encoded query, redirects are not followed (a 3xx is an unavailable service, not a new host),
-the environment's proxy settings are ignored, and the body is read up to :data:`MAX_BODY`
+the environment's proxy settings are ignored, and the body is read up to ``MAX_BODY``
 bytes within ``[lyrics] timeout``.
 """
 

@@ -47,7 +47,7 @@ def fair_position(current: Track | None, upcoming: Sequence[Track], requester: i
 
 
 def position_for(g: Guild, requester: int | None) -> int:
-    """Where :meth:`Queue.insert` should put a new entry: fair, or the end."""
+    """Where :meth:`musicbot.models.queue.Queue.insert` should put a new entry: fair, or the end."""
     if not g.settings.fair_queue:
         return len(g.queue.upcoming) + 1
     return fair_position(g.queue.current, g.queue.upcoming, requester)
