@@ -67,6 +67,7 @@ from actors.guild.messages import (
     Extracted,
     FromPlayer,
     FromVoice,
+    GatewayReady,
     GuildMsg,
     Invocation,
     MemberVoiceState,
@@ -605,6 +606,8 @@ class Guild:
                 await self.on_member_voice(msg)
             case VoiceServer(token=token, endpoint=endpoint):
                 self.call.on_voice_server(token, endpoint)
+            case GatewayReady():
+                self.call.on_gateway_ready()
             case ChannelGone(channel_id=channel_id):
                 if channel_id == self.voice_channel_id:
                     await self.leave(None)
