@@ -42,6 +42,7 @@ from actors.guild.families import default_table
 from actors.guild.messages import (
     ChannelGone,
     Command,
+    GatewayReady,
     GuildMsg,
     Invocation,
     MemberVoiceState,
@@ -203,6 +204,10 @@ class Router:
                 self.deps.identity.user_id = event.user_id
                 self.deps.identity.application_id = event.application_id
                 self.deps.on_ready(event)
+                # A new session (not a resume): the shard's guilds' voice calls that wait for
+                # the gateway (op 4's answer, a new server) ask again at once (control).
+                for guild_id in event.guild_ids:
+                    self.post_control(guild_id, ("gateway_ready",), GatewayReady())
             case GuildCreate():
                 members = self.voice.setdefault(event.id, {})
                 members.clear()

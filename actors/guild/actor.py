@@ -67,6 +67,7 @@ from actors.guild.messages import (
     Extracted,
     FromPlayer,
     FromVoice,
+    GatewayReady,
     GuildMsg,
     Invocation,
     LyricsFound,
@@ -80,7 +81,7 @@ from actors.guild.messages import (
     VoiceServer,
 )
 from actors.guild.playback import Playback
-from actors.guild.reasons import failure_text
+from actors.guild.reasons import classify_playback, failure_text, should_refresh
 from actors.guild.replies import ReplyQueue
 from actors.guild.table import CommandTable
 from actors.kit.supervisor import ChildContext
@@ -471,6 +472,29 @@ class Guild:
             return
         await self.playback.play(track, start_at=start_at)
 
+    async def refresh_stream(
+        self, track: Track, error: BaseException | None, position: float
+    ) -> bool:
+        """The stream URL was refused (403 at open, or expired mid-song): ask the extractor
+        for a new one and play the same entry on from ``position``, once per entry (see
+        ``actors.guild.reasons``).  True when a refresh was started."""
+        current = self.queue.current
+        if current is None or current.entry_id != track.entry_id:
+            return False
+        already = self.playback.refreshed_entry == track.entry_id
+        if not should_refresh(error, refreshed_already=already):
+            return False
+        self.playback.refreshed_entry = track.entry_id
+        # If no new URL comes, this is what failed (the extractor's own word for a refused
+        # URL, e.g. "private", says less than the player's).
+        self.playback.refresh_failure = classify_playback(error, position=position)
+        log.info("stream_refresh", entry=track.entry_id, position=round(position, 2))
+        self.set_position(position, moving=False)  # where the refreshed stream starts
+        if track.entry_id not in self.resolving:
+            self.resolving.add(track.entry_id)
+            self.nursery.start_soon(self.resolve_task, track, True)
+        return True
+
     async def resolve_task(self, track: Track, force: bool) -> None:
         try:
             fresh = await self.deps.extractor.resolve(track, force=force)
@@ -485,11 +509,14 @@ class Guild:
         if current is None or current.entry_id != msg.entry_id:
             return
         if msg.track is None:
+            error = msg.error
+            if self.playback.refreshed_entry == msg.entry_id and self.playback.refresh_failure:
+                error = self.playback.refresh_failure  # the refresh after a refusal failed
             self.announce_text(
-                "cmd.track_failed", title=current.title, reason=failure_text(msg.error, self.lang())
+                "cmd.track_failed", title=current.title, reason=failure_text(error, self.lang())
             )
             self.deps.bus.publish(
-                ev.TrackFailed(guild_id=self.guild_id, track=current, error=repr(msg.error))
+                ev.TrackFailed(guild_id=self.guild_id, track=current, error=repr(error))
             )
             self.queue.skip()
             self.changed()
@@ -518,13 +545,16 @@ class Guild:
                 self.playback.playing_entry = None
                 self.set_position(0.0, moving=False)
                 if reason is pm.EndReason.FAILED:
+                    if await self.refresh_stream(track, error, position):
+                        return
+                    failure = classify_playback(error, position=position)
                     self.announce_text(
                         "cmd.track_failed",
                         title=track.title,
-                        reason=failure_text(error, self.lang()),
+                        reason=failure_text(failure, self.lang()),
                     )
                     self.deps.bus.publish(
-                        ev.TrackFailed(guild_id=self.guild_id, track=track, error=repr(error))
+                        ev.TrackFailed(guild_id=self.guild_id, track=track, error=repr(failure))
                     )
                     self.queue.skip()
                 elif reason is pm.EndReason.FINISHED:
@@ -621,6 +651,8 @@ class Guild:
                 await self.on_member_voice(msg)
             case VoiceServer(token=token, endpoint=endpoint):
                 self.call.on_voice_server(token, endpoint)
+            case GatewayReady():
+                self.call.on_gateway_ready()
             case ChannelGone(channel_id=channel_id):
                 if channel_id == self.voice_channel_id:
                     await self.leave(None)

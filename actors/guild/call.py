@@ -187,6 +187,12 @@ class Call:
         if self.voice is not None:
             self.voice.on_voice_server_update(token=token, endpoint=endpoint)
 
+    def on_gateway_ready(self) -> None:
+        """A new gateway session: a connection waiting for op 4's answer (or for a new server
+        after 4014/4022) joins again on it; one that is connected ignores it."""
+        if self.voice is not None:
+            self.voice.on_gateway_ready()
+
     # -- what the connection says -------------------------------------------------------------
 
     def interpret(self, event: VoiceEvent) -> CallOutcome:

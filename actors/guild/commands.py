@@ -147,7 +147,7 @@ async def _add_one(g: Guild, inv: Invocation, track: Track, *, play_next: bool) 
         inv,
         key,
         title=track.title,
-        duration=views.format_duration(track.duration, lang),
+        duration=views.track_length(track, lang),
         position=position,
     )
     await g.kick()
@@ -337,7 +337,7 @@ async def seek(g: Guild, inv: Invocation) -> None:
             "cmd.seek_past_end",
             ephemeral=True,
             position=views.format_duration(position, lang),
-            duration=views.format_duration(track.duration, lang),
+            duration=views.track_length(track, lang),
         )
         return
     g.set_position(position, moving=g.playing_entry is not None and not g.paused)

@@ -57,6 +57,12 @@ class VoiceServer:
 
 
 @attrs.frozen(kw_only=True)
+class GatewayReady:
+    """The guild's shard began a new gateway session (READY, not RESUMED): events sent on the
+    old one are lost, so a call waiting for the gateway must ask again on the new one."""
+
+
+@attrs.frozen(kw_only=True)
 class ChannelGone:
     channel_id: int
 
@@ -138,6 +144,7 @@ GuildMsg: TypeAlias = (
     Command
     | MemberVoiceState
     | VoiceServer
+    | GatewayReady
     | ChannelGone
     | RestoreSession
     | Shutdown

@@ -53,6 +53,8 @@ class Playback:
         self.player: PlayerHandle | None = None
         self.playing_entry: str | None = None
         self.resolving: set[str] = set()
+        self.refreshed_entry: str | None = None  # its stream URL was refreshed once already
+        self.refresh_failure: BaseException | None = None  # what to report if that fails
         self.paused = False  # by a member (/pause)
         self.held = False  # by the call (reconnecting)
         self.position = 0.0

@@ -66,8 +66,7 @@ def playlist_page(
 ) -> dict[str, Any]:
     """The body of /playlist show: one page of tracks, with previous/next buttons."""
     lines = [
-        f"`{pos}.` {track.title} ({views.format_duration(track.duration, lang)})"
-        for pos, track in page.items
+        f"`{pos}.` {track.title} ({views.track_length(track, lang)})" for pos, track in page.items
     ] or [t("playlist.empty", lang, name=playlist.name)]
     embed = {
         "title": t(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import actors.guild.texts  # noqa: F401  (registers the command texts)
 from musicbot.i18n import t
@@ -30,13 +30,29 @@ COMPONENT_BUTTON: Final = 2
 COMPONENT_SELECT: Final = 3
 
 
+class _HasLength(Protocol):
+    @property
+    def duration(self) -> float | None: ...
+    @property
+    def is_live(self) -> bool: ...
+
+
 def format_duration(seconds: float | None, locale: str | None = None) -> str:
+    """``m:ss`` / ``h:mm:ss``; None (a length nobody could read) is "unknown length"."""
     if seconds is None:
-        return t("cmd.live", locale)
+        return t("cmd.unknown_length", locale)
     total = max(0, int(seconds))
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def track_length(track: _HasLength, locale: str | None = None) -> str:
+    """A track's length as a member reads it: "live" only for a stream the extractor marked
+    live; a length that could not be read says so ("unknown length"), never "live"."""
+    if track.is_live:
+        return t("cmd.live", locale)
+    return format_duration(track.duration, locale)
 
 
 _DIGITS: Final = re.compile(r"[0-9]{1,6}")
@@ -78,7 +94,7 @@ def _track_line(track: Track, locale: str | None) -> str:
     title = track.title.replace("[", "(").replace("]", ")")
     if track.webpage_url.startswith(("http://", "https://")):
         title = f"[{title}]({track.webpage_url})"
-    return f"{title} · {format_duration(track.duration, locale)}"
+    return f"{title} · {track_length(track, locale)}"
 
 
 def _requester(track: Track) -> str:
@@ -99,7 +115,7 @@ def now_playing(
     desc = [
         _track_line(track, locale),
         f"`{format_duration(position, locale)}` {progress_bar(position, track.duration)} "
-        f"`{format_duration(track.duration, locale)}`",
+        f"`{track_length(track, locale)}`",
     ]
     if track.requester_id:
         desc.append(t("cmd.requested_by", locale, user_id=track.requester_id))
@@ -221,7 +237,7 @@ def search_picker(
     options = [
         {
             "label": tr.title[:100] or "?",
-            "description": f"{format_duration(tr.duration, locale)} · {tr.uploader or ''}"[:100],
+            "description": f"{track_length(tr, locale)} · {tr.uploader or ''}"[:100],
             "value": str(i),
         }
         for i, tr in enumerate(results[:25])

@@ -11,12 +11,18 @@ import trio.testing
 from structlog.testing import capture_logs
 
 from actors.guild.actor import BotIdentity
-from actors.guild.messages import Command, GuildMsg, Invocation
+from actors.guild.messages import Command, GatewayReady, GuildMsg, Invocation
 from actors.kit.supervisor import ChildContext, ChildSpec, SupervisorSpec, run_supervisor
 from actors.ratelimit import UserRateLimiter
 from actors.responder import CALLBACK_DEADLINE
 from actors.router import Delivery, GuildHandle, Router, RouterDeps, run_router
-from musicbot.gateway.events import GatewayDispatch, Ready, VoiceServerUpdate, VoiceStateUpdate
+from musicbot.gateway.events import (
+    GatewayDispatch,
+    Ready,
+    Resumed,
+    VoiceServerUpdate,
+    VoiceStateUpdate,
+)
 from musicbot.storage import Storage
 from tests.actors.bench import open_bench
 
@@ -183,4 +189,49 @@ async def test_a_guild_stuck_on_its_disk_holds_up_neither_the_router_nor_the_ans
             callback = bench.rest.calls[ident][0][1]
             assert callback["type"] == 5  # deferred for the stuck actor ...
             assert trio.current_time() - start < CALLBACK_DEADLINE  # ... within Discord's 3 s
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_new_session_reaches_every_running_guild_of_the_shard_and_a_resume_none() -> None:
+    """READY (not RESUMED) tells each guild actor of that shard (its call may be waiting for a
+    gateway event the old session lost); guilds without an actor are not started for it."""
+    received: list[tuple[int, GuildMsg]] = []
+
+    async def start(ctx: ChildContext, *, task_status: trio.TaskStatus[GuildHandle]) -> None:
+        send, receive = trio.open_memory_channel[GuildMsg](4)
+        task_status.started(GuildHandle(int(ctx.key), send))  # type: ignore[call-overload]
+        async with receive:
+            async for msg in receive:
+                received.append((int(ctx.key), msg))  # type: ignore[call-overload]
+
+    spec = SupervisorSpec(name="guilds", template=ChildSpec(name="guild", start=start))
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            guilds: Any = await nursery.start(run_supervisor, spec)
+            deps = RouterDeps(
+                rest=None,
+                guilds=guilds,
+                identity=BotIdentity(),
+                rate=UserRateLimiter(10, 1.0),
+                latency=lambda _g: None,
+                voice_states={},
+            )
+            router = Router(deps, nursery)
+            await guilds.start_child(7)
+            await guilds.start_child(8)
+            await router.handle(GatewayDispatch(shard_id=0, seq=1, event=Resumed()))
+            ready = Ready(
+                session_id="s2",
+                resume_gateway_url="ws://127.0.0.1:1",
+                user_id=1,
+                application_id=2,
+                guild_ids=(7, 8, 9),
+            )
+            await router.handle(GatewayDispatch(shard_id=0, seq=1, event=ready))
+            await trio.testing.wait_all_tasks_blocked()
+            assert sorted(received, key=lambda r: r[0]) == [
+                (7, GatewayReady()),
+                (8, GatewayReady()),
+            ]
+            assert guilds.lookup(9) is None
             nursery.cancel_scope.cancel()

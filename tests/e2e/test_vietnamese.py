@@ -71,8 +71,8 @@ async def test_failed_tracks_are_explained_and_the_queue_goes_on(tmp_path: Path)
             assert await me.ask("play", {"query": missing}) == (
                 "This track was removed or doesn't exist."
             )
-            # A track whose stream is refused (403) when its turn comes: the channel is told
-            # why, and the next track plays.
+            # A track whose stream is refused (403) when its turn comes (its URL refreshed once,
+            # still refused): the channel is told why, and the next track plays.
             for name in ("a440", "e660", "c880"):
                 await me.ask("play", {"query": s.media.media_url(name)})
             await frames_after(s, 0, 5)
@@ -81,7 +81,7 @@ async def test_failed_tracks_are_explained_and_the_queue_goes_on(tmp_path: Path)
             at = len(s.listener.frames)
             said = await wait_message(s, "Không phát được **e660**")
             assert said["content"] == (
-                "Không phát được **e660**: không mở được âm thanh (đường dẫn có thể đã hết hạn)."
+                "Không phát được **e660**: Trang này từ chối phát bài này."
                 " Chuyển sang bài tiếp theo."
             )
             packets = await frames_after(s, at, 60)

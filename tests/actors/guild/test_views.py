@@ -27,7 +27,8 @@ def test_parse_position_refuses_non_times(text: str) -> None:
 def test_durations_and_progress() -> None:
     assert views.format_duration(3723) == "1:02:03"
     assert views.format_duration(65) == "1:05"
-    assert views.format_duration(None, "vi") == "trực tiếp"
+    assert views.format_duration(None, "vi") == "không rõ thời lượng"
+    assert views.format_duration(None) == "unknown length"
     bar = views.progress_bar(50, 100, width=10)
     assert bar.index("🔘") == 5
 
@@ -80,3 +81,23 @@ def test_parse_position_refuses_what_is_not_a_time() -> None:
     assert views.parse_position("83.5") == 83.5
     for bad in ("nan", "-nan", "1:nan", "inf", "-inf", "-5", "1e9", "1_0", "1:60", "", "::"):
         assert views.parse_position(bad) is None, bad
+
+
+def test_only_a_live_stream_is_labelled_live() -> None:
+    """Issue #13 item 8: a length nobody could read is "unknown length", never "(live)"."""
+    unknown = _track(1, duration=None)
+    live = Track(title="Radio", webpage_url="https://example.com/r", is_live=True)
+    assert views.track_length(unknown) == "unknown length"
+    assert views.track_length(unknown, "vi") == "không rõ thời lượng"
+    assert views.track_length(live) == "live"
+    assert views.track_length(live, "vi") == "trực tiếp"
+    assert views.track_length(_track(2, duration=65.0)) == "1:05"
+    for track, label in ((unknown, "unknown length"), (live, "live")):
+        msg = views.now_playing(
+            track, position=3, paused=False, repeat="off", up_next=None, locale=None
+        )
+        desc = msg["embeds"][0]["description"]
+        assert label in desc and ("live" in desc) is (label == "live")
+        menu = views.search_picker("q", [track], "tok", locale=None)
+        option = menu["components"][0]["components"][0]["options"][0]
+        assert option["description"].startswith(label)
