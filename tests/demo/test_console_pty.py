@@ -64,6 +64,7 @@ async def test_prompt_history_completion_members_and_ctrl_c(
             await con.expect(r"Hiện không có bài nào đang phát")
             con.send("/nope" + ENTER)
             await con.expect(r"unknown command /nope")
+            await con.expect(r"Sam \(vi\)>")  # the prompt is back: a key now reaches it
             # The first Ctrl-C at the prompt stops everything cleanly.
             con.send(CTRL_C)
             await con.expect(r"Stopping")
