@@ -32,6 +32,7 @@ from hypercorn.trio import serve
 
 from musicbot.demo import commands
 from musicbot.demo.stream import TICK, OggOpusWriter, catch_up
+from musicbot.emulator.asgi import serve_lifespan
 from musicbot.emulator.server import Emulator
 from musicbot.emulator.voice_call import Listener
 from musicbot.emulator.world import DEMO_MEMBERS
@@ -258,13 +259,8 @@ class DemoWeb:
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                event = await receive()
-                if event["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif event["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         method, path = scope["method"], scope["path"]

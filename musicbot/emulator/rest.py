@@ -51,6 +51,7 @@ from urllib.parse import parse_qs
 
 import trio
 
+from musicbot.emulator.asgi import serve_lifespan
 from musicbot.emulator.openapi import BodyValidator, ResponseValidator
 from musicbot.emulator.rest_commands import check_commands
 from musicbot.emulator.rest_errors import BadQuery, form_error
@@ -337,13 +338,8 @@ class EmulatorRest:
         send: Callable[[dict[str, Any]], Any],
     ) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                event = await receive()
-                if event["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif event["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         chunks = []
