@@ -1,1 +1,67 @@
-"""The guild actor: one per guild, owning its queue, player, voice call and settings."""
+"""The guild actor: one per guild, owning its queue, player, voice call and settings.
+
+The public surface is ``__all__``: the actor (:func:`~actors.guild.actor.run`, its state
+:class:`~actors.guild.actor.Guild` and dependencies :class:`~actors.guild.actor.GuildDeps`), the
+messages its inbox takes (:data:`~actors.guild.messages.GuildMsg`), and the command table a new
+command is added to (:func:`~actors.guild.families.default_table`).  The names load on first use
+(PEP 562 ``__getattr__``) so that importing one submodule does not import the whole actor.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from actors.guild.actor import BotIdentity, Guild, GuildDeps, run
+    from actors.guild.call import Call
+    from actors.guild.families import default_table
+    from actors.guild.messages import Command, GatewayReady, GuildMsg, Invocation, Shutdown
+    from actors.guild.table import CommandTable, Family, Handler
+
+_WHERE: dict[str, str] = {
+    "run": "actor",
+    "Guild": "actor",
+    "GuildDeps": "actor",
+    "BotIdentity": "actor",
+    "Call": "call",
+    "default_table": "families",
+    "GuildMsg": "messages",
+    "Invocation": "messages",
+    "Command": "messages",
+    "GatewayReady": "messages",
+    "Shutdown": "messages",
+    "CommandTable": "table",
+    "Family": "table",
+    "Handler": "table",
+}
+
+__all__ = [
+    "BotIdentity",
+    "Call",
+    "Command",
+    "CommandTable",
+    "Family",
+    "GatewayReady",
+    "Guild",
+    "GuildDeps",
+    "GuildMsg",
+    "Handler",
+    "Invocation",
+    "Shutdown",
+    "default_table",
+    "run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -791,6 +791,13 @@ class Guild:
         playing, leave voice, and say so; the next /play or /resume carries on (``join``)."""
         self.restore_from(data)
         self.held = True
+        # Write the saved session now, while it still names the channel (``changed`` only marks
+        # it dirty in a call): the crash may have cancelled the debounced write of the last
+        # tracks, and the next /play or a process restart resumes from this copy.
+        if self.voice_channel_id is not None and (self.queue.current or len(self.queue)):
+            self.writer.mark_dirty()
+            with trio.move_on_after(5):
+                await self.writer.flush()
         self.voice_channel_id = None
         if announce:
             log.error("guild_actor_held", queued=len(self.queue))

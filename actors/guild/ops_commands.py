@@ -72,6 +72,8 @@ EN: Final = {
     "ops.r.shard_connecting": "Shard {shard} has not connected yet.",
     "ops.r.rest_failing": "Discord's API is not answering.",
     "ops.r.voice_unhealthy": "Some voice connections are reconnecting.",
+    "ops.r.extractor_stale": "yt-dlp is out of date; YouTube may stop working.",
+    "ops.r.starting": "The bot is starting: not every shard is connected yet.",
 }
 VI: Final = {
     "ops.not_allowed": "Chỉ chủ bot hoặc người quản lý máy chủ mới xem được mục này.",
@@ -115,6 +117,8 @@ VI: Final = {
     "ops.r.shard_connecting": "Shard {shard} chưa kết nối xong.",
     "ops.r.rest_failing": "API của Discord không trả lời.",
     "ops.r.voice_unhealthy": "Một số kết nối thoại đang kết nối lại.",
+    "ops.r.extractor_stale": "yt-dlp đã cũ; YouTube có thể ngừng hoạt động.",
+    "ops.r.starting": "Bot đang khởi động: chưa phải shard nào cũng đã kết nối.",
 }
 i18n.register(EN, VI)
 

@@ -38,8 +38,6 @@ i18n.register(
         "audio.stalled": "the audio source stopped sending data.",
         "audio.busy": "the music service is busy right now; try again in a moment.",
         "audio.unknown": "something went wrong while playing it.",
-        # /health: a reason code of musicbot.ops.health
-        "ops.r.extractor_stale": "yt-dlp is out of date; YouTube may stop working.",
     },
     {
         "audio.cannot_open": "không mở được âm thanh (đường dẫn có thể đã hết hạn).",
@@ -48,7 +46,6 @@ i18n.register(
         "audio.stalled": "nguồn âm thanh ngừng gửi dữ liệu.",
         "audio.busy": "dịch vụ nhạc đang bận; hãy thử lại sau giây lát.",
         "audio.unknown": "có lỗi xảy ra khi phát bài này.",
-        "ops.r.extractor_stale": "yt-dlp đã cũ; YouTube có thể ngừng hoạt động.",
     },
 )
 

@@ -134,6 +134,16 @@ class Connection:
 
 
 @attrs.frozen
+class InvalidSessionRecord:
+    """One op 9 the emulator sent: when, and whether it let the session be resumed.  After
+    ``d=false`` Discord asks the client to wait 1-5 s before it identifies again."""
+
+    shard_id: int | None  # None: the connection had not identified or resumed yet
+    at: float
+    resumable: bool
+
+
+@attrs.frozen
 class IdentifyRecord:
     shard_id: int
     num_shards: int
@@ -171,6 +181,7 @@ class GatewayServer:
         self.identifies: list[IdentifyRecord] = []
         self.resumes: list[ResumeRecord] = []
         self.refused_resumes: list[ResumeRecord] = []  # answered with op 9 on request
+        self.invalid_sessions: list[InvalidSessionRecord] = []  # every op 9 sent, in order
         self.received: list[tuple[int, int, Any]] = []  # (connection id, op, d) from the bot
         self.acks_paused: set[int] = set()
         self._changed = trio.Event()
@@ -271,6 +282,11 @@ class GatewayServer:
         conn = self._require(shard_id)
         if not resumable and conn.session is not None:
             conn.session.invalid = True
+        await self._invalid_session(conn, resumable)
+
+    async def _invalid_session(self, conn: Connection, resumable: bool) -> None:
+        shard = conn.session.shard_id if conn.session is not None else None
+        self.invalid_sessions.append(InvalidSessionRecord(shard, trio.current_time(), resumable))
         await self._send(conn, {"op": OP_INVALID_SESSION, "d": resumable})
 
     async def close(self, shard_id: int = 0, code: int = 4000) -> None:
@@ -520,10 +536,10 @@ class GatewayServer:
             self.refused_resumes.append(
                 ResumeRecord(session.shard_id, session.session_id, seq, trio.current_time())
             )
-            await self._send(conn, {"op": OP_INVALID_SESSION, "d": resumable})
+            await self._invalid_session(conn, resumable)
             return True
         if session is None or session.invalid:
-            await self._send(conn, {"op": OP_INVALID_SESSION, "d": False})
+            await self._invalid_session(conn, False)
             return True
         if seq is not None and (not isinstance(seq, int) or seq > len(session.log)):
             await self._close(conn, CLOSE_INVALID_SEQ)

@@ -12,7 +12,9 @@ a ``now`` on the same clock (``trio.current_time()``), and returns a :class:`Hea
   gateway stopped acknowledging us, resuming does not help until an ACK arrives again); REST has
   been failing for longer than ``rest_grace``.
 * **degraded** (still 200: the bot works, a human may want to look): a shard's heartbeat latency
-  is above ``degraded_latency``; a shard is reconnecting (briefly); REST is failing (briefly);
+  is above ``degraded_latency``; a shard is connecting or reconnecting (briefly); the bot is
+  still ``starting`` (not every expected shard is up yet, so it is never healthy before it is
+  ready); REST is failing (briefly);
   some voice connections are not healthy; yt-dlp is older than ``extractor_stale_days`` (YouTube
   breaks old releases within weeks).
 * **healthy** otherwise.
@@ -168,15 +170,17 @@ def _shard_reasons(s: ShardHealth, now: float, th: Thresholds) -> list[Reason]:
         )
         return out
     if s.status is ShardStatus.CONNECTING:
-        if down_for > th.disconnected_grace:
-            out.append(
-                Reason(
-                    code="shard_connecting",
-                    status=Status.UNHEALTHY,
-                    detail=f"shard {s.shard_id} still connecting after {down_for:.0f} s",
-                    shard_id=s.shard_id,
-                )
+        stuck = down_for > th.disconnected_grace
+        out.append(
+            Reason(
+                code="shard_connecting",
+                status=Status.UNHEALTHY if stuck else Status.DEGRADED,
+                detail=f"shard {s.shard_id} still connecting after {down_for:.0f} s"
+                if stuck
+                else f"shard {s.shard_id} connecting ({down_for:.0f} s)",
+                shard_id=s.shard_id,
             )
+        )
         return out
     # CONNECTED: the ACK clock starts when the shard connected if no ACK came yet.
     if s.heartbeat_interval and s.zombie_since is None:
@@ -238,6 +242,18 @@ def evaluate(inputs: HealthInputs, now: float, th: Thresholds | None = None) -> 
         )
     connected = {s.shard_id for s in inputs.shards if s.status is ShardStatus.CONNECTED}
     ready = inputs.expected_shards > 0 and len(connected) >= inputs.expected_shards
+    if not ready and not any(r.shard_id is not None for r in reasons):
+        # Nothing wrong with a known shard, yet not every expected one is up: the shard count
+        # is not known yet, or a shard has not started.  Never "healthy" before "ready".
+        reasons.append(
+            Reason(
+                code="starting",
+                status=Status.DEGRADED,
+                detail="starting: the shard count is not known yet"
+                if inputs.expected_shards == 0
+                else f"{len(connected)} of {inputs.expected_shards} shards connected",
+            )
+        )
     if any(r.status is Status.UNHEALTHY for r in reasons):
         status = Status.UNHEALTHY
     elif reasons:

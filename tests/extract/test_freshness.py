@@ -12,7 +12,14 @@ from structlog.testing import capture_logs
 from actors.guild.ops_commands import health_embed
 from musicbot.__main__ import main as cli
 from musicbot.extract.runtime import freshness, log_freshness
-from musicbot.ops.health import HealthInputs, HealthState, Status, evaluate
+from musicbot.ops.health import (
+    HealthInputs,
+    HealthState,
+    ShardHealth,
+    ShardStatus,
+    Status,
+    evaluate,
+)
 from musicbot.ops.metrics import Metrics
 
 
@@ -38,12 +45,20 @@ def test_metrics_name_the_version_and_its_age() -> None:
 
 
 def test_health_degrades_when_yt_dlp_is_old_and_shows_it() -> None:
-    old = evaluate(HealthInputs(extractor_version="2026.01.02", extractor_age_days=61), now=0.0)
+    up = {
+        "shards": (ShardHealth(shard_id=0, status=ShardStatus.CONNECTED, since=0.0),),
+        "expected_shards": 1,
+    }
+    old = evaluate(
+        HealthInputs(extractor_version="2026.01.02", extractor_age_days=61, **up), now=0.0
+    )
     assert old.status is Status.DEGRADED
     assert [r.code for r in old.reasons] == ["extractor_stale"]
     assert "make update-extractor" in old.reasons[0].detail
     assert old.to_json()["extractor"] == {"version": "2026.01.02", "age_days": 61}
-    fine = evaluate(HealthInputs(extractor_version="2026.11.30", extractor_age_days=2), now=0.0)
+    fine = evaluate(
+        HealthInputs(extractor_version="2026.11.30", extractor_age_days=2, **up), now=0.0
+    )
     assert fine.status is Status.HEALTHY and fine.extractor_summary() == "2026.11.30 (2 d)"
     embed = health_embed(old, "vi", shards=None)
     fields = {f["name"]: f["value"] for f in embed["fields"]}

@@ -87,11 +87,12 @@ def test_connected_without_any_ack_counts_from_connect() -> None:
 
 def test_stuck_connecting_and_readiness_needs_every_shard() -> None:
     state = HealthState()
-    assert codes(state, 0.0) == (Status.HEALTHY, set(), False)  # shard count not known yet
+    assert codes(state, 0.0) == (Status.DEGRADED, {"starting"}, False)  # shard count unknown
     state.set_expected_shards(2)
     state.shard_status(0, ShardStatus.CONNECTED, 0.0)
+    assert codes(state, 0.5) == (Status.DEGRADED, {"starting"}, False)  # shard 1 not begun
     state.shard_status(1, ShardStatus.CONNECTING, 0.0)
-    assert codes(state, 1.0) == (Status.HEALTHY, set(), False)
+    assert codes(state, 1.0) == (Status.DEGRADED, {"shard_connecting"}, False)
     assert codes(state, 61.0)[:2] == (Status.UNHEALTHY, {"shard_connecting"})
     state.shard_status(1, ShardStatus.CONNECTED, 61.0)
     assert codes(state, 62.0) == (Status.HEALTHY, set(), True)

@@ -27,11 +27,12 @@ async def test_metrics_healthz_readyz_and_404() -> None:
             )
             assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
             async with httpx.AsyncClient(base_url=url) as client:
-                # Not ready: the shard has not connected.  Healthy otherwise.
+                # Not ready: the shard has not begun.  Degraded, never healthy, meanwhile.
                 r = await client.get("/readyz")
                 assert r.status_code == 503 and r.json() == {"ready": False}
                 r = await client.get("/healthz")
-                assert r.status_code == 200 and r.json()["status"] == "healthy"
+                assert r.status_code == 200 and r.json()["status"] == "degraded"
+                assert [x["code"] for x in r.json()["reasons"]] == ["starting"]
 
                 now = trio.current_time()
                 health.shard_status(0, ShardStatus.CONNECTED, now)
