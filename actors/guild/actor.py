@@ -248,9 +248,13 @@ class Guild:
         return self.call.listeners()
 
     def refresh_alone(self) -> None:
+        """Re-check whether the bot is alone in its channel, which starts or clears the
+        ``[voice] alone_timeout`` clock (``Call.refresh_alone``)."""
         self.call.refresh_alone()
 
     def is_dj(self, inv: Invocation) -> bool:
+        """Whether the member behind ``inv`` may use DJ-only commands: a server manager, a
+        holder of the guild's DJ role, or the only listener in the bot's channel."""
         return state.is_dj(
             permissions=inv.permissions,
             roles=inv.roles,
@@ -260,6 +264,8 @@ class Guild:
         )
 
     def lang(self, inv: Invocation | None = None) -> str | None:
+        """The locale to speak in: the guild's ``language`` setting, else ``inv``'s locale,
+        or without ``inv`` (announcements) the last request's; ``None`` means the default."""
         if self.settings.language:
             return self.settings.language
         return inv.locale if inv is not None else self.locale
@@ -267,12 +273,18 @@ class Guild:
     # ------------------------------------------------------------------ snapshots
 
     def playback_position(self) -> float:
+        """Where the current track is now, in seconds: the player's last report moved on by
+        the time since, while audio flows (reports come only every few seconds)."""
         return self.playback.position_now()
 
     def set_position(self, position: float, *, moving: bool) -> None:
+        """Record ``position`` (seconds); ``moving`` says audio flows from there, so
+        ``playback_position`` advances with the clock until the next report."""
         self.playback.set_position(position, moving=moving)
 
     def snapshot(self) -> dict[str, Any]:
+        """The plain state the supervisor keeps for a restart after a crash (in memory only;
+        ``capture`` is the copy for disk)."""
         return state.snapshot(
             queue=self.queue,
             voice_channel_id=self.voice_channel_id,
@@ -286,6 +298,8 @@ class Guild:
         )
 
     def capture(self) -> SessionSnapshot:
+        """The session as the debounced writer stores it on disk, so a process restart can
+        resume it (``voice_channel_id`` 0: not in voice)."""
         return SessionSnapshot(
             guild_id=self.guild_id,
             voice_channel_id=self.voice_channel_id or 0,
@@ -312,6 +326,9 @@ class Guild:
             self.save_state(self.snapshot())
 
     def restore_from(self, data: Mapping[str, Any]) -> None:
+        """Take over the state of a ``snapshot`` (or a stored session, via
+        ``state.from_session``); a missing volume or 24/7 flag keeps the current one.  Joins
+        nothing: the callers decide whether to rejoin."""
         saved = state.restore(data, max_queue=self.cfg.limits.max_queue_length)
         self.queue = saved.queue
         self.voice_channel_id = saved.voice_channel_id
@@ -327,14 +344,21 @@ class Guild:
     async def answer(
         self, inv: Invocation, key: str, *, ephemeral: bool = False, **kw: Any
     ) -> None:
+        """Answer ``inv`` with the text ``key`` (filled in from ``kw``) in the member's
+        language; queued like ``respond``."""
         await self.respond(inv, t(key, self.lang(inv), **kw), ephemeral=ephemeral)
 
     async def respond(
         self, inv: Invocation, body: dict[str, Any] | str, *, ephemeral: bool = False
     ) -> None:
+        """Answer ``inv`` with ``body`` (a message payload, or plain text) from a child task,
+        in order with its other answers; returns at once, so a slow REST call never blocks
+        the loop (``wait_replies`` waits for it)."""
         self._reply(inv, functools.partial(inv.reply.send, body, ephemeral=ephemeral))
 
     async def defer(self, inv: Invocation, *, ephemeral: bool = False) -> None:
+        """Acknowledge ``inv`` now and answer later (Discord waits only 3 s for the first
+        answer); queued like ``respond``, a no-op once acknowledged."""
         self._reply(inv, functools.partial(inv.reply.defer, ephemeral=ephemeral))
 
     async def update(self, inv: Invocation, body: dict[str, Any]) -> None:
@@ -354,6 +378,8 @@ class Guild:
         self.posts.post(kind, body)
 
     def announce_text(self, key: str, **kw: Any) -> None:
+        """Post the text ``key`` (filled in from ``kw``) to the music channel in the guild's
+        language; a mention in it (a title, a name) pings nobody."""
         self.announce(
             "text", {"content": t(key, self.lang(), **kw), "allowed_mentions": {"parse": []}}
         )
@@ -371,6 +397,8 @@ class Guild:
                 return
 
     def show_now_playing(self) -> None:
+        """Post the now-playing card of the current track (kind ``np``: it replaces the last
+        one); nothing when there is no current track."""
         track = self.queue.current
         if track is None:
             return
@@ -415,11 +443,15 @@ class Guild:
                 await self.inbox_send.send(wrap(event=event))
 
     def join(self, channel_id: int) -> None:
+        """Go to ``channel_id``, opening the connection and its player if there are none; it
+        also ends a hold, since a member asked for music again."""
         self.held = False  # a member asked for music again
         self.ensure_voice_task()
         self.call.join(channel_id)
 
     async def leave(self, reason_key: str | None) -> None:
+        """Leave voice on purpose: stop playing, end the session (queue and saved session go),
+        post ``reason_key`` if one is given and publish ``VoiceDisconnected``."""
         await self.stop_playback()
         self.call.leave()
         await self.end_session()
@@ -444,6 +476,8 @@ class Guild:
     # ------------------------------------------------------------------ playback
 
     async def stop_playback(self) -> None:
+        """Stop the track being played, if any, and clear pause and hold; the player stays
+        open for the next track."""
         await self.playback.stop()
 
     async def play_current(self, *, start_at: float = 0.0) -> None:
@@ -458,8 +492,11 @@ class Guild:
         self.set_position(
             start_at, moving=False
         )  # kept for Connected or the resolution to start from
-        if not self.voice_connected or self.player is None:
-            return  # starts on Connected
+        if not self.voice_connected or self.player is None or self.call.holding:
+            # Starts on Connected (``on_voice``).  While the call reconnects, a track that
+            # finished in the same instant as the hold must not start the next one into a
+            # socket that is gone: its first seconds would be lost.
+            return
         resolve, expired = self.playback.needs_resolving(track)
         if resolve:
             if self.playing_entry is not None and self.playing_entry != track.entry_id:
@@ -496,6 +533,8 @@ class Guild:
         return True
 
     async def resolve_task(self, track: Track, force: bool) -> None:
+        """Child task: get ``track`` a stream URL from the extractor (``force``: a new one, the
+        old was refused or expired) and post the track, or the error, back as ``Resolved``."""
         try:
             fresh = await self.deps.extractor.resolve(track, force=force)
         except Exception as exc:
@@ -504,6 +543,9 @@ class Guild:
             await self.inbox_send.send(Resolved(entry_id=track.entry_id, track=fresh))
 
     async def on_resolved(self, msg: Resolved) -> None:
+        """A resolution came back: play the track from the kept position if it is still the
+        current entry; on failure say why, skip it and play the next.  Stale answers are
+        ignored."""
         self.resolving.discard(msg.entry_id)
         current = self.queue.current
         if current is None or current.entry_id != msg.entry_id:
@@ -526,6 +568,9 @@ class Guild:
         await self.play_current(start_at=self.position)
 
     async def on_player(self, event: pm.PlayerEvent) -> None:
+        """Act on a player report about the entry last asked for (any other is stale): follow
+        the position, announce a start, and at an end advance the queue, refresh a refused
+        stream or skip a failed track."""
         match event:
             case pm.TrackStarted(track=track, position=position):
                 if track.entry_id != self.playing_entry:
@@ -583,7 +628,10 @@ class Guild:
                 # entry goes on from the exact place the player was held at.
                 if after_hold and await self.playback.release():
                     return
-                if not resumed and self.playing_entry is None and self.queue.current is not None:
+                # Nothing held: a first connect, or a track ended during the hold (resumed or
+                # not, its successor waited for this).
+                idle = self.playing_entry is None and not self.resolving
+                if (not resumed or after_hold) and idle and self.queue.current is not None:
                     await self.play_current(start_at=self.position)
             case Hold():
                 await self.playback.hold()  # frames would be lost meanwhile
@@ -608,15 +656,20 @@ class Guild:
                 assert_never(outcome)
 
     async def player_close(self) -> None:
+        """Close the player and end its task; the next voice connection comes with a new one."""
         await self.playback.close()
 
     async def on_member_voice(self, msg: MemberVoiceState) -> None:
+        """A member's voice state: the call updates who is where (and the bot's connection);
+        the bot moved by someone is saved, since a restart must rejoin the new channel."""
         if self.call.on_member_voice(msg.user_id, msg.channel_id, msg.session_id):
             self.changed()  # moved by someone: the call follows
 
     # ------------------------------------------------------------------ the loop
 
     def deadline(self) -> float:
+        """When the loop must wake by itself (``state.next_deadline``): to leave when alone or
+        idle, or to stop the actor; ``math.inf`` when never."""
         return state.next_deadline(
             now=trio.current_time(),
             in_voice=self.voice_channel_id is not None,
@@ -771,6 +824,9 @@ class Guild:
                 await done.wait()
 
     async def restore_session(self, data: Mapping[str, Any], *, recovered: bool) -> None:
+        """Carry on a saved session: rejoin its channel if a member is still there, else
+        forget it (and leave a channel the old process may still show the bot in).
+        ``recovered``: after a crash, so the music channel is told the track goes on."""
         self.restore_from(data)
         channel = self.voice_channel_id
         if channel is None:

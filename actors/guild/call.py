@@ -47,11 +47,15 @@ VOICE_EVENTS_BUFFER = 16  # the connection waits when it is full (lossless)
 
 @attrs.frozen
 class Hold:
-    pass
+    """The call is reconnecting: pause the player at its exact position (frames would be
+    lost)."""
 
 
 @attrs.frozen
 class Up:
+    """Connected (again) in ``channel_id``; ``resumed``: the voice session was resumed, not
+    new; ``after_hold``: a ``Hold`` came first, so the held entry goes on where it was."""
+
     channel_id: int
     resumed: bool
     after_hold: bool
@@ -59,11 +63,15 @@ class Up:
 
 @attrs.frozen
 class MovedTo:
+    """Someone dragged the bot to ``channel_id``: only the channel changes."""
+
     channel_id: int
 
 
 @attrs.frozen
 class Gone:
+    """The call has ended for ``reason`` (not on purpose); the connection is closed."""
+
     reason: StopReason
     channel_id: int | None  # where the bot was
 
@@ -81,6 +89,9 @@ class Opened:
 
 
 class Call:
+    """The guild's voice call: the channel the bot wants, its connection and who is in voice.
+    Only the guild actor's loop calls it, so it needs no locks."""
+
     def __init__(
         self,
         *,
@@ -112,6 +123,8 @@ class Call:
         return [u for u, c in self.members.items() if c == self.channel_id and u != bot]
 
     def refresh_alone(self) -> None:
+        """Start the ``alone_since`` clock when the bot's channel has no listener (keeping an
+        earlier start), clear it when someone is there or the bot wants no channel."""
         if self.channel_id is None or self.listeners():
             self.alone_since = None
         elif self.alone_since is None:
@@ -184,6 +197,8 @@ class Call:
         return moved
 
     def on_voice_server(self, token: str, endpoint: str | None) -> None:
+        """VOICE_SERVER_UPDATE for the guild, passed to the connection as is (it knows which
+        are stale); dropped when there is no connection."""
         if self.voice is not None:
             self.voice.on_voice_server_update(token=token, endpoint=endpoint)
 
@@ -196,6 +211,8 @@ class Call:
     # -- what the connection says -------------------------------------------------------------
 
     def interpret(self, event: VoiceEvent) -> CallOutcome:
+        """Update the call's state from one connection event and say what the guild must do
+        (see the module docstring); ``None`` when nothing, e.g. a move we already knew of."""
         match event:
             case Connected(channel_id=channel_id, resumed=resumed):
                 self.connected = True

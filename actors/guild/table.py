@@ -44,6 +44,8 @@ class Family:
 
 @attrs.frozen(kw_only=True)
 class CommandTable:
+    """Every family's handlers, DJ-only names and report handlers, joined by :meth:`of`."""
+
     handlers: Mapping[str, Handler]
     dj_only: frozenset[str]
     reports: Mapping[type, ReportHandler]
@@ -79,6 +81,8 @@ class CommandTable:
         return best
 
     def needs_dj(self, key: str) -> bool:
+        """Whether the handler registered as ``key`` (the key :meth:`lookup` returned, not the
+        raw custom id) is only for DJs."""
         return key in self.dj_only
 
 

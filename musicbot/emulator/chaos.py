@@ -51,11 +51,15 @@ REST_TARGETS: Final = ("POST /channels/*", "PATCH /channels/*", "POST /interacti
 
 @attrs.frozen(kw_only=True)
 class Step:
+    """One fault of a plan: a ``kind`` from ``KINDS``, injected ``at`` seconds in, with its
+    ``params`` as sorted pairs (a tuple, so a step is hashable and prints the same each run)."""
+
     kind: str
     at: float  # seconds after the plan starts
     params: tuple[tuple[str, Any], ...] = ()
 
     def param(self, name: str, default: Any = None) -> Any:
+        """The parameter ``name`` of this step, or ``default`` when the kind has none."""
         return dict(self.params).get(name, default)
 
     def __str__(self) -> str:

@@ -248,9 +248,12 @@ class VoiceFaults:
         return self.history[-1]
 
     def pick_order(self) -> Order:
+        """``events_first`` or ``close_first``, drawn from the seeded ``self.random``."""
         return self.random.choice(ORDERS)
 
     def pick_delay(self, max_delay: float) -> float:
+        """A delay between 0 and ``max_delay`` seconds from ``self.random``, rounded to the
+        millisecond so ``history`` reads the same on a replay."""
         return round(self.random.uniform(0.0, max_delay), 3)
 
     # -- internals -----------------------------------------------------------------------------

@@ -161,6 +161,10 @@ class ResumeRecord:
 
 
 class GatewayServer:
+    """The emulated gateway of one :class:`~musicbot.emulator.world.World`: its sessions and
+    connections, what the bot sent, and the fault controls tests drive (``emu.gateway_faults``).
+    """
+
     def __init__(
         self,
         world: World,
@@ -189,11 +193,14 @@ class GatewayServer:
 
     @property
     def url(self) -> str:
+        """The ``ws://`` address to connect to (meaningful once ``serve`` has started)."""
         return f"ws://127.0.0.1:{self.port}"
 
     async def serve(
         self, *, task_status: trio.TaskStatus[GatewayServer] = trio.TASK_STATUS_IGNORED
     ) -> None:
+        """Listen on a free port of 127.0.0.1 (set in ``port``), report ``started(self)`` and
+        serve connections until cancelled."""
         # A raw TCP listener wrapped by trio-websocket (not serve_websocket) so that a test can
         # drop a connection without a close frame.
         async with trio.open_nursery() as nursery:
@@ -231,9 +238,12 @@ class GatewayServer:
             await self._changed.wait()
 
     async def wait_for_identifies(self, n: int) -> None:
+        """Return once ``n`` IDENTIFYs in all have been accepted (counted since the start)."""
         await self.wait_until(lambda: len(self.identifies) >= n)
 
     async def wait_for_resumes(self, n: int) -> None:
+        """Return once ``n`` RESUMEs in all have succeeded; ones refused with op 9 do not
+        count (they are in ``refused_resumes``)."""
         await self.wait_until(lambda: len(self.resumes) >= n)
 
     async def wait_connected(self, shard_id: int = 0) -> Connection:
@@ -246,6 +256,8 @@ class GatewayServer:
     # ------------------------------------------------------------------ controls
 
     def live(self, shard_id: int = 0) -> Connection | None:
+        """The newest open connection bound to a valid session of the shard, or ``None``
+        (also while a new socket has not identified or resumed yet)."""
         for conn in reversed(self.connections):
             s = conn.session
             if not conn.closed and s is not None and s.shard_id == shard_id and not s.invalid:
@@ -259,6 +271,8 @@ class GatewayServer:
         return conn
 
     def session_for_shard(self, shard_id: int) -> Session | None:
+        """The newest session of the shard not invalidated, socket attached or not (events
+        logged to it replay on a resume), or ``None``."""
         for s in reversed(list(self.sessions.values())):
             if s.shard_id == shard_id and not s.invalid:
                 return s
@@ -310,9 +324,12 @@ class GatewayServer:
         self.next_resume_invalid.extend([resumable] * times)
 
     def pause_acks(self, shard_id: int = 0) -> None:
+        """Stop answering the shard's heartbeats with op 11, so the bot should see a zombie
+        connection and reconnect; undone by ``resume_acks``."""
         self.acks_paused.add(shard_id)
 
     def resume_acks(self, shard_id: int = 0) -> None:
+        """Answer the shard's heartbeats again (the ones missed meanwhile stay unanswered)."""
         self.acks_paused.discard(shard_id)
 
     def dispatch(self, shard_id: int, name: str, d: dict[str, Any]) -> None:

@@ -221,12 +221,16 @@ class MediaServer:
     searches: list[str] = attrs.field(factory=list)  # the words of each /search request
 
     def url(self, path: str) -> str:
+        """The absolute URL of ``path`` (which starts with ``/``) on this server."""
         return self.base_url + path
 
     def media_url(self, name: str) -> str:
+        """The direct audio file of the tone ``name`` (a ``KeyError`` if there is none)."""
         return self.url(f"/media/{self.tones[name].filename}")
 
     def page_url(self, name: str) -> str:
+        """The HTML page embedding the tone ``name``, with the title and duration yt-dlp's
+        generic extractor reads (it answers 404 if there is no such tone)."""
         return self.url(f"/page/{name}.html")
 
     @property

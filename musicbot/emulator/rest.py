@@ -220,9 +220,13 @@ class EmulatorRest:
         return self.store.interactions
 
     def commands(self, guild_id: int | None = None) -> list[dict[str, Any]]:
+        """The application commands as the last accepted bulk PUT stored them, for a guild or
+        (``None``) the global ones; a new list, empty before any PUT."""
         return list(self.store.commands.get(guild_id, []))
 
     def put_count(self, guild_id: int | None = None) -> int:
+        """How many bulk command PUTs were accepted for the guild (``None``: global), so a
+        test can tell whether the bot re-registered unchanged commands."""
         return self.store.put_counts.get(guild_id, 0)
 
     def register_interaction(
@@ -279,6 +283,9 @@ class EmulatorRest:
     async def wait_for_request(
         self, predicate: Callable[[RecordedRequest], bool]
     ) -> RecordedRequest:
+        """The first recorded request (any status) that ``predicate`` accepts, waiting for it
+        if none does yet."""
+
         def check() -> RecordedRequest | None:
             return next((r for r in self.requests if predicate(r)), None)
 
@@ -300,6 +307,9 @@ class EmulatorRest:
         channel_id: int,
         predicate: Callable[[dict[str, Any]], bool] = lambda m: True,
     ) -> dict[str, Any]:
+        """The first message now in ``channel_id`` that ``predicate`` accepts, waiting for it
+        if none does yet; it is the stored dict itself, so later edits show through."""
+
         def check() -> dict[str, Any] | None:
             msgs = self.store.messages.get(channel_id, [])
             return next((m for m in msgs if predicate(m)), None)

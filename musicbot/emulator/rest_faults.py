@@ -97,10 +97,13 @@ class RestFaults:
         self.slow_answers.append(Slow(route_pattern, delay, times))
 
     def clear(self) -> None:
+        """Disarm every forced status and slow answer not fired yet; ``fired`` is kept."""
         self.forced.clear()
         self.slow_answers.clear()
 
     def take_forced(self, target: str) -> Forced | None:
+        """For the server, per request: the first armed status fault matching ``target``
+        (``"METHOD /path"``), with one use spent and noted in ``fired``; ``None`` if none."""
         for f in self.forced:
             if f.times > 0 and fnmatch.fnmatchcase(target, f.pattern):
                 f.times -= 1
@@ -109,6 +112,8 @@ class RestFaults:
         return None
 
     def take_delay(self, target: str) -> float:
+        """For the server, per request: the delay of the first armed slow fault matching
+        ``target``, with one use spent and noted in ``fired``; 0.0 if none."""
         for s in self.slow_answers:
             if s.times > 0 and fnmatch.fnmatchcase(target, s.pattern):
                 s.times -= 1

@@ -139,6 +139,8 @@ class VoiceServer:
         return self.endpoint_of(self.ws_port)
 
     def endpoint_of(self, port: int) -> str:
+        """The endpoint handed out for ``port``: ``host:port`` without a scheme, as Discord's,
+        when serving TLS; with ``ws://`` when ``tls=False`` (so the client does not use TLS)."""
         return f"127.0.0.1:{port}" if self.tls else f"ws://127.0.0.1:{port}"
 
     # -- serving -------------------------------------------------------------------------------
@@ -146,6 +148,8 @@ class VoiceServer:
     async def serve(
         self, *, task_status: trio.TaskStatus[VoiceServer] = trio.TASK_STATUS_IGNORED
     ) -> None:
+        """Open the UDP media port and the first voice endpoint (writing ``ca_file`` while TLS
+        is on), report ``started(self)`` and serve until cancelled."""
         udp = trio.socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM)
         with udp:
             await udp.bind(("127.0.0.1", 0))
@@ -208,6 +212,8 @@ class VoiceServer:
     def end_session(
         self, *, guild_id: int, user_id: int, close_code: int = CLOSE_DISCONNECTED
     ) -> None:
+        """End the user's session (it leaves the call) and close its socket, if any, with
+        ``close_code`` in the background; nothing when the user has no session."""
         session = self.detach_session(guild_id=guild_id, user_id=user_id)
         if session is None:
             return
@@ -234,6 +240,7 @@ class VoiceServer:
     # -- controls ------------------------------------------------------------------------------
 
     def call(self, guild_id: int, channel_id: int) -> Call:
+        """The channel's DAVE call, created (empty) on first use."""
         key = (guild_id, channel_id)
         if key not in self.calls:
             self.calls[key] = Call(
@@ -249,9 +256,12 @@ class VoiceServer:
         return self.call(guild_id, channel_id).add_listener(user_id)
 
     def remove_listener(self, *, guild_id: int, channel_id: int, user_id: int) -> None:
+        """A libdave member leaves the channel: the bot gets op 13 and the next commit
+        removes the member from the group (an epoch change)."""
         self.call(guild_id, channel_id).remove_listener(user_id)
 
     def session_of(self, guild_id: int, user_id: int) -> ServerSession:
+        """The user's current session in the guild; a ``KeyError`` if there is none."""
         return self.sessions[(guild_id, user_id)]
 
     async def close_client(self, guild_id: int, user_id: int, code: int) -> None:
@@ -299,6 +309,8 @@ class VoiceServer:
         self.media.reorder_next_packet()
 
     def downgrade(self, guild_id: int, channel_id: int) -> int:
+        """Start the call's transition to DAVE protocol 0 (plain Opus); returns the transition
+        id.  A ``RuntimeError`` without a bot in the call or while a change is in flight."""
         return self.call(guild_id, channel_id).downgrade()
 
     def upgrade(self, guild_id: int, channel_id: int) -> None:
@@ -306,6 +318,8 @@ class VoiceServer:
         self.call(guild_id, channel_id).upgrade()
 
     def send_bad_commit(self, guild_id: int, channel_id: int) -> int:
+        """Send the bot an op 29 whose commit it cannot process, so it should answer op 31;
+        returns the transition id."""
         return self.call(guild_id, channel_id).announce_bad_commit()
 
     # -- waiting -------------------------------------------------------------------------------
@@ -315,14 +329,20 @@ class VoiceServer:
         self._changed = trio.Event()
 
     async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds (checked after every change)."""
         while not predicate():
             await self._changed.wait()
 
     async def wait_for_frames(self, listener: Listener, count: int) -> list[ReceivedFrame]:
+        """Until ``listener`` has recorded ``count`` frames; returns its own list of frames
+        (not a copy, so it keeps growing)."""
         await self.wait_until(lambda: len(listener.frames) >= count)
         return listener.frames
 
     async def wait_for_op(self, guild_id: int, user_id: int, op: int, count: int = 1) -> None:
+        """Until the user's current session has received ``op`` from its client ``count``
+        times (a new session counts from zero)."""
+
         def seen() -> bool:
             session = self.sessions.get((guild_id, user_id))
             return session is not None and session.received.count(op) >= count

@@ -213,6 +213,9 @@ def shard_of(guild_id: int, num_shards: int) -> int:
 
 
 class World:
+    """The state one emulator serves: the application and its bot user, guilds and what the
+    bot registered; every change Discord would announce is emitted to the subscribers."""
+
     def __init__(
         self,
         *,
@@ -264,6 +267,8 @@ class World:
         return lambda: self._listeners.remove(listener)
 
     def emit(self, guild_id: int | None, name: str, d: dict[str, Any]) -> None:
+        """Hand the dispatch ``name`` with payload ``d`` to every subscriber, now; ``guild_id``
+        routes it to a shard (``None``: shard 0)."""
         for listener in list(self._listeners):
             listener(guild_id, name, d)
 
@@ -315,6 +320,8 @@ class World:
         )
 
     def guild_create_payload(self, guild_id: int) -> dict[str, Any]:
+        """The guild's GUILD_CREATE payload as it stands now: channels, members and voice
+        states included, as READY's follow-up and a new guild carry them."""
         g = self.guilds[guild_id]
         return {
             "id": str(g.id),
@@ -332,6 +339,8 @@ class World:
         }
 
     def guilds_for_shard(self, shard_id: int, num_shards: int) -> list[int]:
+        """The ids of the guilds Discord's routing (``shard_of``) gives to shard ``shard_id``
+        of ``num_shards``."""
         return [gid for gid in self.guilds if shard_of(gid, num_shards) == shard_id]
 
     # ------------------------------------------------------------------ members, voice
@@ -346,6 +355,8 @@ class World:
         permissions: int = DEFAULT_MEMBER_PERMISSIONS,
         locale: str = "en-US",
     ) -> Member:
+        """Add a member to the guild (a fresh id unless ``user_id``), not in voice.  No event
+        is emitted: the bot meets members in interactions and voice states."""
         member = Member(
             user_id=user_id if user_id is not None else self.new_id(),
             name=name,
@@ -376,6 +387,7 @@ class World:
         }
 
     def voice_channel_of(self, guild_id: int, user_id: int) -> int | None:
+        """The voice channel the user is in, in the guild, or ``None`` when not in voice."""
         vs = self.guilds[guild_id].voice_states.get(user_id)
         return vs.channel_id if vs else None
 
@@ -401,10 +413,14 @@ class World:
         return self.guilds[guild_id].voice_states.pop(user_id, None)
 
     def emit_voice_state(self, guild_id: int, vs: VoiceState, *, left: bool = False) -> None:
+        """Emit VOICE_STATE_UPDATE for ``vs``; ``left`` sends ``channel_id: null`` (the user
+        left voice) while keeping the session id."""
         guild = self.guilds[guild_id]
         self.emit(guild_id, "VOICE_STATE_UPDATE", self._voice_state_payload(guild, vs, left=left))
 
     def emit_voice_server(self, guild_id: int, token: str, endpoint: str | None) -> None:
+        """Emit VOICE_SERVER_UPDATE with ``token`` and ``endpoint`` (``None``, as Discord
+        sends it: the voice server went away, another update follows)."""
         self.emit(
             guild_id,
             "VOICE_SERVER_UPDATE",

@@ -29,6 +29,9 @@ from musicbot.i18n import register, t
 
 
 class Reason(enum.StrEnum):
+    """Why an extraction failed.  The value is what crosses from the worker process and
+    names the i18n key (``key``) and the ``reason`` label of logs and metrics."""
+
     UNSUPPORTED = "unsupported"
     PRIVATE = "private"
     REMOVED = "removed"
@@ -50,6 +53,7 @@ class Reason(enum.StrEnum):
 
     @property
     def key(self) -> str:
+        """The i18n key of the member-facing text, ``extract.<value>``."""
         return f"extract.{self.value}"
 
     @property
@@ -158,6 +162,8 @@ class ExtractionError(MusicBotError):
     detail: str = ""
 
     def text(self, locale: str | None = None) -> str:
+        """The member-facing explanation of ``reason`` in ``locale`` (the default when
+        ``None``); never includes ``detail``."""
         return t(self.reason.key, locale)
 
     def __str__(self) -> str:

@@ -40,10 +40,13 @@ class PlaylistInfo:
 
 @attrs.frozen(kw_only=True)
 class SearchInfo:
+    """The results of a search for ``query``, flat like a playlist's entries."""
+
     query: str
     tracks: tuple[Track, ...]
 
 
+#: What one extraction produces: a single track, a flat playlist or search results.
 Extraction = TrackInfo | PlaylistInfo | SearchInfo
 
 

@@ -14,6 +14,9 @@ FORMAT: Final = "bestaudio/best"
 
 
 class Mode(enum.Enum):
+    """What the text handed to yt-dlp is: a link, or a search query; picks the playlist and
+    flattening options in :func:`build_options`."""
+
     URL = "url"  # one track, or a playlist flattened (entries resolved lazily)
     SEARCH = "search"  # "<provider><N>:<text>", flattened
 
