@@ -4,7 +4,9 @@ Rooms.  ``actor.py`` (this module) owns the loop, the inbox, the snapshots and t
 composes the rooms: ``state.py`` (pure: snapshot and session shapes, who is a DJ, the next
 deadline), ``call.py`` (the wanted channel and the voice connection; it alone reads what the
 connection reports, as hold / up / moved / gone), ``playback.py`` (the player, the entry it
-plays, the position, the hold while the call reconnects).  Commands come from the table it is
+plays, the position, the hold while the call reconnects), ``flow.py`` (the playback flow: the
+queue's current track to the player, and the player's and the call's reports back) and
+``lifecycle.py`` (restoring, holding and stopping a session).  Commands come from the table it is
 handed (``GuildDeps.commands``; ``table.py``, built by ``families.py`` from ``commands.py``
 (music), ``playlists.py``, ``settings.py`` and ``ops_commands.py``); ``replies.py`` sends
 interaction answers in order per interaction id and ``announcer.py`` posts to the music
@@ -43,7 +45,6 @@ paused at its exact position; the next ``Connected`` resumes the same entry ther
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import random
 import secrets
@@ -58,9 +59,9 @@ import trio
 import actors.guild.texts  # noqa: F401  (registers the command texts)
 from actors import events as ev
 from actors.extractor import ExtractorHandle
-from actors.guild import state, views
+from actors.guild import flow, lifecycle, state, views
 from actors.guild.announcer import Announcer, ChannelMessages
-from actors.guild.call import Call, Gone, Hold, MovedTo, Up
+from actors.guild.call import Call
 from actors.guild.messages import (
     ChannelGone,
     Command,
@@ -81,12 +82,10 @@ from actors.guild.messages import (
     VoiceServer,
 )
 from actors.guild.playback import Playback
-from actors.guild.reasons import classify_playback, failure_text, should_refresh
 from actors.guild.replies import ReplyQueue
 from actors.guild.table import CommandTable
 from actors.kit.supervisor import ChildContext
 from actors.playlists import PersonalPlaylistsHandle
-from musicbot.audio import messages as pm
 from musicbot.audio.player import PlayerHandle
 from musicbot.audio.source import SourceOpener
 from musicbot.config import Config
@@ -105,7 +104,7 @@ from musicbot.storage import (
     StorageError,
     StorageIOError,
 )
-from musicbot.voice import StopReason, UpdateVoiceState, VoiceConnection, VoiceEvent
+from musicbot.voice import UpdateVoiceState, VoiceConnection
 
 log = structlog.get_logger(__name__)
 
@@ -481,179 +480,8 @@ class Guild:
         await self.playback.stop()
 
     async def play_current(self, *, start_at: float = 0.0) -> None:
-        """Make the player play the queue's current track (resolving it first if needed)."""
-        track = self.queue.current
-        if track is None:
-            await self.stop_playback()
-            self.idle_since = trio.current_time()
-            self.deps.bus.publish(ev.QueueEmpty(guild_id=self.guild_id))
-            return
-        self.idle_since = None
-        self.set_position(
-            start_at, moving=False
-        )  # kept for Connected or the resolution to start from
-        if not self.voice_connected or self.player is None or self.call.holding:
-            # Starts on Connected (``on_voice``).  While the call reconnects, a track that
-            # finished in the same instant as the hold must not start the next one into a
-            # socket that is gone: its first seconds would be lost.
-            return
-        resolve, expired = self.playback.needs_resolving(track)
-        if resolve:
-            if self.playing_entry is not None and self.playing_entry != track.entry_id:
-                # The previous track must not play on while this one resolves: its natural
-                # end would advance the queue past the track the member asked for.
-                await self.stop_playback()
-            if track.entry_id not in self.resolving:
-                self.resolving.add(track.entry_id)
-                self.nursery.start_soon(self.resolve_task, track, expired)
-            return
-        await self.playback.play(track, start_at=start_at)
-
-    async def refresh_stream(
-        self, track: Track, error: BaseException | None, position: float
-    ) -> bool:
-        """The stream URL was refused (403 at open, or expired mid-song): ask the extractor
-        for a new one and play the same entry on from ``position``, once per entry (see
-        ``actors.guild.reasons``).  True when a refresh was started."""
-        current = self.queue.current
-        if current is None or current.entry_id != track.entry_id:
-            return False
-        already = self.playback.refreshed_entry == track.entry_id
-        if not should_refresh(error, refreshed_already=already):
-            return False
-        self.playback.refreshed_entry = track.entry_id
-        # If no new URL comes, this is what failed (the extractor's own word for a refused
-        # URL, e.g. "private", says less than the player's).
-        self.playback.refresh_failure = classify_playback(error, position=position)
-        log.info("stream_refresh", entry=track.entry_id, position=round(position, 2))
-        self.set_position(position, moving=False)  # where the refreshed stream starts
-        if track.entry_id not in self.resolving:
-            self.resolving.add(track.entry_id)
-            self.nursery.start_soon(self.resolve_task, track, True)
-        return True
-
-    async def resolve_task(self, track: Track, force: bool) -> None:
-        """Child task: get ``track`` a stream URL from the extractor (``force``: a new one, the
-        old was refused or expired) and post the track, or the error, back as ``Resolved``."""
-        try:
-            fresh = await self.deps.extractor.resolve(track, force=force)
-        except Exception as exc:
-            await self.inbox_send.send(Resolved(entry_id=track.entry_id, error=exc))
-        else:
-            await self.inbox_send.send(Resolved(entry_id=track.entry_id, track=fresh))
-
-    async def on_resolved(self, msg: Resolved) -> None:
-        """A resolution came back: play the track from the kept position if it is still the
-        current entry; on failure say why, skip it and play the next.  Stale answers are
-        ignored."""
-        self.resolving.discard(msg.entry_id)
-        current = self.queue.current
-        if current is None or current.entry_id != msg.entry_id:
-            return
-        if msg.track is None:
-            error = msg.error
-            if self.playback.refreshed_entry == msg.entry_id and self.playback.refresh_failure:
-                error = self.playback.refresh_failure  # the refresh after a refusal failed
-            self.announce_text(
-                "cmd.track_failed", title=current.title, reason=failure_text(error, self.lang())
-            )
-            self.deps.bus.publish(
-                ev.TrackFailed(guild_id=self.guild_id, track=current, error=repr(error))
-            )
-            self.queue.skip()
-            self.changed()
-            await self.play_current()
-            return
-        self.queue.replace_current(msg.track)
-        await self.play_current(start_at=self.position)
-
-    async def on_player(self, event: pm.PlayerEvent) -> None:
-        """Act on a player report about the entry last asked for (any other is stale): follow
-        the position, announce a start, and at an end advance the queue, refresh a refused
-        stream or skip a failed track."""
-        match event:
-            case pm.TrackStarted(track=track, position=position):
-                if track.entry_id != self.playing_entry:
-                    return
-                self.set_position(position, moving=True)
-                self.deps.bus.publish(ev.TrackStarted(guild_id=self.guild_id, track=track))
-                self.show_now_playing()
-                self.changed()
-            case pm.PositionChanged(track=track, position=position):
-                if track.entry_id == self.playing_entry:
-                    self.set_position(position, moving=not self.paused)
-                    self.save_state(self.snapshot())
-                    self.writer.mark_dirty()
-            case pm.TrackEnded(track=track, reason=reason, error=error, position=position):
-                if track.entry_id != self.playing_entry:
-                    return  # replaced or stopped on purpose; already handled
-                self.playback.playing_entry = None
-                self.set_position(0.0, moving=False)
-                if reason is pm.EndReason.FAILED:
-                    if await self.refresh_stream(track, error, position):
-                        return
-                    failure = classify_playback(error, position=position)
-                    self.announce_text(
-                        "cmd.track_failed",
-                        title=track.title,
-                        reason=failure_text(failure, self.lang()),
-                    )
-                    self.deps.bus.publish(
-                        ev.TrackFailed(guild_id=self.guild_id, track=track, error=repr(failure))
-                    )
-                    self.queue.skip()
-                elif reason is pm.EndReason.FINISHED:
-                    self.deps.bus.publish(
-                        ev.TrackFinished(guild_id=self.guild_id, track=track, played=position)
-                    )
-                    self.queue.advance()
-                    if self.queue.current is None:
-                        self.announce_text("cmd.queue_finished")
-                else:
-                    return
-                self.changed()
-                await self.play_current()
-            case _:
-                assert_never(event)
-
-    async def on_voice(self, event: VoiceEvent) -> None:
-        """What the call makes of the connection's report (see ``actors.guild.call``)."""
-        outcome = self.call.interpret(event)
-        match outcome:
-            case Up(channel_id=channel_id, resumed=resumed, after_hold=after_hold):
-                self.deps.bus.publish(
-                    ev.VoiceConnected(guild_id=self.guild_id, channel_id=channel_id)
-                )
-                # Back after a reconnect (a resume, a move, a new voice server): the same
-                # entry goes on from the exact place the player was held at.
-                if after_hold and await self.playback.release():
-                    return
-                # Nothing held: a first connect, or a track ended during the hold (resumed or
-                # not, its successor waited for this).
-                idle = self.playing_entry is None and not self.resolving
-                if (not resumed or after_hold) and idle and self.queue.current is not None:
-                    await self.play_current(start_at=self.position)
-            case Hold():
-                await self.playback.hold()  # frames would be lost meanwhile
-            case MovedTo():
-                self.changed()  # the new channel is where a restart rejoins; nothing "left"
-            case Gone(reason=reason, channel_id=was):
-                log.info("voice_lost", reason=reason.value, channel_id=was)
-                await self.stop_playback()
-                await self.player_close()
-                await self.end_session()
-                key = "cmd.kicked" if reason is StopReason.KICKED else "cmd.voice_failed"
-                self.announce_text(key, reason=reason.value.replace("_", " "))
-                self.deps.bus.publish(
-                    ev.VoiceDisconnected(
-                        guild_id=self.guild_id, channel_id=was, reason=reason.value
-                    )
-                )
-                self.changed()
-            case None:
-                pass
-            case _:
-                assert_never(outcome)
+        """Make the player play the queue's current track (see :func:`flow.play_current`)."""
+        await flow.play_current(self, start_at=start_at)
 
     async def player_close(self) -> None:
         """Close the player and end its task; the next voice connection comes with a new one."""
@@ -713,9 +541,11 @@ class Guild:
                     self.text_channel_id = None
             case RestoreSession(snapshot=snapshot):
                 if self.voice_channel_id is None and self.cfg.storage.resume_sessions:
-                    await self.restore_session(state.from_session(snapshot), recovered=False)
+                    await lifecycle.restore_session(
+                        self, state.from_session(snapshot), recovered=False
+                    )
             case Shutdown(leave_voice=leave_voice):
-                await self.shutdown(leave_voice=leave_voice)
+                await lifecycle.shutdown(self, leave_voice=leave_voice)
                 return True
             case (
                 Extracted()
@@ -730,11 +560,11 @@ class Guild:
                 else:
                     await report(self, msg)
             case Resolved():
-                await self.on_resolved(msg)
+                await flow.on_resolved(self, msg)
             case FromPlayer(event=event):
-                await self.on_player(event)
+                await flow.on_player(self, event)
             case FromVoice(event=event):
-                await self.on_voice(event)
+                await flow.on_voice(self, event)
             case _:
                 assert_never(msg)
         return False
@@ -801,85 +631,6 @@ class Guild:
                 self.queue.advance()
             await self.play_current()
 
-    async def shutdown(self, *, leave_voice: bool) -> None:
-        """Graceful stop: keep the snapshot on disk, send silence, leave voice."""
-        self.stopping = True
-        if self.player is not None and self.playing_entry is not None:
-            # PositionChanged comes every 5 s: ask for the exact place to resume from.
-            with trio.move_on_after(1), contextlib.suppress(Exception):
-                self.set_position((await self.player.status()).position, moving=False)
-        if self.voice_channel_id is not None and (self.queue.current or len(self.queue)):
-            self.writer.mark_dirty()
-            with trio.move_on_after(5):
-                await self.writer.flush()
-        if self.player is not None:
-            await self.player.stop()  # the player sends five silence frames
-            with trio.move_on_after(2), contextlib.suppress(Exception):
-                await self.player.status()  # answered once the Stop and its silence are done
-        if leave_voice and self.voice is not None and self.voice_channel_id is not None:
-            done = self.call.done
-            self.call.leave()
-            self.call.close()  # after the leave: op 4 is queued, the session closed, task ends
-            with trio.move_on_after(3):
-                await done.wait()
-
-    async def restore_session(self, data: Mapping[str, Any], *, recovered: bool) -> None:
-        """Carry on a saved session: rejoin its channel if a member is still there, else
-        forget it (and leave a channel the old process may still show the bot in).
-        ``recovered``: after a crash, so the music channel is told the track goes on."""
-        self.restore_from(data)
-        channel = self.voice_channel_id
-        if channel is None:
-            return
-        if not any(c == channel for u, c in self.members.items() if u != self.bot_id):
-            log.info("session_not_resumed_channel_empty", channel_id=channel)
-            self.voice_channel_id = None
-            # (after a crash too: the dead instance never left the channel it was in)
-            await self.drop_stored_session()
-            return
-        self.voice_channel_id = None
-        self.join(channel)
-        if recovered and self.queue.current is not None:
-            self.announce_text("cmd.recovered", title=self.queue.current.title)
-
-    async def hold(self, data: Mapping[str, Any], *, announce: bool) -> None:
-        """Past the crash limit: keep the queue (here and in the saved session on disk), stop
-        playing, leave voice, and say so; the next /play or /resume carries on (``join``)."""
-        self.restore_from(data)
-        self.held = True
-        # Write the saved session now, while it still names the channel (``changed`` only marks
-        # it dirty in a call): the crash may have cancelled the debounced write of the last
-        # tracks, and the next /play or a process restart resumes from this copy.
-        if self.voice_channel_id is not None and (self.queue.current or len(self.queue)):
-            self.writer.mark_dirty()
-            with trio.move_on_after(5):
-                await self.writer.flush()
-        self.voice_channel_id = None
-        if announce:
-            log.error("guild_actor_held", queued=len(self.queue))
-            self.announce_text("cmd.gave_up")
-        if self.members.get(self.bot_id) is not None:
-            try:  # the crashed instance never said goodbye to the channel
-                await self.deps.update_voice_state(self.guild_id, None, False, False)
-            except Exception as exc:  # the gateway may be reconnecting; Discord times it out
-                log.warning("ghost_voice_leave_failed", error=repr(exc))
-
-    async def drop_stored_session(self) -> None:
-        """A stored session whose channel is gone or empty is over: forget it, and leave the
-        channel Discord may still show the bot in (the crashed process never said goodbye)."""
-        self.queue = Queue(max_length=self.cfg.limits.max_queue_length)
-        self.set_position(0.0, moving=False)
-        await self.writer.discard()
-        try:
-            await self.deps.storage.sessions().delete(self.guild_id)
-        except StorageError as exc:
-            log.warning("session_delete_failed", error=str(exc))
-        if self.members.get(self.bot_id) is not None:
-            try:
-                await self.deps.update_voice_state(self.guild_id, None, False, False)
-            except Exception as exc:  # the gateway may be reconnecting; Discord times it out
-                log.warning("ghost_voice_leave_failed", error=repr(exc))
-
 
 async def run(
     inbox: trio.MemoryReceiveChannel[GuildMsg],
@@ -912,9 +663,9 @@ async def run(
             if isinstance(previous, Mapping):
                 exhausted = ctx is not None and ctx.exhausted
                 if exhausted or previous.get("held"):
-                    await g.hold(previous, announce=exhausted)
+                    await lifecycle.hold(g, previous, announce=exhausted)
                 else:
-                    await g.restore_session(previous, recovered=True)
+                    await lifecycle.restore_session(g, previous, recovered=True)
                 g.dirty = True
                 g.commit()
             log.info("guild_actor_started", restarted=ctx is not None and ctx.restart_count > 0)

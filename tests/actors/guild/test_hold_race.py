@@ -15,6 +15,7 @@ import pytest
 import trio
 
 from actors.events import EventBus
+from actors.guild import flow
 from actors.guild.actor import BotIdentity, Guild, GuildDeps
 from musicbot import config
 from musicbot.audio import messages as pm
@@ -99,16 +100,16 @@ async def test_a_track_ending_during_the_hold_waits_for_the_call(
         g.queue.add(first)
         g.queue.add(second)
         g.queue.advance()
-        await g.on_voice(_connected(resumed=False))  # the call is up: t550 plays
+        await flow.on_voice(g, _connected(resumed=False))  # the call is up: t550 plays
         assert player.calls == [("play", "t550", 0.0)]
 
-        await g.on_voice(Reconnecting(guild_id=GUILD, action=action, close_code=code))
+        await flow.on_voice(g, Reconnecting(guild_id=GUILD, action=action, close_code=code))
         ended = pm.TrackEnded(track=first, reason=pm.EndReason.FINISHED, position=1.6)
-        await g.on_player(ended)  # was already on its way
+        await flow.on_player(g, ended)  # was already on its way
         assert g.queue.current is not None and g.queue.current.title == "t770"
         assert [c[0] for c in player.calls] == ["play", "pause"]  # t770 waits
 
-        await g.on_voice(_connected(resumed=resumed))
+        await flow.on_voice(g, _connected(resumed=resumed))
         assert player.calls[-1] == ("play", "t770", 0.0)  # from its start, once
         assert [c[0] for c in player.calls].count("play") == 2
         nursery.cancel_scope.cancel()
