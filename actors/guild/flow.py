@@ -24,6 +24,7 @@ from actors.guild.call import Gone, Hold, MovedTo, Up
 from actors.guild.messages import Resolved
 from actors.guild.reasons import classify_playback, failure_text, should_refresh
 from musicbot.audio import messages as pm
+from musicbot.audio.messages import PlayerEvent
 from musicbot.models.track import Track
 from musicbot.voice import StopReason, VoiceEvent
 
@@ -120,7 +121,7 @@ async def on_resolved(g: Guild, msg: Resolved) -> None:
     await play_current(g, start_at=g.position)
 
 
-async def on_player(g: Guild, event: pm.PlayerEvent) -> None:
+async def on_player(g: Guild, event: PlayerEvent) -> None:
     """Act on a player report about the entry last asked for (any other is stale): follow
     the position, announce a start, and at an end advance the queue, refresh a refused
     stream or skip a failed track."""

@@ -106,4 +106,5 @@ class PositionChanged:
     position: float
 
 
+#: What the player reports to its owner (``TrackStarted``, ``TrackEnded``, ``PositionChanged``).
 PlayerEvent = TrackStarted | TrackEnded | PositionChanged
