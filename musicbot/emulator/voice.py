@@ -89,6 +89,7 @@ CLOSE_DAVE_REQUIRED: Final = 4017
 
 MIN_GATEWAY_VERSION: Final = 4
 CLOSE_WAIT_S: Final = 2.0
+UDP_RECEIVE_BUFFER: Final = 8 << 20  # bytes (the kernel doubles it for its bookkeeping)
 # A client closing with these says "I am done": Discord ends the session (RFC 6455 1000/1001).
 SESSION_ENDING_CLOSES: Final = frozenset({1000, 1001})
 
@@ -152,6 +153,7 @@ class VoiceServer:
         is on), report ``started(self)`` and serve until cancelled."""
         udp = trio.socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM)
         with udp:
+            _big_receive_buffer(udp)
             await udp.bind(("127.0.0.1", 0))
             self.udp_port = udp.getsockname()[1]
             self._udp = udp
@@ -571,6 +573,20 @@ class VoiceServer:
             ssrc = secrets.randbits(32) or 1
             if ssrc not in taken:
                 return ssrc
+
+
+def _big_receive_buffer(udp: trio.socket.SocketType) -> None:
+    """Room for a tick of every stream: unlike a real voice server (one per call), this one
+    socket takes the packets of every guild a test runs, 20 ms bursts of them.  As root the
+    system's ``rmem_max`` does not cap it (``SO_RCVBUFFORCE``); otherwise it is capped."""
+    for option in (getattr(stdlib_socket, "SO_RCVBUFFORCE", None), stdlib_socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            udp.setsockopt(stdlib_socket.SOL_SOCKET, option, UDP_RECEIVE_BUFFER)
+        except OSError:
+            continue
+        return
 
 
 async def _send(ws: trio_websocket.WebSocketConnection, op: int, d: Any) -> None:

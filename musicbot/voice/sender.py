@@ -23,10 +23,13 @@ buffered (a seek or skip) and restarts the ``sent`` count the player derives its
 Concurrency.  Streams are touched by their player task and by the sender task, both on the one
 Trio thread, and neither awaits between reading and updating a stream's fields, so every
 operation is atomic and there is no lock (the same argument as the voice connection's).
-When nothing plays the sender blocks on an event instead of ticking.  Each tick starts one
-stream further along than the last, so when a shared buffer downstream overflows (a receiver
-that takes every stream's packets on one socket, as the emulator does) the loss is spread over
-all streams instead of always hitting the last ones of the burst.
+When nothing plays the sender blocks on an event instead of ticking.  Every tick sends the
+streams in the same order (the order they started playing), so each stream leaves at the same
+offset after the tick's start and its packets stay exactly 20 ms apart.  (Starting each tick
+one stream further along, which spread the losses of a receive buffer shared by every stream,
+swept every stream's offset across the whole tick: at 1000 streams its pacing p99 went from
+6.5 ms to 14-24 ms.  On Discord each connection has its own socket and voice server; the
+emulator's one UDP socket gets a receive buffer big enough for its bursts instead.)
 """
 
 from __future__ import annotations
@@ -219,11 +222,6 @@ class VoiceSender:
         self.stats.ticks += 1
         done: list[SenderStream] = []
         streams = list(self._active)
-        if len(streams) > 1:
-            # Start one place further each tick: whatever is at the end of a burst (a shared
-            # receive buffer that overflows) is a different stream every time, never the same.
-            cut = self.stats.ticks % len(streams)
-            streams = streams[cut:] + streams[:cut]
         for stream in streams:
             if stream.silence_left:
                 stream.silence_left -= 1
