@@ -3,14 +3,16 @@
 The public surface is ``__all__``: the actor (:func:`~actors.guild.actor.run`, its state
 :class:`~actors.guild.actor.Guild` and dependencies :class:`~actors.guild.actor.GuildDeps`), the
 messages its inbox takes (:data:`~actors.guild.messages.GuildMsg`), and the command table a new
-command is added to (:func:`~actors.guild.families.default_table`).  The names load on first use
-(PEP 562 ``__getattr__``) so that importing one submodule does not import the whole actor.
+command is added to (:func:`~actors.guild.families.default_table`).  The names load on first
+use (PEP 562 ``__getattr__``; :mod:`musicbot.lazy`) so that importing one submodule does not
+import the whole actor.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from musicbot import lazy
 
 if TYPE_CHECKING:
     from actors.guild.actor import BotIdentity, Guild, GuildDeps, run
@@ -54,14 +56,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy.exports(__name__, _WHERE, globals(), __all__)

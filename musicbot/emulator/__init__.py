@@ -5,14 +5,16 @@ channels through :class:`~musicbot.emulator.world.World`; inject faults through
 :class:`~musicbot.emulator.faults.VoiceFaults`, :class:`~musicbot.emulator.rest_faults.RestFaults`,
 the gateway's methods and :mod:`musicbot.emulator.chaos`.
 
-The public surface is ``__all__``.  Its names load on first use (PEP 562 ``__getattr__``), so
-importing one server (``musicbot.emulator.world`` alone, say) does not start up the others.
+The public surface is ``__all__``.  Its names load on first use (PEP 562 ``__getattr__``;
+:mod:`musicbot.lazy`), so importing one server (``musicbot.emulator.world`` alone, say) does
+not start up the others.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from musicbot import lazy
 
 if TYPE_CHECKING:
     from musicbot.emulator.chaos import Step, inject, plan
@@ -62,14 +64,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy.exports(__name__, _WHERE, globals(), __all__)
