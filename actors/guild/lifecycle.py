@@ -35,10 +35,7 @@ async def shutdown(g: Guild, *, leave_voice: bool) -> None:
         # PositionChanged comes every 5 s: ask for the exact place to resume from.
         with trio.move_on_after(1), contextlib.suppress(Exception):
             g.set_position((await g.player.status()).position, moving=False)
-    if g.voice_channel_id is not None and (g.queue.current or len(g.queue)):
-        g.writer.mark_dirty()
-        with trio.move_on_after(5):
-            await g.writer.flush()
+    await _write_session_now(g)
     if g.player is not None:
         await g.player.stop()  # the player sends five silence frames
         with trio.move_on_after(2), contextlib.suppress(Exception):
@@ -79,19 +76,12 @@ async def hold(g: Guild, data: Mapping[str, Any], *, announce: bool) -> None:
     # Write the saved session now, while it still names the channel (``changed`` only marks
     # it dirty in a call): the crash may have cancelled the debounced write of the last
     # tracks, and the next /play or a process restart resumes from this copy.
-    if g.voice_channel_id is not None and (g.queue.current or len(g.queue)):
-        g.writer.mark_dirty()
-        with trio.move_on_after(5):
-            await g.writer.flush()
+    await _write_session_now(g)
     g.voice_channel_id = None
     if announce:
         log.error("guild_actor_held", queued=len(g.queue))
         g.announce_text("cmd.gave_up")
-    if g.members.get(g.bot_id) is not None:
-        try:  # the crashed instance never said goodbye to the channel
-            await g.deps.update_voice_state(g.guild_id, None, False, False)
-        except Exception as exc:  # the gateway may be reconnecting; Discord times it out
-            log.warning("ghost_voice_leave_failed", error=repr(exc))
+    await _leave_ghost_channel(g)
 
 
 async def drop_stored_session(g: Guild) -> None:
@@ -104,8 +94,24 @@ async def drop_stored_session(g: Guild) -> None:
         await g.deps.storage.sessions().delete(g.guild_id)
     except StorageError as exc:
         log.warning("session_delete_failed", error=str(exc))
-    if g.members.get(g.bot_id) is not None:
-        try:
-            await g.deps.update_voice_state(g.guild_id, None, False, False)
-        except Exception as exc:  # the gateway may be reconnecting; Discord times it out
-            log.warning("ghost_voice_leave_failed", error=repr(exc))
+    await _leave_ghost_channel(g)
+
+
+async def _write_session_now(g: Guild) -> None:
+    """Write the saved session at once (not debounced) while it names a channel and has
+    something to play; bounded, so a stuck disk cannot hold a stop or a hold for long."""
+    if g.voice_channel_id is not None and (g.queue.current or len(g.queue)):
+        g.writer.mark_dirty()
+        with trio.move_on_after(5):
+            await g.writer.flush()
+
+
+async def _leave_ghost_channel(g: Guild) -> None:
+    """Leave the channel Discord may still show the bot in: a crashed instance (or process)
+    never said goodbye to it.  A failure is only logged (Discord times the state out)."""
+    if g.members.get(g.bot_id) is None:
+        return
+    try:
+        await g.deps.update_voice_state(g.guild_id, None, False, False)
+    except Exception as exc:  # the gateway may be reconnecting
+        log.warning("ghost_voice_leave_failed", error=repr(exc))

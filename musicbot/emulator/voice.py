@@ -579,14 +579,11 @@ def _big_receive_buffer(udp: trio.socket.SocketType) -> None:
     """Room for a tick of every stream: unlike a real voice server (one per call), this one
     socket takes the packets of every guild a test runs, 20 ms bursts of them.  As root the
     system's ``rmem_max`` does not cap it (``SO_RCVBUFFORCE``); otherwise it is capped."""
-    for option in (getattr(stdlib_socket, "SO_RCVBUFFORCE", None), stdlib_socket.SO_RCVBUF):
-        if option is None:
-            continue
-        try:
+    forced = getattr(stdlib_socket, "SO_RCVBUFFORCE", None)  # Linux only
+    for option in (o for o in (forced, stdlib_socket.SO_RCVBUF) if o is not None):
+        with contextlib.suppress(OSError):  # not root: the capped one below
             udp.setsockopt(stdlib_socket.SOL_SOCKET, option, UDP_RECEIVE_BUFFER)
-        except OSError:
-            continue
-        return
+            return
 
 
 async def _send(ws: trio_websocket.WebSocketConnection, op: int, d: Any) -> None:
