@@ -122,6 +122,9 @@ class ExtractorConfig:
     allow_private_addresses: bool = False
     search_provider: str = "ytsearch"  # a yt-dlp prefix, or a URL template with {query}
     search_results: int = 5
+    # Where autoplay finds tracks related to a non-YouTube track: "" (none) or a URL template
+    # with {url} (the track's page, URL-encoded) whose page lists them (actors.extractor.related).
+    related_provider: str = ""
     cookies_file: str = ""
     user_agent: str = ""
     proxy: str = ""
@@ -170,6 +173,22 @@ class LyricsConfig:
 
 
 @attrs.frozen(kw_only=True)
+class SpotifyConfig:
+    """Spotify links (musicbot.spotify): the Web API's client-credentials flow.  Empty keys
+    turn Spotify links off (they are answered with what the operator must set)."""
+
+    client_id: str = ""
+    client_secret: Secret = Secret("")
+    api_base: str = "https://api.spotify.com/v1"  # the only hosts Spotify look-ups contact
+    accounts_base: str = "https://accounts.spotify.com"
+    timeout: float = 10.0  # seconds per request
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+
+@attrs.frozen(kw_only=True)
 class Config:
     discord: DiscordConfig = DiscordConfig()
     audio: AudioConfig = AudioConfig()
@@ -181,6 +200,7 @@ class Config:
     log: LogConfig = LogConfig()
     ops: OpsConfig = OpsConfig()
     lyrics: LyricsConfig = LyricsConfig()
+    spotify: SpotifyConfig = SpotifyConfig()
 
     @property
     def token(self) -> Secret:
@@ -194,7 +214,8 @@ class Config:
             db_password = urlsplit(self.storage.url.value).password or ""
         except ValueError:
             db_password = ""
-        return tuple(s for s in (self.discord.token.value, db_password) if s)
+        spotify = self.spotify.client_secret.value
+        return tuple(s for s in (self.discord.token.value, db_password, spotify) if s)
 
 
 SECTIONS: Final[dict[str, type[Any]]] = {
@@ -208,6 +229,7 @@ SECTIONS: Final[dict[str, type[Any]]] = {
     "log": LogConfig,
     "ops": OpsConfig,
     "lyrics": LyricsConfig,
+    "spotify": SpotifyConfig,
 }
 
 
@@ -281,6 +303,15 @@ def _search_provider(v: Any) -> str | None:
     return None
 
 
+def _related_provider(v: Any) -> str | None:
+    s = str(v)
+    if s == "":
+        return None
+    if not s.startswith(("http://", "https://")):
+        return 'must be "" (none) or a URL template starting with http:// or https://'
+    return None if "{url}" in s else "a related-tracks URL must contain {url}"
+
+
 def _storage_url(v: Any) -> str | None:
     text = v.value if isinstance(v, Secret) else str(v)
     if text in ("", "files") or text.startswith(("sqlite:", "postgresql://", "postgres://")):
@@ -298,6 +329,21 @@ def _pem_file(v: Any) -> str | None:
     return None
 
 
+def _spotify_client_id(v: Any) -> str | None:
+    s = str(v)
+    if s == "" or (s.isascii() and s.isalnum()):
+        return None
+    return 'must be the Client ID of your Spotify app (letters and digits), or "" for none'
+
+
+def _spotify_client_secret(v: Any) -> str | None:
+    text = v.value if isinstance(v, Secret) else str(v)
+    if text == "" or (text.isascii() and text.isalnum()):
+        return None
+    # The value is a secret: the problem never repeats it (see build's "got").
+    return 'must be the Client secret of your Spotify app (letters and digits), or ""'
+
+
 CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("discord", "api_base"): _http_url,
     ("discord", "gateway_url"): _ws_url,
@@ -305,6 +351,11 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("voice", "now_playing_refresh"): _refresh_interval,
     ("lyrics", "api_base"): _http_url,
     ("lyrics", "timeout"): _positive,
+    ("spotify", "client_id"): _spotify_client_id,
+    ("spotify", "client_secret"): _spotify_client_secret,
+    ("spotify", "api_base"): _http_url,
+    ("spotify", "accounts_base"): _http_url,
+    ("spotify", "timeout"): _between(0.5, 120),
     ("audio", "bitrate"): _between(6, 510),
     ("audio", "default_volume"): _between(0, 200),
     ("limits", "max_queue_length"): _positive,
@@ -321,6 +372,7 @@ CHECKS: Final[dict[tuple[str, str], Check]] = {
     ("extractor", "timeout"): _positive,
     ("extractor", "search_results"): _between(1, 25),
     ("extractor", "search_provider"): _search_provider,
+    ("extractor", "related_provider"): _related_provider,
     ("extractor", "js_runtime"): _js_runtime,
     ("extractor", "playlist_batch_size"): _positive,
     ("extractor", "playlist_batch_pause"): _non_negative,
@@ -492,15 +544,17 @@ def build(
                     ConfigProblem(section, key, "unknown key" + _suggest(key, list(fields)), "")
                 )
                 continue
+            # A secret's value is never repeated in a problem (it would reach the terminal).
+            got = "(hidden)" if fields[key] is Secret else _short(value)
             try:
                 converted = _convert(fields[key], value)
             except ValueError as exc:
-                problems.append(ConfigProblem(section, key, str(exc), _short(value)))
+                problems.append(ConfigProblem(section, key, str(exc), got))
                 continue
             check = CHECKS.get((section, key))
             reason = check(converted) if check else None
             if reason:
-                problems.append(ConfigProblem(section, key, reason, _short(value)))
+                problems.append(ConfigProblem(section, key, reason, got))
                 continue
             kwargs[key] = converted
         sections[section] = cls(**kwargs)
@@ -526,6 +580,26 @@ def build(
                     _short(list(cfg.discord.shard_ids)),
                 )
             )
+    spotify_keys = (bool(cfg.spotify.client_id), bool(cfg.spotify.client_secret))
+    if spotify_keys == (True, False):
+        problems.append(
+            ConfigProblem(
+                "spotify",
+                "client_secret",
+                "must be set too when client_id is (or MUSICBOT_SPOTIFY_CLIENT_SECRET); "
+                'leave both "" to turn Spotify links off',
+                "",
+            )
+        )
+    elif spotify_keys == (False, True):
+        problems.append(
+            ConfigProblem(
+                "spotify",
+                "client_id",
+                'must be set too when client_secret is; leave both "" to turn Spotify links off',
+                "",
+            )
+        )
     if problems:
         raise ConfigError(source=source, problems=tuple(problems))
     return cfg

@@ -64,10 +64,13 @@ def show_only_warnings_on_terminal() -> None:
             handler.setLevel(logging.WARNING)
 
 
-def embedded_config(cfg: Config, emu: Emulator, search_template: str = "") -> Config:
+def embedded_config(
+    cfg: Config, emu: Emulator, search_template: str = "", related_template: str = ""
+) -> Config:
     """The operator's config, pointed at the emulator, allowed to fetch the local demo media;
     with ``search_template`` (the media server's local search) unless the operator chose a
-    search provider of their own, so /search and autocomplete work offline."""
+    search provider of their own, so /search and autocomplete work offline, and likewise
+    ``related_template`` (its related tracks) as the related provider, so /autoplay does."""
     return attrs.evolve(
         cfg,
         discord=attrs.evolve(
@@ -86,6 +89,7 @@ def embedded_config(cfg: Config, emu: Emulator, search_template: str = "") -> Co
             search_provider=search_template
             if search_template and cfg.extractor.search_provider == "ytsearch"
             else cfg.extractor.search_provider,
+            related_provider=cfg.extractor.related_provider or related_template,
         ),
     )
 
@@ -240,8 +244,9 @@ async def run_embedded_console(
         async with open_web_server(web, port=pick_port(HOST, web_port)):
             on_web(web)
             await _run(
-                cfg, emu, web, listener, media.demo_links(), media.search_template, data_dir,
-                on_app, fd, out, terminal,
+                cfg, emu, web, listener, media.demo_links(),
+                (media.search_template, media.related_template), data_dir, on_app, fd, out,
+                terminal,
             )  # fmt: skip
 
 
@@ -251,7 +256,7 @@ async def _run(
     web: DemoWeb,
     listener: Listener,
     links: list[tuple[str, str]],
-    search_template: str,
+    templates: tuple[str, str],  # the media server's search and related-tracks providers
     data_dir: Path,
     on_app: Callable[[App], None],
     fd: int,
@@ -276,7 +281,7 @@ async def _run(
             recording=data_dir / RECORDING_NAME,
         )
         async with trio.open_nursery() as nursery:
-            config = embedded_config(cfg, emu, search_template)
+            config = embedded_config(cfg, emu, *templates)
             app: App = await nursery.start(serve, config)
             on_app(app)
             await app.ready.wait()

@@ -23,6 +23,8 @@ import attrs
 import httpx
 import trio
 
+from musicbot.webapi import BodyTooLarge, pinned_client, read_body
+
 MAX_BODY: Final = 1 << 20  # bytes of a search answer
 DURATION_SLACK: Final = 10.0  # seconds between the track's length and a record's
 _LRC_LINE: Final = re.compile(r"^\[(\d{1,3}):(\d{2}(?:\.\d{1,3})?)\](.*)$")
@@ -108,22 +110,20 @@ async def find(
     try:
         with trio.fail_after(timeout):
             async with (
-                httpx.AsyncClient(follow_redirects=False, trust_env=False) as client,
+                pinned_client() as client,
                 client.stream("GET", url, params=params, headers=headers) as response,
             ):
                 if response.status_code == 404:
                     return None
                 if response.status_code != 200:
                     raise LyricsUnavailable(f"status {response.status_code}")
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BODY:
-                        raise LyricsUnavailable("answer too large")
+                body = await read_body(response, MAX_BODY)
+    except BodyTooLarge:
+        raise LyricsUnavailable("answer too large") from None
     except (httpx.HTTPError, trio.TooSlowError) as exc:
         raise LyricsUnavailable(type(exc).__name__) from None
     try:
-        records = json.loads(bytes(body))
+        records = json.loads(body)
     except ValueError:
         raise LyricsUnavailable("not JSON") from None
     return pick(records, duration)

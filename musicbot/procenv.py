@@ -32,8 +32,9 @@ ALLOWED: Final = (
     "SSL_CERT_DIR",
 )
 DEFAULT_PATH: Final = "/usr/local/bin:/usr/bin:/bin"
-# Variables that hold the bot's secrets (the config reads DISCORD_TOKEN).
-SECRET_VARIABLES: Final = ("DISCORD_TOKEN",)
+# Variables that hold the bot's secrets (the config reads DISCORD_TOKEN, and the Spotify
+# client secret when the operator sets it through the environment).
+SECRET_VARIABLES: Final = ("DISCORD_TOKEN", "MUSICBOT_SPOTIFY_CLIENT_SECRET")
 
 
 def child_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:

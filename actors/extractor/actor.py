@@ -45,17 +45,20 @@ import structlog
 import trio
 
 from actors.cache.actor import CacheHandle
+from actors.extractor import spotify
 from actors.extractor.handle import NAME, ExtractorHandle
 from actors.extractor.messages import (
     Extract,
     ExtractorMsg,
     PlaylistResult,
+    Related,
     Resolve,
     Search,
     SearchResult,
     SingleResult,
 )
 from actors.extractor.pool import Pool, open_pool
+from actors.extractor.related import related
 from actors.extractor.work import (
     CACHE_DOWN,
     Result,
@@ -79,6 +82,7 @@ from musicbot.extract.options import search_query
 from musicbot.extract.probe import ffmpeg_path
 from musicbot.models.track import Track
 from musicbot.safety import Refusal, check_url, looks_like_url, sanitize_query
+from musicbot.spotify import SpotifyClient
 
 log = structlog.get_logger(__name__)
 
@@ -185,6 +189,13 @@ async def _deliver(st: State, waiter: Waiter, result: Result) -> None:
                     entry_id=original.entry_id,
                 )
                 reply(r, _too_long(st, resolved) or resolved)
+        case Related(reply=rr):
+            if isinstance(result, ExtractionError | Refusal):
+                reply(rr, result)
+            elif not isinstance(result, SearchInfo):
+                reply(rr, ExtractionError(Reason.UNKNOWN, "not a list of related tracks"))
+            else:
+                reply(rr, SearchResult(query=result.query, tracks=_requested(result.tracks, None)))
         case Search(requester_id=who, reply=rs):
             if isinstance(result, ExtractionError | Refusal):
                 reply(rs, result)
@@ -233,6 +244,9 @@ def _plan(st: State, msg: Waiter) -> tuple[str, Callable[[], Awaitable[Extractio
     is checked by address only) was resolved a moment ago.
     """
     cfg = st.config.extractor
+    spotify_link = spotify.plan(st, msg)  # apart from links and searches: its own keys
+    if spotify_link is not None:
+        return spotify_link
     match msg:
         case Resolve(track=track, force=force):
             url = track.webpage_url.strip()
@@ -243,6 +257,9 @@ def _plan(st: State, msg: Waiter) -> tuple[str, Callable[[], Awaitable[Extractio
             url = query.strip()
             check_url(url, cfg)
             return "url:" + url, functools.partial(extract_url, st, url, check_domain=True), True
+        case Related(track=track):
+            seed = track.webpage_url.strip()
+            return "related:" + seed, functools.partial(related, st, track), True
         case Extract(query=text) | Search(text=text):
             clean = sanitize_query(text)
             return "search:" + search_query(cfg, clean), functools.partial(search, st, clean), True
@@ -283,6 +300,7 @@ async def run(
             limiter=trio.CapacityLimiter(config.extractor.workers),
             ffmpeg=ffmpeg_path(config.audio.ffmpeg),
             http_proxy=egress_proxy or None,
+            spotify=SpotifyClient(config.spotify) if config.spotify.configured else None,
         )
         # One worker is started before the actor says it is up: the first /play then does not
         # wait for a Python process to import yt-dlp (a couple of seconds of CPU).

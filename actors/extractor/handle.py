@@ -12,6 +12,7 @@ from actors.extractor.messages import (
     ExtractorMsg,
     ExtractOutcome,
     Failure,
+    Related,
     Resolve,
     Search,
     SearchResult,
@@ -79,3 +80,16 @@ class ExtractorHandle:
         if isinstance(answer, ExtractionError | Refusal):
             raise answer
         return answer
+
+    async def related(self, track: Track) -> tuple[Track, ...]:
+        """Tracks related to ``track`` (unresolved, ``track`` itself left out), for autoplay;
+        raises ``ExtractionError`` with ``NO_RESULTS`` when there are none."""
+        answer: SearchResult | Failure = await ask(
+            self.inbox,
+            lambda r: Related(track=track, reply=r),
+            actor=NAME,
+            timeout=self.timeout,
+        )
+        if isinstance(answer, ExtractionError | Refusal):
+            raise answer
+        return answer.tracks

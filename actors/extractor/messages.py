@@ -74,5 +74,14 @@ class Search:
     reply: trio.MemorySendChannel[SearchResult | Failure]
 
 
-ExtractorMsg: TypeAlias = Extract | Resolve | Search
+@attrs.frozen(kw_only=True)
+class Related:
+    """Tracks related to ``track`` for autoplay (``actors.extractor.related``): flat and
+    unresolved, the seed left out."""
+
+    track: Track
+    reply: trio.MemorySendChannel[SearchResult | Failure]
+
+
+ExtractorMsg: TypeAlias = Extract | Resolve | Search | Related
 """Everything the extractor actor's inbox carries."""

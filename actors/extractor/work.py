@@ -16,7 +16,7 @@ import structlog
 import trio
 
 from actors.cache.actor import CacheHandle
-from actors.extractor.messages import Extract, Failure, Resolve, Search
+from actors.extractor.messages import Extract, Failure, Related, Resolve, Search
 from actors.extractor.pool import Pool
 from musicbot.config import Config
 from musicbot.errors import ActorDeadError, ActorTimeoutError
@@ -32,6 +32,7 @@ from musicbot.extract.options import Mode, build_options, search_is_url, search_
 from musicbot.extract.probe import measure_duration, probe_stream
 from musicbot.models.track import Track
 from musicbot.safety import Refusal, check_url, guard_url
+from musicbot.spotify import SpotifyClient
 
 log = structlog.get_logger("actors.extractor")
 
@@ -44,7 +45,7 @@ PROBE_TIMEOUT: Final = 10.0
 _ROUTINE: Final = re.compile(r"Falling back on generic information extractor")
 
 Result = Extraction | Failure
-Waiter = Extract | Resolve | Search
+Waiter = Extract | Resolve | Search | Related
 
 
 @attrs.define(eq=False)
@@ -60,6 +61,7 @@ class State:
     limiter: trio.CapacityLimiter  # concurrent ffmpeg probes
     ffmpeg: str
     http_proxy: str | None = None  # the egress guard, for the ffmpeg probe (yt-dlp: config)
+    spotify: SpotifyClient | None = None  # None: [spotify] keys not set (actors.extractor.spotify)
     flights: dict[str, list[Waiter]] = attrs.field(factory=dict)
     extractions: int = 0  # yt-dlp calls made (a test and a metric read it)
     warned: dict[str, float] = attrs.field(factory=dict)  # reason → when the operator was told
@@ -116,7 +118,10 @@ async def run_ytdlp(st: State, query: str, mode: Mode) -> Extraction:
 
 def cache_key(flight_key: str) -> str:
     """A forced re-extraction flies apart from normal ones but refreshes the same entry."""
-    return flight_key.replace("url!:", "url:", 1)
+    for forced in ("url!:", "spotify!:"):
+        if flight_key.startswith(forced):
+            return flight_key.replace("!:", ":", 1)
+    return flight_key
 
 
 CACHE_DOWN = (

@@ -63,6 +63,7 @@ from actors.guild import flow, lifecycle, state, views
 from actors.guild.announcer import Announcer, ChannelMessages
 from actors.guild.call import Call
 from actors.guild.messages import (
+    AutoplayFound,
     ChannelGone,
     Command,
     Extracted,
@@ -86,6 +87,7 @@ from actors.guild.replies import ReplyQueue
 from actors.guild.table import CommandTable
 from actors.kit.supervisor import ChildContext
 from actors.playlists import PersonalPlaylistsHandle
+from musicbot.audio.effects import Effects
 from musicbot.audio.player import PlayerHandle
 from musicbot.audio.source import SourceOpener
 from musicbot.config import Config
@@ -175,6 +177,8 @@ class Guild:
         self.searches: dict[str, tuple[float, int, tuple[Track, ...]]] = {}
         # Members who voted to skip, and the queue entry they voted on (actors.guild.vote_skip).
         self.skip_votes: tuple[str, frozenset[int]] = ("", frozenset())
+        # The entry whose related tracks autoplay is fetching ("" for none; actors.guild.autoplay).
+        self.autoplay_for = ""
         self.stay_24_7 = self.cfg.voice.stay_24_7
         self.idle_since: float | None = trio.current_time()
         self.stopping = False
@@ -290,6 +294,7 @@ class Guild:
             text_channel_id=self.text_channel_id,
             position=self.playback_position(),
             volume=self.volume,
+            effects=self.playback.effects,
             stay_24_7=self.stay_24_7,
             paused=self.paused,
             locale=self.locale,
@@ -334,6 +339,8 @@ class Guild:
         self.text_channel_id = saved.text_channel_id
         self.set_position(saved.position, moving=False)
         self.volume = saved.volume if saved.volume is not None else self.volume
+        if saved.effects is not None:
+            self.playback.effects = saved.effects
         self.stay_24_7 = saved.stay_24_7 if saved.stay_24_7 is not None else self.stay_24_7
         self.locale = saved.locale
         self.held = saved.held
@@ -424,7 +431,11 @@ class Guild:
             self.nursery.start_soon(opened.run)
             self.nursery.start_soon(self.forward, opened.events, FromVoice)
             player = self.playback.open(
-                opened.voice, self.deps.opener, self.volume, clock=self.deps.sender
+                opened.voice,
+                self.deps.opener,
+                self.volume,
+                clock=self.deps.sender,
+                effects=self.playback.effects,
             )
             self.nursery.start_soon(player.run)
             self.nursery.start_soon(self.forward, player.events, FromPlayer)
@@ -552,6 +563,7 @@ class Guild:
                 | PlaylistBatch()
                 | PlaylistTrackFound()
                 | LyricsFound()
+                | AutoplayFound()
                 | ProgressTick()
             ):
                 report = self.commands.reports.get(type(msg))
@@ -655,6 +667,7 @@ async def run(
             if g.settings.default_volume is not None:
                 g.volume = g.settings.default_volume
             g.stay_24_7 = g.settings.stay_24_7 or g.stay_24_7
+            g.playback.effects = Effects.of(None, None, g.settings.eq)  # the server's /eq
             previous = ctx.last_state if ctx is not None else None
             nursery.start_soon(g.posts.run)
             nursery.start_soon(g.writer.run)
@@ -677,6 +690,8 @@ async def run(
                         except trio.EndOfChannel:
                             break
                         stop = await g.handle(msg)
+                        if not stop:
+                            await flow.sync_next(g)  # what follows, preloaded (gapless)
                         g.commit()
                         if stop:
                             break

@@ -292,6 +292,7 @@ async def previous(g: Guild, inv: Invocation) -> None:
 
 async def stop(g: Guild, inv: Invocation) -> None:
     g.queue.clear(keep_current=False)
+    g.autoplay_for = ""  # a related-tracks answer still on its way starts nothing
     await g.stop_playback()
     g.idle_since = trio.current_time()
     if g.held:

@@ -6,7 +6,16 @@ The one place that knows every family; the actor itself imports none of them (se
 
 from __future__ import annotations
 
-from actors.guild import commands, lyrics, ops_commands, playlists, progress, settings
+from actors.guild import (
+    autoplay,
+    commands,
+    filters,
+    lyrics,
+    ops_commands,
+    playlists,
+    progress,
+    settings,
+)
 from actors.guild.table import CommandTable
 
 
@@ -19,6 +28,8 @@ def default_table() -> CommandTable:
         ops_commands.FAMILY,
         lyrics.FAMILY,
         progress.FAMILY,
+        autoplay.FAMILY,
+        filters.FAMILY,
     )
 
 

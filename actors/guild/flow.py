@@ -20,6 +20,7 @@ import structlog
 import trio
 
 from actors import events as ev
+from actors.guild import autoplay
 from actors.guild.call import Gone, Hold, MovedTo, Up
 from actors.guild.messages import Resolved
 from actors.guild.reasons import classify_playback, failure_text, should_refresh
@@ -104,6 +105,11 @@ async def on_resolved(g: Guild, msg: Resolved) -> None:
     g.resolving.discard(msg.entry_id)
     current = g.queue.current
     if current is None or current.entry_id != msg.entry_id:
+        # Resolved ahead (see ``sync_next``) for the entry that follows, or stale.
+        if msg.track is not None:
+            g.queue.replace(msg.entry_id, msg.track)
+        else:
+            g.playback.ahead_failed.add(msg.entry_id)  # said when its turn comes
         return
     if msg.track is None:
         error = msg.error
@@ -133,6 +139,7 @@ async def on_player(g: Guild, event: PlayerEvent) -> None:
             g.deps.bus.publish(ev.TrackStarted(guild_id=g.guild_id, track=track))
             g.show_now_playing()
             g.changed()
+            await autoplay.on_track_started(g, track)  # the last track: fetch what follows
         case pm.PositionChanged(track=track, position=position):
             if track.entry_id == g.playing_entry:
                 g.set_position(position, moving=not g.paused)
@@ -161,6 +168,14 @@ async def on_player(g: Guild, event: PlayerEvent) -> None:
                     ev.TrackFinished(guild_id=g.guild_id, track=track, played=position)
                 )
                 g.queue.advance()
+                if event.followed_by is not None:
+                    # The player went straight on with the preloaded entry (gapless).
+                    g.playback.followed(event.followed_by)
+                    following = g.queue.current
+                    if following is not None and following.entry_id == event.followed_by:
+                        g.changed()
+                        return  # its TrackStarted follows
+                    # The queue changed in the same instant: the player is corrected below.
                 if g.queue.current is None:
                     g.announce_text("cmd.queue_finished")
             else:
@@ -169,6 +184,25 @@ async def on_player(g: Guild, event: PlayerEvent) -> None:
             await play_current(g)
         case _:
             assert_never(event)
+
+
+async def sync_next(g: Guild) -> None:
+    """Gapless playback: tell the player which track follows the one playing, resolving it
+    ahead if it has no stream URL yet.  Run after every message the actor handles; the
+    player hears only of a change."""
+    if g.player is None or g.playing_entry is None:
+        return
+    following = g.queue.after_current()
+    if following is not None and (following.is_live or following.entry_id in g.resolving):
+        following = None
+    elif following is not None:
+        resolve, expired = g.playback.needs_resolving(following)
+        if resolve:
+            if following.entry_id not in g.playback.ahead_failed:
+                g.resolving.add(following.entry_id)
+                g.nursery.start_soon(resolve_task, g, following, expired)
+            following = None
+    await g.playback.preload(following)
 
 
 async def on_voice(g: Guild, event: VoiceEvent) -> None:

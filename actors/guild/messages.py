@@ -131,6 +131,17 @@ class LyricsFound:
 
 
 @attrs.frozen(kw_only=True)
+class AutoplayFound:
+    """Tracks related to the queue entry ``entry_id`` (titled ``title``) for autoplay
+    (actors.guild.autoplay), or why there are none."""
+
+    entry_id: str
+    title: str
+    tracks: tuple[Track, ...] = ()
+    error: Exception | None = None
+
+
+@attrs.frozen(kw_only=True)
 class ProgressTick:
     """The guild actor's own lossy clock ([voice] now_playing_refresh), for its families."""
 
@@ -152,6 +163,7 @@ GuildMsg: TypeAlias = (
     | PlaylistBatch
     | PlaylistTrackFound
     | LyricsFound
+    | AutoplayFound
     | ProgressTick
     | Resolved
     | FromPlayer

@@ -31,6 +31,7 @@ import attrs
 import trio
 
 from musicbot.audio import messages as pm
+from musicbot.audio.effects import NO_EFFECTS, Effects
 from musicbot.audio.player import PlayerHandle, PlayerStats, open_player_channel, run_player
 from musicbot.audio.source import SourceOpener
 from musicbot.models.media import FrameClock
@@ -59,6 +60,11 @@ class Playback:
         self.held = False  # by the call (reconnecting)
         self.position = 0.0
         self.position_at: float | None = None
+        self.effects = NO_EFFECTS  # /filter and /eq, as the player last heard them
+        # The (entry, stream URL) the player was last told follows the current track, and
+        # the entries whose resolution ahead of time failed (tried again when they play).
+        self.preloaded: tuple[str, str] | None = None
+        self.ahead_failed: set[str] = set()
 
     # -- position -----------------------------------------------------------------------
 
@@ -66,7 +72,8 @@ class Playback:
         """The last reported position moved on by the time since, while audio flows."""
         if self.position_at is None or self.paused or self.playing_entry is None:
             return self.position
-        return self.position + max(0.0, trio.current_time() - self.position_at)
+        elapsed = max(0.0, trio.current_time() - self.position_at)
+        return self.position + elapsed * self.effects.rate
 
     def set_position(self, position: float, *, moving: bool) -> None:
         self.position = position
@@ -75,7 +82,13 @@ class Playback:
     # -- the player ---------------------------------------------------------------------
 
     def open(
-        self, sink: VoiceConnection, opener: SourceOpener, volume: int, *, clock: FrameClock
+        self,
+        sink: VoiceConnection,
+        opener: SourceOpener,
+        volume: int,
+        *,
+        clock: FrameClock,
+        effects: Effects = NO_EFFECTS,
     ) -> OpenedPlayer:
         commands, receive = open_player_channel()
         events_send, events_receive = trio.open_memory_channel[pm.PlayerEvent](PLAYER_EVENTS_BUFFER)
@@ -89,8 +102,11 @@ class Playback:
             events=events_send,
             opener=opener,
             volume=volume,
+            effects=effects,
             stats=stats,
         )
+        self.effects = effects
+        self.preloaded = None
         return OpenedPlayer(run=run, events=events_receive, stats=stats)
 
     def needs_resolving(self, track: Track) -> tuple[bool, bool]:
@@ -105,11 +121,13 @@ class Playback:
         self.set_position(start_at, moving=False)
         self.paused = False
         self.held = False
+        self.preloaded = None  # (the player may have used it: say again what follows)
         await self.player.play(track, start_at=start_at)
 
     async def stop(self) -> None:
         if self.player is not None and self.playing_entry is not None:
             self.playing_entry = None
+            self.preloaded = None  # a stop drops the preload too
             await self.player.stop()
         self.paused = False
         self.held = False
@@ -119,7 +137,32 @@ class Playback:
             player, self.player = self.player, None
             self.playing_entry = None
             self.held = False
+            self.preloaded = None
             await player.aclose()
+
+    async def set_effects(self, effects: Effects) -> None:
+        """The member's filter and equalizer; a playing track goes on through them."""
+        if effects == self.effects:
+            return
+        self.set_position(self.position_now(), moving=self.position_at is not None)
+        self.effects = effects
+        self.preloaded = None  # the player reopens what follows with the new effects
+        if self.player is not None:
+            await self.player.set_effects(effects)
+
+    async def preload(self, track: Track | None) -> None:
+        """Tell the player what follows the current track (sent only when it changed)."""
+        key = (track.entry_id, track.stream_url) if track is not None else None
+        if key == self.preloaded or self.player is None:
+            return
+        self.preloaded = key
+        await self.player.preload(track)
+
+    def followed(self, entry_id: str) -> None:
+        """The player went straight on with the preloaded ``entry_id`` (gapless)."""
+        self.playing_entry = entry_id
+        self.preloaded = None
+        self.set_position(0.0, moving=not self.paused)
 
     # -- holding for the call -------------------------------------------------------------
 

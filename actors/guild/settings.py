@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import structlog
 
+import actors.guild.autoplay  # noqa: F401  (registers the autoplay texts shown here)
 from actors.guild import fair_queue, vote_skip
 from actors.guild.messages import Invocation
 from actors.guild.table import Family, Handler
+from musicbot.audio.effects import Effects
 from musicbot.i18n import register, t
 from musicbot.storage import Conflict, GuildSettings, StorageError
 
@@ -53,7 +55,25 @@ def _describe(settings: GuildSettings, default_volume: int, lang: str | None) ->
         + t("settings.vote_skip", lang, percent=vote)
         + "\n"
         + t("settings.fair_queue." + ("on" if settings.fair_queue else "off"), lang)
+        + "\n"
+        + t("settings.autoplay." + ("on" if settings.autoplay else "off"), lang)
     )
+
+
+async def store(g: Guild, inv: Invocation, updated: GuildSettings) -> bool:
+    """Save ``updated`` as the guild's settings before anything applies them; on a storage
+    error answer the member and return False (after a conflict with another process, its
+    version is loaded, so a retry builds on it)."""
+    try:
+        await g.deps.storage.guild_settings(g.guild_id).save(updated)
+    except StorageError as exc:
+        log.warning("settings_save_failed", error=type(exc).__name__, detail=str(exc))
+        if isinstance(exc, Conflict):
+            with contextlib.suppress(StorageError):
+                g.settings = await g.deps.storage.guild_settings(g.guild_id).load()
+        await g.respond(inv, exc.user_message(g.lang(inv)), ephemeral=True)
+        return False
+    return True
 
 
 async def settings(g: Guild, inv: Invocation) -> None:
@@ -80,6 +100,8 @@ async def settings(g: Guild, inv: Invocation) -> None:
             k: None for k in ("dj_role_id", "language", "default_volume", "vote_skip_percent")
         }
         changes["fair_queue"] = False
+        changes["eq"] = ()
+        changes["autoplay"] = False
     if inv.options.get("fair_queue") is not None:
         changes["fair_queue"] = bool(inv.options["fair_queue"])
     if inv.options.get("vote_skip") is not None:
@@ -90,16 +112,11 @@ async def settings(g: Guild, inv: Invocation) -> None:
         return
     # (A reset sets the three to None, "use the default"; 24/7 is /247's and stays.)
     updated = attrs.evolve(g.settings, **changes)
-    try:
-        await g.deps.storage.guild_settings(g.guild_id).save(updated)
-    except StorageError as exc:
-        log.warning("settings_save_failed", error=type(exc).__name__, detail=str(exc))
-        if isinstance(exc, Conflict):
-            # Another process changed them: take its version, so a retry builds on it.
-            with contextlib.suppress(StorageError):
-                g.settings = await g.deps.storage.guild_settings(g.guild_id).load()
-        await g.respond(inv, exc.user_message(g.lang(inv)), ephemeral=True)
+    if not await store(g, inv, updated):
         return
+    if "eq" in changes:
+        fx = g.playback.effects
+        await g.playback.set_effects(Effects.of(fx.preset, fx.amount, None))
     turned_fair = updated.fair_queue and not g.settings.fair_queue
     g.settings = updated
     if turned_fair and fair_queue.interleave(g):

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import attrs
 
+from musicbot.audio.effects import Effects
 from musicbot.models.queue import Queue
 from musicbot.storage import SessionSnapshot
 
@@ -31,6 +32,7 @@ class Saved:
     text_channel_id: int | None
     position: float
     volume: int | None
+    effects: Effects | None  # the filter preset and equalizer (None: not in the data)
     stay_24_7: bool | None
     locale: str | None
     held: bool
@@ -43,6 +45,7 @@ def snapshot(
     text_channel_id: int | None,
     position: float,
     volume: int,
+    effects: Effects,
     stay_24_7: bool,
     paused: bool,
     locale: str | None,
@@ -55,6 +58,7 @@ def snapshot(
         "text_channel_id": text_channel_id,
         "position": position,
         "volume": volume,
+        "effects": {"preset": effects.preset, "amount": effects.amount, "eq": list(effects.eq)},
         "stay_24_7": stay_24_7,
         "paused": paused,
         "locale": locale,
@@ -66,12 +70,18 @@ def restore(data: Mapping[str, Any], *, max_queue: int) -> Saved:
     """The inverse of :func:`snapshot` (also reads :func:`from_session`'s output)."""
     volume = data.get("volume")
     stay = data.get("stay_24_7")
+    fx = data.get("effects")
     return Saved(
         queue=Queue.restore(data["queue"], max_length=max_queue),
         voice_channel_id=data.get("voice_channel_id"),
         text_channel_id=data.get("text_channel_id"),
         position=float(data.get("position", 0.0)),
         volume=int(volume) if volume is not None else None,
+        effects=(
+            Effects.of(fx.get("preset"), fx.get("amount"), fx.get("eq"))
+            if isinstance(fx, Mapping)
+            else None
+        ),
         stay_24_7=bool(stay) if stay is not None else None,
         locale=data.get("locale"),
         held=bool(data.get("held", False)),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
 import actors.guild.texts  # noqa: F401  (registers the command texts)
+import actors.guild.autoplay  # noqa: F401  (registers the autoplay mark)
 from musicbot.i18n import t
 from musicbot.models.track import Track
 
@@ -94,7 +95,8 @@ def _track_line(track: Track, locale: str | None) -> str:
     title = track.title.replace("[", "(").replace("]", ")")
     if track.webpage_url.startswith(("http://", "https://")):
         title = f"[{title}]({track.webpage_url})"
-    return f"{title} · {track_length(track, locale)}"
+    mark = f" · {t('autoplay.mark', locale)}" if track.autoplay else ""
+    return f"{title} · {track_length(track, locale)}{mark}"
 
 
 def _requester(track: Track) -> str:

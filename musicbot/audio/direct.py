@@ -237,6 +237,7 @@ class DirectOpener:
         return (
             not request.transcode
             and request.volume == 100
+            and request.effects.empty
             and (track.codec or "").lower() == "opus"
             and not track.is_live
             and track.stream_url.startswith(("http://", "https://"))

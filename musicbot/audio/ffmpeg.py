@@ -9,7 +9,8 @@ Opus and nothing has to change the samples (volume 100 %), the packets are copie
 (``-c:a copy``): no decode, no re-encode, no generation loss, and almost no CPU.  A seek is an
 input option (``-ss`` before ``-i``), which both modes honour: the demuxer seeks, and in copy
 mode the first packet is the one at or just before the offset.  Anything else is decoded and
-encoded with libopus.
+encoded with libopus, through the ``-af`` graph of the volume and the member's effects
+(:mod:`musicbot.audio.effects`).
 
 Untrusted input (every URL a user can cause us to open) is HTTP(S) only: ``-protocol_whitelist``
 stops a crafted playlist or redirect from reading ``file:`` or anything else local.  Trusted
@@ -26,6 +27,7 @@ from typing import Final, Literal
 
 import imageio_ffmpeg
 
+from musicbot.audio.effects import NO_EFFECTS, Effects
 from musicbot.audio.errors import (
     FfmpegNotFoundError,
     SourceCrashedError,
@@ -77,9 +79,9 @@ def resolve_ffmpeg(configured: str) -> str:
     return path
 
 
-def choose_mode(track: Track, *, volume: int) -> Mode:
+def choose_mode(track: Track, *, volume: int, effects: Effects = NO_EFFECTS) -> Mode:
     """Copy Opus as it is when nothing has to touch the samples; otherwise transcode."""
-    if (track.codec or "").lower() == "opus" and volume == 100:
+    if (track.codec or "").lower() == "opus" and volume == 100 and effects.empty:
         return "copy"
     return "transcode"
 
@@ -100,6 +102,7 @@ def build_argv(
     *,
     offset: float = 0.0,
     volume: int = 100,
+    effects: Effects = NO_EFFECTS,
     bitrate_kbps: int = 128,
     trusted_local: bool = False,
     mode: Mode | None = None,
@@ -138,12 +141,15 @@ def build_argv(
     before = track.seekable is not False
     argv += [*(seek if before else []), "-i", url, *([] if before else seek)]
     argv += ["-map", "0:a:0", "-vn", "-sn", "-dn"]
-    mode = mode or choose_mode(track, volume=volume)
+    mode = mode or choose_mode(track, volume=volume, effects=effects)
     if mode == "copy":
         argv += ["-c:a", "copy"]
     else:
+        graph = [effects.chain()] if not effects.empty else []
         if volume != 100:
-            argv += ["-af", f"volume={volume / 100:.2f}"]
+            graph.append(f"volume={volume / 100:.2f}")
+        if graph:
+            argv += ["-af", ",".join(graph)]
         argv += ["-c:a", "libopus", "-b:a", f"{bitrate_kbps}k", "-vbr", "on"]
         argv += ["-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS)]
         argv += ["-frame_duration", str(FRAME_DURATION_MS), "-application", "audio"]

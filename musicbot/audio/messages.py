@@ -7,6 +7,7 @@ import enum
 import attrs
 import trio
 
+from musicbot.audio.effects import Effects
 from musicbot.audio.errors import SourceError
 from musicbot.models.track import Track
 
@@ -52,6 +53,26 @@ class SetVolume:
 
 
 @attrs.frozen(kw_only=True)
+class SetEffects:
+    """The member's filter and equalizer (``musicbot.audio.effects``); the current track goes
+    on from its position through the new graph, and a stream with no effect is copied again."""
+
+    effects: Effects
+
+
+@attrs.frozen(kw_only=True)
+class Preload:
+    """The track that follows the current one when it finishes (None: nothing known).
+
+    A few seconds before the current track ends, the player opens this one's source and
+    buffers its first frames; at the end it goes straight on with it (gapless), reporting
+    ``TrackEnded(followed_by=...)``.  A ``Play`` of the same entry uses it too.
+    """
+
+    track: Track | None
+
+
+@attrs.frozen(kw_only=True)
 class PlayerStatus:
     track: Track | None
     position: float
@@ -64,7 +85,9 @@ class GetStatus:
     reply: trio.MemorySendChannel[PlayerStatus]
 
 
-PlayerCommand = Play | Pause | Resume | Stop | Skip | Seek | SetVolume | GetStatus
+PlayerCommand = (
+    Play | Pause | Resume | Stop | Skip | Seek | SetVolume | SetEffects | Preload | GetStatus
+)
 """Everything the player's command channel carries."""
 
 # ------------------------------------------------------------------ events
@@ -96,6 +119,8 @@ class TrackEnded:
     reason: EndReason
     position: float
     error: SourceError | None = None
+    # The preloaded entry the player went straight on with (FINISHED only; see Preload).
+    followed_by: str | None = None
 
 
 @attrs.frozen(kw_only=True)

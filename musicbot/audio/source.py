@@ -31,6 +31,7 @@ import attrs
 import structlog
 import trio
 
+from musicbot.audio.effects import NO_EFFECTS, Effects
 from musicbot.audio.errors import (
     OggFormatError,
     SourceDecodeError,
@@ -61,6 +62,7 @@ class SourceRequest:
     track: Track
     offset: float = 0.0  # seconds into the track
     volume: int = 100  # percent
+    effects: Effects = NO_EFFECTS  # /filter and /eq (any effect transcodes)
     transcode: bool = False  # never copy, even an Opus source
 
 
@@ -208,13 +210,16 @@ async def open_ffmpeg_source(
     """Run ffmpeg for ``request`` and yield the source; reap ffmpeg on exit, always."""
     if mode is None:
         mode = (
-            "transcode" if request.transcode else choose_mode(request.track, volume=request.volume)
+            "transcode"
+            if request.transcode
+            else choose_mode(request.track, volume=request.volume, effects=request.effects)
         )
     argv = build_argv(
         ffmpeg,
         request.track,
         offset=request.offset,
         volume=request.volume,
+        effects=request.effects,
         bitrate_kbps=bitrate_kbps,
         trusted_local=trusted_local,
         mode=mode,

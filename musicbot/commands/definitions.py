@@ -11,6 +11,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from musicbot.audio.effects import (
+    EQ_BANDS,
+    EQ_MAX_DB,
+    EQ_MIN_DB,
+    PITCH_RANGE,
+    SPEED_RANGE,
+    band_label,
+)
 from musicbot.commands.model import (
     MANAGE_GUILD,
     Choice,
@@ -73,6 +81,8 @@ def _index(
 REPEAT_OFF: Final = "off"
 REPEAT_TRACK: Final = "track"
 REPEAT_QUEUE: Final = "queue"
+AUTOPLAY_ON: Final = "on"
+AUTOPLAY_OFF: Final = "off"
 SCOPE_GUILD: Final = "guild"
 SCOPE_PERSONAL: Final = "personal"
 
@@ -238,6 +248,85 @@ SETTINGS: Final = _cmd(
     permissions=MANAGE_GUILD,
 )
 
+_PRESET_NAMES: Final = (
+    ("off", "Off", "Tắt"),
+    ("bassboost", "Bass boost", "Tăng âm trầm"),
+    ("nightcore", "Nightcore", "Nightcore"),
+    ("vaporwave", "Vaporwave", "Vaporwave"),
+    ("8d", "8D", "8D"),
+    ("karaoke", "Karaoke (voice out)", "Karaoke (bớt giọng hát)"),
+    ("speed", "Speed", "Tốc độ"),
+    ("pitch", "Pitch", "Cao độ"),
+)
+
+FILTER: Final = _cmd(
+    "filter",
+    "bộ-lọc",
+    "Show or change the sound filter (bass boost, nightcore, speed...)",
+    "Xem hoặc đổi bộ lọc âm thanh (tăng âm trầm, nightcore, tốc độ...)",
+    string(
+        "preset",
+        "kiểu",
+        "The filter; leave everything out to see the current one",
+        "Bộ lọc; bỏ trống hết để xem bộ lọc hiện tại",
+        required=False,
+        choices=tuple(Choice(name=Text(en=en, vi=vi), value=v) for v, en, vi in _PRESET_NAMES),
+    ),
+    integer(
+        "speed",
+        "tốc-độ",
+        "Speed filter: percent of normal speed (50-200, default 125)",
+        "Bộ lọc tốc độ: phần trăm tốc độ thường (50-200, mặc định 125)",
+        required=False,
+        min_value=SPEED_RANGE[0],
+        max_value=SPEED_RANGE[1],
+    ),
+    integer(
+        "semitones",
+        "nửa-cung",
+        "Pitch filter: semitones up or down (-12 to 12, default 3)",
+        "Bộ lọc cao độ: số nửa cung lên hoặc xuống (-12 đến 12, mặc định 3)",
+        required=False,
+        min_value=PITCH_RANGE[0],
+        max_value=PITCH_RANGE[1],
+    ),
+)
+
+EQ: Final = _cmd(
+    "eq",
+    "cân-bằng",
+    "Show or change the 15-band equalizer of this server",
+    "Xem hoặc chỉnh bộ cân bằng 15 dải tần của máy chủ này",
+    string(
+        "band",
+        "dải-tần",
+        "The band to change",
+        "Dải tần cần chỉnh",
+        required=False,
+        choices=tuple(
+            Choice(
+                name=Text(en=band_label(f), vi=band_label(f).replace(".", ",")),
+                value=str(f),
+            )
+            for f in EQ_BANDS
+        ),
+    ),
+    integer(
+        "gain",
+        "mức",
+        "Gain of the band in dB (-12 to 12; 0 is flat)",
+        "Mức tăng giảm của dải tần theo dB (-12 đến 12; 0 là phẳng)",
+        required=False,
+        min_value=EQ_MIN_DB,
+        max_value=EQ_MAX_DB,
+    ),
+    Option(
+        type=OptionType.BOOLEAN,
+        name=Text(en="reset", vi="đặt-lại"),
+        description=Text(en="Put every band back to 0 dB", vi="Đưa mọi dải tần về 0 dB"),
+    ),
+)
+
 COMMANDS: Final[tuple[Command, ...]] = (
     _cmd("ping", "ping", "Check that the bot answers, with its latency",
          "Kiểm tra bot có phản hồi không, kèm độ trễ"),
@@ -277,6 +366,16 @@ COMMANDS: Final[tuple[Command, ...]] = (
              Choice(name=Text(en="Whole queue", vi="Cả hàng đợi"), value=REPEAT_QUEUE),
          ))),
     _cmd("shuffle", "trộn", "Shuffle the queue", "Trộn ngẫu nhiên hàng đợi"),
+    FILTER,
+    EQ,
+    _cmd("autoplay", "tự-phát",
+         "Keep playing related tracks when the queue runs out",
+         "Tự phát tiếp các bài liên quan khi hết hàng đợi",
+         string("mode", "chế-độ", "On or off; leave out to see it",
+                "Bật hoặc tắt; bỏ trống để xem", required=False, choices=(
+             Choice(name=Text(en="On", vi="Bật"), value=AUTOPLAY_ON),
+             Choice(name=Text(en="Off", vi="Tắt"), value=AUTOPLAY_OFF),
+         ))),
     _cmd("remove", "xóa-bài", "Remove tracks from the queue", "Xóa bài khỏi hàng đợi",
          _index(required=False),
          Option(type=OptionType.USER, name=Text(en="user", vi="thành-viên"),

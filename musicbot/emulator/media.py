@@ -14,6 +14,10 @@ matter:
   whose title or name contains every word (accents and case ignored).  ``[extractor]
   search_provider = "<base>/search?q={query}"`` makes ``/search``, ``/play <words>`` and
   autocomplete work without the internet (the emulator sets it).
+* ``/related?url=<link>`` — a local related-tracks provider for autoplay: the same kind of
+  feed, holding every tone except the one ``<link>`` names (its page, file or name), in the
+  server's order.  ``[extractor] related_provider = "<base>/related?url={url}"`` (the emulator
+  sets it).
 
 Files are sine tones made by the bundled ffmpeg and cached in a directory (made once, reused).
 The server is hypercorn on trio bound to ``127.0.0.1:0`` with a small ASGI app that supports
@@ -187,6 +191,14 @@ def search_tones(tones: Iterable[Tone], query: str) -> list[Tone]:
     return found
 
 
+def related_tones(tones: Iterable[Tone], link: str) -> list[Tone]:
+    """Every tone except the one ``link`` names (``/page/<name>.html``, ``/media/<file>`` or a
+    bare name), in their order: what the local related-tracks provider offers."""
+    path = urllib.parse.urlsplit(link).path if "/" in link else link
+    stem = path.rsplit("/", 1)[-1].split(".", 1)[0]
+    return [tone for tone in tones if tone.name != stem]
+
+
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """``Range: bytes=a-b`` → inclusive (start, end); None when unsatisfiable or multi-range."""
     m = _RANGE.match(header.strip())
@@ -219,6 +231,7 @@ class MediaServer:
     forbidden: set[str] = attrs.field(factory=set)
     extra: dict[str, tuple[bytes, str]] = attrs.field(factory=dict)  # path → (body, type)
     searches: list[str] = attrs.field(factory=list)  # the words of each /search request
+    related: list[str] = attrs.field(factory=list)  # the link of each /related request
 
     def url(self, path: str) -> str:
         """The absolute URL of ``path`` (which starts with ``/``) on this server."""
@@ -241,6 +254,11 @@ class MediaServer:
     def search_template(self) -> str:
         """The ``[extractor] search_provider`` value for this server's search."""
         return self.url("/search?q={query}")
+
+    @property
+    def related_template(self) -> str:
+        """The ``[extractor] related_provider`` value for this server's related tracks."""
+        return self.url("/related?url={url}")
 
     def no_range_url(self, name: str) -> str:
         """The tone's file served without byte-range support."""
@@ -268,6 +286,12 @@ class MediaServer:
             self.searches.append(words)
             found = search_tones(self.tones.values(), words)
             body = feed_rss(found, self.base_url, title=f"Search: {words}")
+            return body.encode(), CONTENT_TYPES["xml"]
+        if path == "/related":
+            link = " ".join(urllib.parse.parse_qs(query).get("url", []))
+            self.related.append(link)
+            found = related_tones(self.tones.values(), link)
+            body = feed_rss(found, self.base_url, title=f"Related: {link}")
             return body.encode(), CONTENT_TYPES["xml"]
         if path in self.files:
             return self.files[path], CONTENT_TYPES[path.rsplit(".", 1)[-1]]

@@ -49,6 +49,11 @@ class Reason(enum.StrEnum):
     TIMEOUT = "timeout"
     NO_RESULTS = "no_results"
     TOO_LONG = "too_long"
+    # Spotify links (musicbot.spotify, which registers their texts):
+    SPOTIFY_UNCONFIGURED = "spotify_unconfigured"  # [spotify] client_id/client_secret unset
+    SPOTIFY_NOT_FOUND = "spotify_not_found"  # 404, or an album/playlist with nothing playable
+    SPOTIFY_UNAVAILABLE = "spotify_unavailable"  # 5xx, 429 too long, timeout, refused keys
+    NO_MATCH = "no_match"  # no search result fits a Spotify track (musicbot.spotify.NoMatch)
     UNKNOWN = "unknown"
 
     @property
@@ -67,6 +72,7 @@ class Reason(enum.StrEnum):
             Reason.BOT_CHECK,
             Reason.STREAM_FORBIDDEN,
             Reason.STREAM_EXPIRED,
+            Reason.SPOTIFY_UNAVAILABLE,
         )
 
 
@@ -107,6 +113,10 @@ OPERATOR_FIX: Final[dict[Reason, str]] = {
         "(then lower [cache] stream_ttl)"
     ),
     Reason.WORKER: "an extraction worker process died; see the log lines before this one",
+    Reason.SPOTIFY_UNCONFIGURED: (
+        "members pasted Spotify links: create an app at developer.spotify.com and set "
+        "[spotify] client_id and client_secret (or MUSICBOT_SPOTIFY_CLIENT_SECRET)"
+    ),
 }
 
 

@@ -245,6 +245,16 @@ class Queue:
 
     # -- moving on ----------------------------------------------------------------------
 
+    def after_current(self) -> Track | None:
+        """What :meth:`advance` would make current, without changing anything."""
+        if not self._has_current:
+            return None
+        if self.repeat is RepeatMode.TRACK:
+            return self.current
+        if len(self._tracks) > 1:
+            return self._tracks[1]
+        return self.current if self.repeat is RepeatMode.QUEUE else None
+
     def advance(self) -> Track | None:
         """The current track ended by itself; returns the new current track (None: done)."""
         if self._has_current and self.repeat is RepeatMode.TRACK:

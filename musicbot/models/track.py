@@ -33,6 +33,9 @@ class Track:
     requester_id: int | None = None
     # Unique per queue entry so the same song queued twice stays two entries.
     entry_id: str = ""
+    # Queued by autoplay (actors.guild.autoplay), not by a member: marked in /queue and in
+    # now-playing.  Kept in session snapshots; a saved playlist does not keep it.
+    autoplay: bool = False
 
     @property
     def resolved(self) -> bool:

@@ -73,6 +73,10 @@ class GuildSettings:
     language: Language | None = None  # None = each user's Discord locale
     # Share of the listeners (percent 1..100) whose votes skip a track; None = the default (50).
     fair_queue: bool = False  # upcoming tracks take turns by requester (actors.guild.fair_queue)
+    autoplay: bool = False  # related tracks follow when the queue runs out (actors.guild.autoplay)
+    # /eq: the gain in dB (-12..12) of each of the 15 bands of musicbot.audio.effects.EQ_BANDS;
+    # empty = flat.
+    eq: tuple[int, ...] = ()
     vote_skip_percent: int | None = attrs.field(
         default=None,
         validator=attrs.validators.optional([attrs.validators.ge(1), attrs.validators.le(100)]),

@@ -22,6 +22,7 @@ from musicbot.extract.options import Mode, build_options, search_query
 from musicbot.extract.probe import parse_audio_codec, parse_duration
 from musicbot.extract.runtime import bundled_deno
 from musicbot.i18n import EN, VI
+from musicbot.spotify import NoMatch  # registers the texts of the Spotify reasons
 
 
 def wrapped(inner: BaseException, msg: str = "") -> DownloadError:
@@ -109,6 +110,8 @@ def test_every_reason_has_english_and_vietnamese_text() -> None:
     error = ExtractionError(Reason.GEO_BLOCKED, "detail for logs")
     assert error.text("vi") == VI["extract.geo_blocked"]
     assert "detail for logs" not in error.text("en")
+    no_match = NoMatch(Reason.NO_MATCH, "detail for logs", where="YouTube")
+    assert no_match.text("vi").endswith("YouTube.") and "detail" not in no_match.text("en")
 
 
 def test_transient_failures_are_not_remembered() -> None:
@@ -120,6 +123,7 @@ def test_transient_failures_are_not_remembered() -> None:
         Reason.BOT_CHECK,  # goes away with cookies, a PO token or a proxy: don't pin it
         Reason.STREAM_FORBIDDEN,
         Reason.STREAM_EXPIRED,
+        Reason.SPOTIFY_UNAVAILABLE,  # Spotify down or rate limited: ask again next time
     }
 
 

@@ -170,6 +170,12 @@ def tone_of(packets: list[bytes]) -> float:
     return dominant_frequency(decode_pcm(packets))
 
 
+def loudness(packets: list[bytes]) -> float:
+    """RMS of the decoded packets (the decoder's first 100 ms left out)."""
+    pcm = decode_pcm(packets)[4800:]
+    return float((sum(x * x for x in pcm) / max(1, len(pcm))) ** 0.5)
+
+
 async def wait_frames(s: Stack, count: int) -> int:
     """Until the listener has ``count`` frames in total; returns how many it has."""
     await s.voice.wait_until(lambda: len(s.listener.frames) >= count)

@@ -16,12 +16,13 @@ from tests.e2e.flow import (
     callback,
     config,
     frames_after,
+    loudness,
     np_messages,
     tone_of,
     user,
     wait_rest,
 )
-from tests.e2e.harness import decode_pcm, stack
+from tests.e2e.harness import stack
 
 MANAGE_GUILD = 1 << 5
 NOTHING = "Nothing is playing right now."
@@ -209,20 +210,15 @@ async def test_search_pick_and_now_playing_buttons(tmp_path: Path) -> None:
             assert max(ack_delays(s, [*me.sent, *other.sent])) < ACK_LIMIT
 
 
-def _rms(packets: list[bytes]) -> float:
-    pcm = decode_pcm(packets)[4800:]  # skip the decoder's first 100 ms
-    return (sum(x * x for x in pcm) / max(1, len(pcm))) ** 0.5
-
-
 async def test_volume_is_heard(tmp_path: Path) -> None:
     with trio.fail_after(30):
         async with stack(tmp_path, config=config()) as s:
             me = user(s)
             await me.ask("play", {"query": s.media.media_url("a440")})
             await me.ask("repeat", {"mode": "track"})
-            loud = _rms(await frames_after(s, 0, 40))
+            loud = loudness(await frames_after(s, 0, 40))
             assert await me.ask("volume", {"percent": 25}) == "Volume set to 25%."
             at = len(s.listener.frames)
-            quiet = _rms((await frames_after(s, at, 60))[15:])
+            quiet = loudness((await frames_after(s, at, 60))[15:])
             assert quiet < loud * 0.4, (loud, quiet)
             assert abs(tone_of((await frames_after(s, at, 60))[15:]) - 440) < 10

@@ -194,6 +194,16 @@ class QueueMachine(RuleBasedStateMachine):
             assert q.upcoming == list(q)
 
     @invariant()
+    def after_current_is_what_advance_makes_current(self) -> None:
+        copy = Queue.restore(self.queue.snapshot(), max_length=MAX)
+        predicted = self.queue.after_current()
+        copy.advance()
+        if self.queue.current is None:
+            assert predicted is None  # (advance then starts the head: not a "following" track)
+        else:
+            assert predicted == copy.current
+
+    @invariant()
     def snapshot_survives_json(self) -> None:
         data = json.loads(json.dumps(self.queue.snapshot()))
         assert Queue.restore(data, max_length=MAX) == self.queue

@@ -3,6 +3,7 @@ playback's hold, and the pure state functions."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -10,6 +11,7 @@ from actors.guild import state
 from actors.guild.call import Call, Gone, Hold, MovedTo, Up
 from actors.guild.playback import Playback
 from musicbot import config
+from musicbot.audio.effects import Effects
 from musicbot.models.queue import Queue
 from musicbot.models.track import Track
 from musicbot.voice import CloseAction, Connected, Disconnected, Moved, Reconnecting, StopReason
@@ -112,12 +114,14 @@ def test_snapshots_round_trip() -> None:
         text_channel_id=7,
         position=3.5,
         volume=80,
+        effects=Effects(preset="speed", amount=150, eq=(3,) + (0,) * 14),
         stay_24_7=True,
         paused=False,
         locale="vi",
         held=True,
     )
-    saved = state.restore(data, max_queue=10)
+    saved = state.restore(json.loads(json.dumps(data)), max_queue=10)
+    assert saved.effects == Effects(preset="speed", amount=150, eq=(3,) + (0,) * 14)
     assert saved.queue.current is not None and saved.queue.current.title == "a"
     assert (saved.voice_channel_id, saved.position, saved.volume, saved.held) == (
         100,
