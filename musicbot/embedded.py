@@ -27,7 +27,7 @@ import structlog
 import trio
 
 from musicbot.app import App, serve
-from musicbot.config import Config, LogConfig, Secret
+from musicbot.config import Config, LogConfig, LyricsConfig, Secret
 from musicbot.demo import tracks
 from musicbot.demo.console import HELP, Console
 from musicbot.demo.ports import MEDIA_PORT, WEB_PORT, pick_port
@@ -65,14 +65,23 @@ def show_only_warnings_on_terminal() -> None:
 
 
 def embedded_config(
-    cfg: Config, emu: Emulator, search_template: str = "", related_template: str = ""
+    cfg: Config,
+    emu: Emulator,
+    search_template: str = "",
+    related_template: str = "",
+    lyrics_api_base: str = "",
 ) -> Config:
     """The operator's config, pointed at the emulator, allowed to fetch the local demo media;
     with ``search_template`` (the media server's local search) unless the operator chose a
     search provider of their own, so /search and autocomplete work offline, and likewise
-    ``related_template`` (its related tracks) as the related provider, so /autoplay does."""
+    ``related_template`` (its related tracks) as the related provider, so /autoplay does, and
+    ``lyrics_api_base`` (its LRCLIB stand-in) instead of LRCLIB itself, so /lyrics does."""
+    lyrics = cfg.lyrics
+    if lyrics_api_base and lyrics.api_base == LyricsConfig().api_base:
+        lyrics = attrs.evolve(lyrics, api_base=lyrics_api_base)
     return attrs.evolve(
         cfg,
+        lyrics=lyrics,
         discord=attrs.evolve(
             cfg.discord,
             api_base=emu.api_base,
@@ -245,7 +254,8 @@ async def run_embedded_console(
             on_web(web)
             await _run(
                 cfg, emu, web, listener, media.demo_links(),
-                (media.search_template, media.related_template), data_dir, on_app, fd, out,
+                (media.search_template, media.related_template, media.lyrics_api_base),
+                data_dir, on_app, fd, out,
                 terminal,
             )  # fmt: skip
 
@@ -256,7 +266,7 @@ async def _run(
     web: DemoWeb,
     listener: Listener,
     links: list[tuple[str, str]],
-    templates: tuple[str, str],  # the media server's search and related-tracks providers
+    templates: tuple[str, str, str],  # the media server's search, related tracks and lyrics
     data_dir: Path,
     on_app: Callable[[App], None],
     fd: int,

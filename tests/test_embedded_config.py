@@ -1,4 +1,4 @@
-"""`make run` without a token: the demo's config points search and autoplay at the media
+"""`make run` without a token: the demo's config points search, autoplay and lyrics at the media
 server (offline), unless the operator chose providers of their own."""
 
 from __future__ import annotations
@@ -34,3 +34,13 @@ def test_the_operators_own_providers_are_kept() -> None:
     cfg = embedded_config(config.build({"extractor": own}, environ={}), _emu(), SEARCH, RELATED)
     assert cfg.extractor.search_provider == "scsearch"
     assert cfg.extractor.related_provider == "https://r.example/?u={url}"
+
+
+def test_the_demo_asks_the_media_servers_lyrics_unless_the_operator_chose_a_host() -> None:
+    local = "http://127.0.0.1:8471/api"
+    cfg = embedded_config(config.build({}, environ={}), _emu(), SEARCH, RELATED, local)
+    assert cfg.lyrics.api_base == local
+    own = config.build({"lyrics": {"api_base": "https://lyrics.example/api"}}, environ={})
+    assert embedded_config(own, _emu(), SEARCH, RELATED, local).lyrics.api_base == (
+        "https://lyrics.example/api"
+    )

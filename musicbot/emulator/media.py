@@ -48,6 +48,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
+from musicbot.emulator import lyrics_api
 from musicbot.emulator.asgi import serve_lifespan
 
 log = structlog.get_logger(__name__)
@@ -256,6 +257,11 @@ class MediaServer:
         return self.url("/search?q={query}")
 
     @property
+    def lyrics_api_base(self) -> str:
+        """The ``[lyrics] api_base`` value for this server's LRCLIB stand-in."""
+        return self.url("/api")
+
+    @property
     def related_template(self) -> str:
         """The ``[extractor] related_provider`` value for this server's related tracks."""
         return self.url("/related?url={url}")
@@ -287,6 +293,15 @@ class MediaServer:
             found = search_tones(self.tones.values(), words)
             body = feed_rss(found, self.base_url, title=f"Search: {words}")
             return body.encode(), CONTENT_TYPES["xml"]
+        if path == "/api/search":  # LRCLIB's search, for /lyrics in the demo
+            asked = _fold(" ".join(urllib.parse.parse_qs(query).get("q", []))).split()
+            wanted = [w for w in asked if w not in _fold(lyrics_api.ARTIST).split()]
+            matched = [
+                lyrics_api.record(tone.title, tone.duration)
+                for tone in self.tones.values()
+                if wanted and all(w in _fold(tone.title) for w in wanted)
+            ]
+            return json.dumps(matched).encode(), "application/json"
         if path == "/related":
             link = " ".join(urllib.parse.parse_qs(query).get("url", []))
             self.related.append(link)

@@ -184,6 +184,7 @@ async def stack(
             },
             "storage": {"data_dir": str(data_dir)},
             "log": {"level": "warning"},
+            "lyrics": {"api_base": media.lyrics_api_base},  # as the demo has it, offline
         }
         for section, values in (config or {}).items():
             extra.setdefault(section, {}).update(values)

@@ -118,3 +118,22 @@ async def test_lyrics_unreachable_and_vietnamese(tmp_path: Path) -> None:
             assert text == "Hiện không kết nối được dịch vụ lời bài hát; hãy thử lại sau."
             text, _ = await _lyrics(s, me)
             assert text == "The lyrics service can't be reached right now; try again later."
+
+
+async def test_the_media_servers_lyrics_for_the_offline_demo(tmp_path: Path) -> None:
+    """``make run`` points ``[lyrics] api_base`` at the media server (musicbot.embedded), and so
+    does the harness: its tones have synced lyrics, one line a second, following /seek."""
+    with trio.fail_after(60):
+        async with stack(tmp_path, config=config()) as s:
+            me = user(s)
+            await me.ask("play", {"query": s.media.page_url("a440")})
+            await me.ask("pause")
+            await me.ask("seek", {"position": "3.5"})
+            text, embed = await _lyrics(s, me, locale="vi")
+            assert embed is not None, text
+            assert embed["title"] == "Lời bài hát — Tone A440 · Demo tones"
+            assert "**▶ Tone A440, second 4**" in embed["description"]
+            await me.ask("seek", {"position": "0"})
+            _, embed = await _lyrics(s, me)
+            assert embed is not None
+            assert embed["description"].startswith("**▶ Tone A440, second 1**")
