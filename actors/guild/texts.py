@@ -24,6 +24,7 @@ EN = {
     "cmd.now_playing": "Now playing",
     "cmd.up_next": "Up next",
     "cmd.requested_by": "Requested by <@{user_id}>",
+    "autoplay.mark": "autoplay",  # a track queued by /autoplay, in /queue and now playing
     "cmd.nothing_playing": "Nothing is playing right now.",
     "cmd.paused": "Paused.",
     "cmd.resumed": "Resumed.",
@@ -110,6 +111,7 @@ VI = {
     "cmd.now_playing": "Đang phát",
     "cmd.up_next": "Tiếp theo",
     "cmd.requested_by": "Yêu cầu bởi <@{user_id}>",
+    "autoplay.mark": "tự phát",
     "cmd.nothing_playing": "Hiện không có bài nào đang phát.",
     "cmd.paused": "Đã tạm dừng.",
     "cmd.resumed": "Đã phát tiếp.",

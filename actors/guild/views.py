@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
 import actors.guild.texts  # noqa: F401  (registers the command texts)
-import actors.guild.autoplay  # noqa: F401  (registers the autoplay mark)
 from musicbot.i18n import t
 from musicbot.models.track import Track
 

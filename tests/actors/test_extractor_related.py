@@ -9,8 +9,8 @@ import trio
 from actors.extractor.related import related_url, same_track, youtube_id
 from musicbot import config
 from musicbot.config import ExtractorConfig
-from musicbot.errors import ConfigError
 from musicbot.emulator.media import MediaServer
+from musicbot.errors import ConfigError
 from musicbot.extract.errors import ExtractionError, Reason
 from musicbot.extract.options import Mode, build_options
 from musicbot.models.track import Track
@@ -62,7 +62,9 @@ def test_other_links_are_not_youtube_videos(url: str) -> None:
 def test_the_provider_is_validated(value: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=rf"extractor.related_provider: .*{problem}"):
         config.build({"extractor": {"related_provider": value}}, environ={})
-    good = config.build({"extractor": {"related_provider": "https://r.example/?u={url}"}}, environ={})
+    good = config.build(
+        {"extractor": {"related_provider": "https://r.example/?u={url}"}}, environ={}
+    )
     assert good.extractor.related_provider == "https://r.example/?u={url}"
     assert config.build({}, environ={}).extractor.related_provider == ""
 
@@ -92,7 +94,11 @@ async def test_related_tracks_come_from_the_configured_provider(media: MediaServ
         async with running(cfg) as (x, _):
             tracks = await x.related(seed)
             again = await x.related(seed)  # cached: the provider is asked once
-    assert [tr.title for tr in tracks] == ["Demo tone E330", "Demo tone C523", "Bài hát thử Sol 392"]
+    assert [tr.title for tr in tracks] == [
+        "Demo tone E330",
+        "Demo tone C523",
+        "Bài hát thử Sol 392",
+    ]
     assert again == tracks
     assert media.related == [media.page_url("a440")]  # the seed's page, URL-decoded
     assert all(not tr.resolved and not tr.autoplay and tr.requester_id is None for tr in tracks)
