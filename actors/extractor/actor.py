@@ -187,6 +187,7 @@ async def _deliver(st: State, waiter: Waiter, result: Result) -> None:
                     uploader=fresh.uploader or original.uploader,
                     requester_id=original.requester_id,
                     entry_id=original.entry_id,
+                    autoplay=original.autoplay,
                 )
                 reply(r, _too_long(st, resolved) or resolved)
         case Related(reply=rr):

@@ -181,6 +181,7 @@ async def stack(
                 "allow_private_addresses": True,
                 "allowed_domains": ["*"],
                 "search_provider": media.search_template,  # the media server's local search
+                "related_provider": media.related_template,  # its related tracks (autoplay)
             },
             "storage": {"data_dir": str(data_dir)},
             "log": {"level": "warning"},
