@@ -12,7 +12,7 @@ EXPECTED = {
     "ping", "play", "playnext", "search", "pause", "resume", "skip", "skipto", "previous",
     "stop", "join", "leave", "queue", "nowplaying", "seek", "volume", "repeat", "shuffle",
     "remove", "move", "clear", "history", "247", "playlist", "settings", "metrics", "health",
-    "lyrics", "autoplay",
+    "lyrics", "autoplay", "filter", "eq",
 }  # fmt: skip
 PLAYLIST_SUBCOMMANDS = {"save", "load", "list", "show", "add", "remove", "rename", "delete"}
 
