@@ -180,14 +180,11 @@ async def _deliver(st: State, waiter: Waiter, result: Result) -> None:
                 fresh = result.track
                 # Playlist and search metadata is usually richer than a bare file's.
                 resolved = attrs.evolve(
-                    fresh,
+                    fresh.in_place_of(original),
                     title=original.title or fresh.title,
                     duration=original.duration or fresh.duration,
                     thumbnail=fresh.thumbnail or original.thumbnail,
                     uploader=fresh.uploader or original.uploader,
-                    requester_id=original.requester_id,
-                    entry_id=original.entry_id,
-                    autoplay=original.autoplay,
                 )
                 reply(r, _too_long(st, resolved) or resolved)
         case Related(reply=rr):

@@ -44,3 +44,10 @@ class Track:
     def with_requester(self, user_id: int, entry_id: str) -> Track:
         """A copy of the track requested by ``user_id`` as queue entry ``entry_id``."""
         return attrs.evolve(self, requester_id=user_id, entry_id=entry_id)
+
+    def in_place_of(self, entry: Track) -> Track:
+        """This track (freshly extracted) standing in for queue entry ``entry``: what makes
+        it that entry (who asked, the entry id, the autoplay mark) carries over."""
+        return attrs.evolve(
+            self, requester_id=entry.requester_id, entry_id=entry.entry_id, autoplay=entry.autoplay
+        )

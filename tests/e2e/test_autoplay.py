@@ -78,8 +78,8 @@ async def test_related_tracks_follow_and_none_plays_twice(tmp_path: Path) -> Non
             playing = next(x for x in shown.splitlines() if x.startswith("**Now playing:**"))
             assert "media/one.webm" in playing and "autoplay" not in playing, shown  # a member's
 
-            nothing = await wait_message(s, "Autoplay found nothing related to **Radio three**.")
-            assert nothing  # both others were heard: the radio stops rather than repeat
+            # Both others were heard already: the radio stops rather than repeat one.
+            await wait_message(s, "Autoplay found nothing related to **Radio three**.")
             await _finished(s)
             audio = _audio(s)
             assert len(audio) < 4 * FRAMES - 20, len(audio)  # three tones, not a fourth
