@@ -120,3 +120,22 @@ def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("[discord\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         config.load(path, environ={})
+
+
+def test_extraction_workers_leave_the_audio_clock_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert config.build({}, environ={}).extractor.worker_processes == 1  # 2 CPUs: 1 worker
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert config.build({}, environ={}).extractor.worker_processes == 1  # never none
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert config.build({}, environ={}).extractor.worker_processes == 4  # nor a crowd
+    cfg = config.build({"extractor": {"workers": 6}}, environ={})
+    assert cfg.extractor.worker_processes == 6  # an operator's number is taken as it is
+    for bad, why in (
+        (0, 'must be "auto" or a number between 1 and 64 (got 0)'),
+        (65, 'must be "auto" or a number between 1 and 64 (got 65)'),
+        ("many", "must be an integer, or \"auto\" (got 'many')"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            config.build({"extractor": {"workers": bad}}, environ={})
+        assert f"extractor.workers: {why}" in str(info.value)

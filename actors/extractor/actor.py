@@ -287,7 +287,7 @@ async def run(
     if egress_proxy:
         config = attrs.evolve(config, extractor=attrs.evolve(config.extractor, proxy=egress_proxy))
     refs = tuple(extractor_ref(cls) for cls in extra_extractors)
-    async with open_pool(config.extractor.workers) as pool, trio.open_nursery() as nursery:
+    async with open_pool(config.extractor.worker_processes) as pool, trio.open_nursery() as nursery:
         st = State(
             config=config,
             cache=cache,
@@ -295,7 +295,7 @@ async def run(
             wall_clock=wall_clock,
             nursery=nursery,
             pool=pool,
-            limiter=trio.CapacityLimiter(config.extractor.workers),
+            limiter=trio.CapacityLimiter(config.extractor.worker_processes),
             ffmpeg=ffmpeg_path(config.audio.ffmpeg),
             http_proxy=egress_proxy or None,
             spotify=SpotifyClient(config.spotify) if config.spotify.configured else None,

@@ -3,7 +3,9 @@
 Theory.  yt-dlp is CPU-heavy Python (it parses YouTube's player response, runs its regexes,
 and waits on a JavaScript runtime); in a thread of the audio process it holds the GIL for
 milliseconds at a time and every guild's 20 ms pacing stutters.  So it runs in child processes,
-at most ``[extractor] workers`` at once, each doing one job at a time.
+at most ``[extractor] workers`` at once (by default one less than the CPUs: more workers than
+free CPUs finish no sooner and only take the clock's), each doing one job at a time, at nice
+``WORKER_NICE`` so that under contention the bot runs first.
 
 * One worker is started with the actor (:meth:`Pool.prewarm`), more on demand; each is kept
   while it behaves, and an idle one is reused.
@@ -24,6 +26,7 @@ All state is owned by the extractor actor's tasks (one trio thread); the pool is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -42,6 +45,7 @@ log = structlog.get_logger(__name__)
 
 MAX_LINE: Final = 16 * 1024 * 1024  # bytes; a flat 200-entry playlist is ~100 KB
 _READ: Final = 65536
+WORKER_NICE: Final = 10  # yt-dlp runs this much nicer than the bot, like ffmpeg
 # Variables a worker may inherit: locale, home (yt-dlp's config/cache lookups), TLS settings,
 # and the proxy variables an operator may rely on.
 _PASS_ENV: Final = (
@@ -195,6 +199,11 @@ class Pool:
             env=self.env,
             start_new_session=True,  # a terminal's Ctrl-C goes to the bot, not its workers
         )
+        with contextlib.suppress(OSError):  # it may have died already: receive() says so
+            # Extraction may be late; the audio clock must not be.  Under CPU contention the
+            # worker yields to the bot (as ffmpeg does), not the other way round.
+            nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
+            os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
         worker = Worker(proc)
         self.live[proc.pid] = worker
         self.started += 1

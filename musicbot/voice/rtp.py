@@ -36,6 +36,11 @@ SEQ_MODULO: Final = 1 << 16
 U32_MODULO: Final = 1 << 32
 TAG_SIZE: Final = 16  # Poly1305 and GCM tags are both 16 bytes
 NONCE_SUFFIX_SIZE: Final = 4  # the counter bytes appended after the ciphertext
+SEQ_MASK: Final = SEQ_MODULO - 1
+U32_MASK: Final = U32_MODULO - 1
+# Precompiled: ``struct.pack_into(fmt, ...)`` looks its format up in a cache on every call.
+_pack_u32: Final = struct.Struct(">I").pack_into
+_pack_seq_ts_ssrc: Final = struct.Struct(">HII").pack_into
 
 IP_DISCOVERY_REQUEST: Final = 1
 IP_DISCOVERY_RESPONSE: Final = 2
@@ -75,7 +80,7 @@ class TransportCipher:
 
     def seal(self, header: bytes | bytearray, payload: bytes, counter: int) -> bytes:
         """Ciphertext + tag for ``payload``, with ``header`` as associated data."""
-        struct.pack_into(">I", self._nonce, 0, counter)
+        _pack_u32(self._nonce, 0, counter)
         if self._aes is not None:
             return self._aes.encrypt(self._nonce, payload, header)
         # libsodium's binding insists on ``bytes`` for every argument: two small copies.
@@ -140,12 +145,13 @@ class RtpPacketizer:
         hand them to the socket (scatter/gather) before packetizing again.
         """
         header = self._header
-        struct.pack_into(">HII", header, 2, self.seq, self.timestamp, self.ssrc)
-        struct.pack_into(">I", self._suffix, 0, self.nonce)
-        sealed = cipher.seal(header, payload, self.nonce)
-        self.seq = (self.seq + 1) % SEQ_MODULO
-        self.timestamp = (self.timestamp + SAMPLES_PER_FRAME) % U32_MODULO
-        self.nonce = (self.nonce + 1) % U32_MODULO
+        nonce = self.nonce
+        _pack_seq_ts_ssrc(header, 2, self.seq, self.timestamp, self.ssrc)
+        _pack_u32(self._suffix, 0, nonce)
+        sealed = cipher.seal(header, payload, nonce)
+        self.seq = (self.seq + 1) & SEQ_MASK
+        self.timestamp = (self.timestamp + SAMPLES_PER_FRAME) & U32_MASK
+        self.nonce = (nonce + 1) & U32_MASK
         return header, sealed, self._suffix
 
     def skip_frame(self) -> None:

@@ -20,6 +20,9 @@ with each stream's player: :meth:`SenderStream.hold` stops taking frames after a
 five silence frames (Discord's rule before going quiet), :meth:`SenderStream.clear` drops what is
 buffered (a seek or skip) and restarts the ``sent`` count the player derives its position from.
 
+Waking.  :class:`~musicbot.voice.timer.TickTimer` waits for each deadline on a timerfd where
+it can (a Trio deadline costs three times as much CPU per wake-up, see its module doc).
+
 Concurrency.  Streams are touched by their player task and by the sender task, both on the one
 Trio thread, and neither awaits between reading and updating a stream's fields, so every
 operation is atomic and there is no lock (the same argument as the voice connection's).
@@ -49,6 +52,7 @@ from musicbot.models.media import (
     FrameSinkNowait,
     StreamCounters,
 )
+from musicbot.voice.timer import TickTimer
 
 log = structlog.get_logger(__name__)
 
@@ -71,11 +75,14 @@ class SenderStream:
     """One stream's buffer and flags.  Made by :meth:`VoiceSender.open_stream`."""
 
     __slots__ = (
+        "_at",
+        "_chunks",
+        "_count",
+        "_head",
         "_level",
         "_quiet",
         "_sender",
         "_waiter",
-        "buffer",
         "capacity",
         "closed",
         "counters",
@@ -96,7 +103,13 @@ class SenderStream:
         self.sink = sink
         self.counters = counters
         self.capacity = capacity
-        self.buffer: collections.deque[bytes] = collections.deque()
+        # Frames wait in the tuples they were pushed in: a tuple of bytes is not tracked by the
+        # garbage collector, so buffered audio adds nothing to a collection's walk (a deque or
+        # list of frames would make every collection visit every buffered frame).
+        self._chunks: collections.deque[tuple[bytes, ...]] = collections.deque()
+        self._head: tuple[bytes, ...] = ()  # the chunk being sent, from index _at
+        self._at = 0
+        self._count = 0  # frames buffered, in _head and _chunks
         self.sent = 0
         self.playing = False
         self.silence_left = 0
@@ -106,13 +119,18 @@ class SenderStream:
         self._quiet: trio.Event | None = None  # the player, waiting for the silence to go out
 
     def buffered(self) -> int:
-        return len(self.buffer)
+        return self._count
 
     def push(self, frames: Sequence[bytes]) -> None:
         """Append frames (the caller keeps the buffer near ``capacity`` with the waits)."""
-        if self.closed:
+        if self.closed or not frames:
             return
-        self.buffer.extend(frames)
+        self._chunks.append(tuple(frames))
+        self._count += len(frames)
+
+    def _drop_buffered(self) -> None:
+        self._chunks.clear()
+        self._head, self._at, self._count = (), 0, 0
 
     def play(self) -> None:
         """Take one buffered frame per tick from now on."""
@@ -131,14 +149,14 @@ class SenderStream:
 
     def clear(self) -> None:
         """Drop every buffered frame and restart the ``sent`` count (a seek, skip or stop)."""
-        self.buffer.clear()
+        self._drop_buffered()
         self.sent = 0
         self._notify()
 
     async def wait_buffered_at_most(self, level: int) -> None:
         """Until at most ``level`` frames are buffered (level 0: all sent) or the stream is
         closed.  While held, buffered frames are not taken, so this waits for :meth:`play`."""
-        while len(self.buffer) > level and not self.closed:
+        while self._count > level and not self.closed:
             self._level = level
             self._waiter = waiter = trio.Event()
             await waiter.wait()
@@ -167,7 +185,7 @@ class SenderStream:
         self.closed = True
         self.playing = False
         self.silence_left = 0
-        self.buffer.clear()
+        self._drop_buffered()
         self._sender._deactivate(self)
         self._notify()
         self._notify_quiet()
@@ -203,19 +221,27 @@ class VoiceSender:
             if not self._active:
                 self._wake = trio.Event()
                 await self._wake.wait()
-            anchor = trio.current_time()
-            n = 0
-            while self._active:
-                deadline = anchor + n * FRAME
-                await trio.sleep_until(deadline)
-                now = trio.current_time()
-                if now - deadline > MAX_LAG:
-                    anchor, n = now, 0
-                    self.stats.reanchors += 1
-                    for stream in self._active:
-                        stream.counters.reanchors += 1
-                self.tick()
-                n += 1
+            await self._clock()
+
+    async def _clock(self) -> None:
+        """Tick while any stream is active."""
+        async with TickTimer() as timer:
+            await self._ticks(timer)
+
+    async def _ticks(self, timer: TickTimer) -> None:
+        anchor = trio.current_time()
+        n = 0
+        while self._active:
+            deadline = anchor + n * FRAME
+            await timer.wait_until(deadline)
+            now = trio.current_time()
+            if now - deadline > MAX_LAG:
+                anchor, n = now, 0
+                self.stats.reanchors += 1
+                for stream in self._active:
+                    stream.counters.reanchors += 1
+            self.tick()
+            n += 1
 
     def tick(self) -> None:
         """Send one frame of every active stream (synchronously, never waiting)."""
@@ -233,11 +259,17 @@ class VoiceSender:
             elif not stream.playing:
                 done.append(stream)
                 continue
-            elif stream.buffer:
-                frame = stream.buffer.popleft()
+            elif stream._count:
+                at, head = stream._at, stream._head
+                if at >= len(head):
+                    head = stream._head = stream._chunks.popleft()
+                    at = 0
+                frame = head[at]
+                stream._at = at + 1
+                left = stream._count = stream._count - 1
                 stream.sent += 1
                 stream.counters.frames += 1
-                if stream._waiter is not None and len(stream.buffer) <= stream._level:
+                if stream._waiter is not None and left <= stream._level:
                     stream._notify()
             else:
                 if stream.sent:

@@ -11,7 +11,7 @@ import trio
 
 from actors import extractor
 from actors.extractor.messages import SingleResult
-from actors.extractor.pool import Pool, open_pool, worker_env
+from actors.extractor.pool import WORKER_NICE, Pool, open_pool, worker_env
 from actors.extractor.work import extractor_ref
 from musicbot.emulator.media import MediaServer
 from musicbot.extract.errors import ExtractionError, Reason
@@ -135,3 +135,13 @@ def test_a_local_class_cannot_cross_to_a_worker() -> None:
     with pytest.raises(ValueError, match="module level"):
         extractor_ref(Local)
     assert extractor_ref(PidIE) == "tests.extract.sites:PidIE"
+
+
+async def test_workers_run_below_the_bots_cpu_priority(media: MediaServer) -> None:
+    """Under CPU contention a worker yields to the process that paces audio."""
+    with trio.fail_after(TIMEOUT):
+        async with open_pool(1) as pool:
+            reply = await pool.run(job(media.url("/pid")))
+            pid = pid_of(reply)
+            ours = os.getpriority(os.PRIO_PROCESS, 0)
+            assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + WORKER_NICE)
