@@ -53,7 +53,7 @@ KILL_AFTER: Final = 2.0  # seconds between SIGTERM and SIGKILL
 EXIT_WAIT: Final = 5.0  # after stdout EOF, how long ffmpeg may take to exit
 STDERR_LINES: Final = 40  # ring buffer of ffmpeg's last stderr lines
 READ_SIZE: Final = 65536
-FFMPEG_NICE: Final = 10  # ffmpeg runs at a lower CPU priority than the bot
+FFMPEG_NICE: Final = 10  # ffmpeg runs this much nicer than the bot
 CHECK_PACKETS: Final = 5  # leading packets of a copied stream that must be 20 ms
 
 
@@ -235,7 +235,8 @@ async def open_ffmpeg_source(
     with contextlib.suppress(OSError):
         # Encoding may be late; pacing (and the gateway heartbeat) must not be.  Under CPU
         # overload ffmpeg yields to the bot, not the other way round.
-        os.setpriority(os.PRIO_PROCESS, process.pid, FFMPEG_NICE)
+        nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + FFMPEG_NICE)
+        os.setpriority(os.PRIO_PROCESS, process.pid, nice)
     ring: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
     stderr_done = trio.Event()
     source = FfmpegSource(process, mode, ring, stderr_done, stall_timeout)

@@ -59,6 +59,7 @@ log = structlog.get_logger(__name__)
 FRAME: Final = FRAME_MS / 1000
 MAX_LAG: Final = 5 * FRAME  # up to 5 ticks late: catch up back to back; beyond: re-anchor
 DEFAULT_CAPACITY: Final = 50  # frames (1 s) a stream may buffer ahead of the clock
+CHUNK: Final = 10  # frames per buffered tuple
 
 
 @attrs.define
@@ -103,9 +104,10 @@ class SenderStream:
         self.sink = sink
         self.counters = counters
         self.capacity = capacity
-        # Frames wait in the tuples they were pushed in: a tuple of bytes is not tracked by the
-        # garbage collector, so buffered audio adds nothing to a collection's walk (a deque or
-        # list of frames would make every collection visit every buffered frame).
+        # Frames wait in tuples of up to CHUNK: a tuple of bytes is not tracked by the garbage
+        # collector, so a collection visits one tuple per CHUNK buffered frames, not every frame
+        # (as it would in a deque of frames); small tuples keep few sent frames alive (a tuple
+        # holds its frames until its last one is sent).
         self._chunks: collections.deque[tuple[bytes, ...]] = collections.deque()
         self._head: tuple[bytes, ...] = ()  # the chunk being sent, from index _at
         self._at = 0
@@ -125,7 +127,9 @@ class SenderStream:
         """Append frames (the caller keeps the buffer near ``capacity`` with the waits)."""
         if self.closed or not frames:
             return
-        self._chunks.append(tuple(frames))
+        chunks = self._chunks
+        for at in range(0, len(frames), CHUNK):
+            chunks.append(tuple(frames[at : at + CHUNK]))
         self._count += len(frames)
 
     def _drop_buffered(self) -> None:

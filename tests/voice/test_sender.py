@@ -220,3 +220,33 @@ async def test_every_tick_sends_the_streams_in_the_same_order(
         ticks.setdefault(at, []).append(key)
     assert len(ticks) == 100
     assert all(keys == [0, 1, 2, 3, 4] for keys in ticks.values()), ticks
+
+
+async def test_pushes_of_any_size_come_out_in_order_and_are_counted(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The buffer keeps frames in small tuples; pushes that do not divide into them evenly,
+    and clears in the middle of one, lose or repeat nothing."""
+    sender = VoiceSender(capacity=1000)
+    sink = MemorySink()
+    with trio.fail_after(100):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sender.run)
+            stream = sender.open_stream(sink, PlayerStats())
+            sizes = [1, 37, 3, 10, 0, 23]
+            start = 0
+            for size in sizes:
+                stream.push([fake_frame(i) for i in range(start, start + size)])
+                start += size
+            assert stream.buffered() == sum(sizes)
+            stream.play()
+            await trio.sleep(FRAME * 7.5)  # seven sent: the middle of the second tuple
+            assert stream.buffered() == sum(sizes) - stream.sent
+            stream.clear()
+            assert stream.buffered() == 0
+            stream.push([fake_frame(i) for i in range(900, 913)])
+            await stream.wait_buffered_at_most(0)
+            nursery.cancel_scope.cancel()
+    got = indices(sink)
+    assert got[: len(got) - 13] == list(range(len(got) - 13))
+    assert got[-13:] == list(range(900, 913))
