@@ -134,7 +134,6 @@ class ExtractorConfig:
     playlist_batch_pause: float = 1.0
     js_runtime: str = "deno"  # deno (the environment's own), node, bun, quickjs, or a path
 
-
     @property
     def worker_processes(self) -> int:
         """How many yt-dlp worker processes run at most.
@@ -147,6 +146,7 @@ class ExtractorConfig:
         if self.workers != "auto":
             return self.workers
         return auto_workers()
+
 
 @attrs.frozen(kw_only=True)
 class CacheConfig:

@@ -33,6 +33,7 @@ from musicbot.config import Config
 from musicbot.extract.options import Mode, build_options
 from musicbot.extract.probe import ffmpeg_path
 from musicbot.extract.runtime import STALE_DAYS, freshness, solver_report
+from musicbot.procenv import child_env
 
 NETWORK_TIMEOUT: Final = 10.0
 GATEWAY_OP_HELLO: Final = 10  # the first frame a Discord gateway sends
@@ -148,6 +149,7 @@ async def check_ffmpeg(cfg: Config) -> Check:
                 capture_stdout=True,
                 capture_stderr=True,
                 check=False,
+                env=child_env(),
             )
     except (OSError, trio.TooSlowError) as exc:
         return _fail(name, f"{exe!r} does not run ({type(exc).__name__}): check [audio] ffmpeg")

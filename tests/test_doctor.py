@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import trio
 
@@ -128,3 +129,23 @@ async def test_offline_it_says_what_it_could_not_check(tmp_path: Path) -> None:
     assert doctor.report(checks, lines.append) == 0
     assert lines[-1] == "all checks passed; could not check: token, gateway"
     assert not any("x.y.z" in line for line in lines)
+
+
+async def test_the_ffmpeg_it_runs_never_sees_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even run on its own (before the CLI forgets the secrets), the doctor's child process
+    gets the allow-listed environment, not the bot's."""
+    dump = tmp_path / "env.txt"
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(f"#!/bin/sh\nenv > {dump}\necho 'ffmpeg version 9.9 Copyright nobody'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("DISCORD_TOKEN", "Bot.secret-token-value")
+    monkeypatch.setenv("MUSICBOT_SPOTIFY_CLIENT_SECRET", "spotify-secret-value")
+    cfg = Config(audio=attrs.evolve(Config().audio, ffmpeg=str(fake)))
+    with trio.fail_after(TIMEOUT):
+        check = await doctor.check_ffmpeg(cfg)
+    assert check.status is doctor.Status.OK and "ffmpeg version 9.9" in check.detail
+    seen = dump.read_text()
+    assert "PATH=" in seen
+    assert "secret-token-value" not in seen and "spotify-secret-value" not in seen

@@ -19,6 +19,7 @@ import imageio_ffmpeg
 import trio
 
 from musicbot.emulator.media import Tone
+from musicbot.procenv import child_env
 
 VERSION: Final = "1"  # bump when the melodies change: a new cache directory is used
 ENCODE: Final[dict[str, tuple[str, ...]]] = {
@@ -127,7 +128,9 @@ async def generate(
         path = directory / tone.filename
         if not await trio.Path(path).exists():
             tmp = path.with_name(path.name + ".part")
-            await trio.run_process(argv(exe, melody, tmp), capture_stdout=True, capture_stderr=True)
+            await trio.run_process(
+                argv(exe, melody, tmp), capture_stdout=True, capture_stderr=True, env=child_env()
+            )
             await trio.Path(tmp).rename(path)
         tones.append(tone)
     return tones

@@ -50,6 +50,7 @@ from hypercorn.trio import serve
 
 from musicbot.emulator import lyrics_api
 from musicbot.emulator.asgi import serve_lifespan
+from musicbot.procenv import child_env
 
 log = structlog.get_logger(__name__)
 
@@ -114,7 +115,7 @@ async def generate(
                 "-ac", "2", "-ar", "48000", "-metadata", f"title={tone.title}",
                 *_ENCODE[tone.format], str(tmp),
             ]  # fmt: skip
-            await trio.run_process(argv, capture_stdout=True, capture_stderr=True)
+            await trio.run_process(argv, capture_stdout=True, capture_stderr=True, env=child_env())
             await trio.Path(tmp).rename(path)
         out[tone.name] = path
     return out
