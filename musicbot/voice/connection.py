@@ -210,8 +210,7 @@ class VoiceConnection:
                     return
                 self._new_generation()
                 self._drop_session()
-                await self._finish(StopReason.LEFT, None)
-                await self._send_op4(None)
+                await self._finish(StopReason.LEFT, None, leave=True)
             case StateUpdate(session_id=session_id, channel_id=channel_id):
                 await self._on_state_update(session_id, channel_id)
             case ServerUpdate(token=token, endpoint=endpoint):
@@ -350,9 +349,7 @@ class VoiceConnection:
                 assert reason is not None
                 self._new_generation()
                 self._drop_session()
-                await self._finish(reason, code)
-                if reason is not StopReason.KICKED:
-                    await self._send_op4(None)
+                await self._finish(reason, code, leave=reason is not StopReason.KICKED)
             case CloseAction.AWAIT_GATEWAY:
                 # Moved, new server, kicked or deleted: not this socket again, and no op 4
                 # (it could undo a move); the gateway's next events decide.
@@ -377,8 +374,7 @@ class VoiceConnection:
         self._drop_session()
         self._attempts += 1
         if self._attempts > self.settings.max_attempts:
-            await self._finish(StopReason.FAILED, code)
-            await self._send_op4(None)
+            await self._finish(StopReason.FAILED, code, leave=True)
             return
         self.stats.rejoins += 1
         delay = min(
@@ -397,15 +393,12 @@ class VoiceConnection:
         elif self.state is VoiceState.AWAITING_GATEWAY and self._awaiting is not None:
             (reason, code), self._awaiting = self._awaiting, None
             log.info("voice_move_timeout", guild_id=self.guild_id, close_code=code)
-            await self._finish(reason, code)
-            if reason is not StopReason.KICKED:
-                await self._send_op4(None)
+            await self._finish(reason, code, leave=reason is not StopReason.KICKED)
         elif self.state is VoiceState.JOINING:
             self._attempts += 1
             if self._attempts > self.settings.max_attempts:
                 gone = StopReason.SERVER_GONE if self._server_gone else StopReason.FAILED
-                await self._finish(gone, None)
-                await self._send_op4(None)
+                await self._finish(gone, None, leave=True)
             else:
                 log.info("voice_join_timeout", guild_id=self.guild_id, attempt=self._attempts)
                 await self._start_join()
@@ -508,11 +501,16 @@ class VoiceConnection:
             self._session.close()
             self._session = None
 
-    async def _finish(self, reason: StopReason, code: int | None) -> None:
+    async def _finish(self, reason: StopReason, code: int | None, *, leave: bool = False) -> None:
+        """The call is over.  With ``leave``, op 4 with no channel goes out *before* the owner
+        hears of it: an owner that joins again at once must not have its join undone by our
+        late leave (and whoever watches the gateway sees the leave by the time it is told)."""
         self.state = VoiceState.DISCONNECTED
         self._deadline = math.inf
         self._awaiting = None
         log.info("voice_disconnected", guild_id=self.guild_id, reason=reason.value, code=code)
+        if leave:
+            await self._send_op4(None)
         await self._emit(Disconnected(guild_id=self.guild_id, reason=reason, close_code=code))
 
     async def _emit(self, event: VoiceEvent) -> None:
