@@ -20,7 +20,7 @@ import structlog
 import trio
 
 from actors import events as ev
-from actors.guild import autoplay
+from actors.guild import autoplay, vote_skip
 from actors.guild.call import Gone, Hold, MovedTo, Up
 from actors.guild.messages import Resolved
 from actors.guild.reasons import classify_playback, failure_text, should_refresh
@@ -136,6 +136,7 @@ async def on_player(g: Guild, event: PlayerEvent) -> None:
             if track.entry_id != g.playing_entry:
                 return
             g.set_position(position, moving=True)
+            vote_skip.forget(g)  # votes were about the last play (a repeat is a new one)
             g.deps.bus.publish(ev.TrackStarted(guild_id=g.guild_id, track=track))
             g.show_now_playing()
             g.changed()

@@ -2,8 +2,10 @@
 
 Theory.  The track's requester and a DJ skip at once (``actors.guild.commands.skip``); any
 other member's /skip (or the now-playing Skip button) is a vote.  The votes belong to one queue
-entry: ``g.skip_votes`` holds the entry id they were cast on, and a vote on a different entry
-starts afresh, so a track change resets the count without any hook in the playback code.
+entry's play: ``g.skip_votes`` holds the entry id they were cast on, a vote on a different
+entry starts afresh, and every start of a track (:func:`forget`, from the flow's
+``TrackStarted``) drops them, so repeat-track or a looping queue playing the same entry again
+starts a new count too.
 
 Only members in the bot's voice channel may vote, and only the votes of members *still* there
 count: the need is ``ceil(share × listeners)`` of the listeners now (at least one), and a voter
@@ -41,6 +43,11 @@ def needed(listeners: int, percent: int) -> int:
     return max(1, math.ceil(listeners * percent / 100))
 
 
+def forget(g: Guild) -> None:
+    """A track (maybe the same entry again) starts playing: no vote is about it yet."""
+    g.skip_votes = ("", frozenset())
+
+
 async def vote(g: Guild, inv: Invocation, track: Track) -> dict[str, int] | None:
     """Count ``inv``'s vote against ``track``.  Returns the tally when the vote passes (the
     caller skips and answers); otherwise answers the member itself and returns None."""
@@ -60,7 +67,7 @@ async def vote(g: Guild, inv: Invocation, track: Track) -> dict[str, int] | None
     tally = {"votes": len(voters), "needed": needed(len(listening), share(g))}
     if tally["votes"] >= tally["needed"]:
         log.info("vote_skip_passed", **tally)
-        g.skip_votes = ("", frozenset())
+        forget(g)
         return tally
     key = "vote.already" if already else "vote.recorded"
     await g.answer(inv, key, ephemeral=already, title=track.title, **tally)

@@ -12,7 +12,7 @@ from pathlib import Path
 import trio
 
 from musicbot.emulator.world import DEFAULT_MEMBER_PERMISSIONS
-from tests.e2e.flow import User, add_member, config, user
+from tests.e2e.flow import User, add_member, config, user, wait_frames
 from tests.e2e.harness import Stack, stack
 
 MANAGE_GUILD = 1 << 5
@@ -88,3 +88,20 @@ async def test_vote_skip_in_vietnamese(tmp_path: Path) -> None:
             boss = add_member(s, "sếp", permissions=DEFAULT_MEMBER_PERMISSIONS | MANAGE_GUILD)
             shown = await boss.ask("settings", {"vote_skip": 75}, **vi)
             assert "Bỏ phiếu bỏ qua: 75% người nghe" in shown
+
+
+async def test_a_repeated_track_starts_a_new_count(tmp_path: Path) -> None:
+    """Repeat-track plays the same queue entry again: the votes cast on the last play are gone
+    (a member voted to skip *that* play), so voting again is a fresh vote, not "already"."""
+    with trio.fail_after(90):
+        async with stack(tmp_path, config=config()) as s:
+            me = user(s)
+            a, _b = add_member(s, "a"), add_member(s, "b")
+            assert "a440" in await me.ask("play", {"query": s.media.media_url("a440")})
+            assert await me.ask("repeat", {"mode": "track"}) == "Repeat: this track."
+            await wait_frames(s, 10)  # it plays
+            assert await a.ask("skip") == "Voted to skip **a440**: 1/2 votes."
+            # The 6 s tone ends and starts again: 6.6 s of packets later it has.
+            await wait_frames(s, len(s.listener.frames) + 330)
+            assert await a.ask("skip") == "Voted to skip **a440**: 1/2 votes."
+            assert await a.ask("skip") == "You already voted to skip **a440** (1/2 votes)."
