@@ -57,20 +57,3 @@ class ActorTimeoutError(MusicBotError):
 
     def __str__(self) -> str:
         return f"actor {self.actor!r} did not answer {self.request} within {self.timeout:g} s"
-
-
-@attrs.define(auto_exc=True, eq=False)
-class SupervisorGaveUp(MusicBotError):
-    """A supervisor saw more restarts than its intensity allows and escalates."""
-
-    supervisor: str
-    child: str
-    restarts: int
-    period: float
-    cause: BaseException | None = None
-
-    def __str__(self) -> str:
-        return (
-            f"supervisor {self.supervisor!r} gave up: child {self.child!r} crashed "
-            f"{self.restarts} times within {self.period:g} s (last cause: {self.cause!r})"
-        )

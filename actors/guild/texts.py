@@ -13,7 +13,6 @@ EN = {
         "You need the DJ role or the Manage Server permission for this "
         "(or be alone with me in the voice channel)."
     ),
-    "cmd.not_your_track": "You can only skip your own tracks unless you are a DJ.",
     "cmd.queued": "Added **{title}** ({duration}) to the queue at position {position}.",
     "cmd.queued_next": "**{title}** ({duration}) will play next.",
     "cmd.queued_playlist": "Added {count} tracks from **{title}** to the queue.",
@@ -101,7 +100,6 @@ VI = {
         "Bạn cần vai trò DJ hoặc quyền Quản lý máy chủ để làm việc này "
         "(hoặc đang ở một mình với mình trong kênh thoại)."
     ),
-    "cmd.not_your_track": "Bạn chỉ bỏ qua được bài do chính bạn yêu cầu, trừ khi bạn là DJ.",
     "cmd.queued": "Đã thêm **{title}** ({duration}) vào hàng chờ ở vị trí {position}.",
     "cmd.queued_next": "**{title}** ({duration}) sẽ phát tiếp theo.",
     "cmd.queued_playlist": "Đã thêm {count} bài từ **{title}** vào hàng chờ.",
