@@ -54,6 +54,10 @@ async def search(g: Guild, inv: Invocation) -> None:
     if not query:
         await g.answer(inv, "cmd.search_none", ephemeral=True, query=query)
         return
+    if query.lower().startswith(("http://", "https://", "spotify:")):
+        # Searched as words a link finds nothing it names: say what the member meant.
+        await g.answer(inv, "cmd.search_link", ephemeral=True)
+        return
     if not await g.join_member(inv):
         return
     await _start_extraction(g, inv, query, play_next=False, search_only=True)

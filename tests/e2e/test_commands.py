@@ -117,6 +117,13 @@ async def test_permissions_and_voice_rules(tmp_path: Path) -> None:
             assert await outsider.ask("playnext", {"query": a440}) == not_in_voice
             assert await outsider.ask("join") == not_in_voice
             assert await outsider.ask("search", {"query": "tone"}) == not_in_voice
+            # A link is not words to search: the member is told to /play it, in any case.
+            for link in (a440, "https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC"):
+                assert await outsider.ask("search", {"query": link}) == (
+                    "/search looks for words. To queue a link, use /play."
+                )
+            vi = await outsider.ask("search", {"query": "spotify:track:x"}, locale="vi")
+            assert vi == "/tìm tìm theo từ khóa. Để thêm một đường link, hãy dùng /phát."
             assert not bot_in_voice(s)
 
             assert (await me.ask("join")).startswith("Joined <#")
