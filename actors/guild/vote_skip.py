@@ -3,7 +3,7 @@
 Theory.  The track's requester and a DJ skip at once (``actors.guild.commands.skip``); any
 other member's /skip (or the now-playing Skip button) is a vote.  The votes belong to one queue
 entry's play: ``g.skip_votes`` holds the entry id they were cast on, a vote on a different
-entry starts afresh, and every start of a track (:func:`forget`, from the flow's
+entry starts afresh, and every start of a track (``forget``, from the flow's
 ``TrackStarted``) drops them, so repeat-track or a looping queue playing the same entry again
 starts a new count too.
 
