@@ -52,7 +52,7 @@ from musicbot.models.media import (
     FrameSinkNowait,
     StreamCounters,
 )
-from musicbot.voice.timer import TickTimer
+from musicbot.voice.timer import TickTimer, open_tick_timer
 
 log = structlog.get_logger(__name__)
 
@@ -231,7 +231,7 @@ class VoiceSender:
 
     async def _clock(self) -> None:
         """Tick while any stream is active."""
-        async with TickTimer() as timer:
+        async with open_tick_timer() as timer:
             await self._ticks(timer)
 
     async def _ticks(self, timer: TickTimer) -> None:

@@ -28,7 +28,8 @@ import ctypes.util
 import os
 import sys
 import time
-from types import TracebackType
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Final
 
 import structlog
@@ -72,7 +73,7 @@ _LIBC: Final = _libc()
 
 
 class TickTimer:
-    """``async with TickTimer() as timer: await timer.wait_until(deadline)`` (Trio time)."""
+    """Made by :func:`open_tick_timer`; ``await timer.wait_until(deadline)`` (Trio time)."""
 
     def __init__(self) -> None:
         self._fd = -1
@@ -82,7 +83,7 @@ class TickTimer:
     def uses_timerfd(self) -> bool:
         return self._fd >= 0
 
-    async def __aenter__(self) -> TickTimer:
+    def _open(self) -> None:
         if _LIBC is not None and not isinstance(
             trio.lowlevel.current_clock(), trio.testing.MockClock
         ):
@@ -91,14 +92,8 @@ class TickTimer:
                 self._fd = fd
             else:
                 log.warning("timerfd_unavailable", errno=ctypes.get_errno())
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _close(self) -> None:
         fd, self._fd = self._fd, -1
         if fd >= 0:
             trio.lowlevel.notify_closing(fd)
@@ -124,3 +119,14 @@ class TickTimer:
         await trio.lowlevel.wait_readable(fd)
         with contextlib.suppress(BlockingIOError):
             os.read(fd, 8)  # the expiry count; reading disarms readability
+
+
+@asynccontextmanager
+async def open_tick_timer() -> AsyncIterator[TickTimer]:
+    """A :class:`TickTimer` for the block (its timerfd, if any, is closed at the end)."""
+    timer = TickTimer()
+    timer._open()
+    try:
+        yield timer
+    finally:
+        timer._close()

@@ -11,14 +11,14 @@ import pytest
 import trio
 import trio.testing
 
-from musicbot.voice.timer import TickTimer
+from musicbot.voice.timer import open_tick_timer
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="timerfd is Linux's")
 
 
 @linux
 async def test_wakes_at_each_deadline_never_before() -> None:
-    async with TickTimer() as timer:
+    async with open_tick_timer() as timer:
         assert timer.uses_timerfd
         start = trio.current_time()
         for k in range(1, 6):
@@ -29,14 +29,14 @@ async def test_wakes_at_each_deadline_never_before() -> None:
 
 @linux
 async def test_a_past_deadline_is_a_checkpoint_not_a_wait() -> None:
-    async with TickTimer() as timer:
+    async with open_tick_timer() as timer:
         with trio.testing.assert_checkpoints():
             await timer.wait_until(trio.current_time() - 1.0)
 
 
 @linux
 async def test_cancelled_wait_leaves_the_timer_usable_and_the_fd_is_closed() -> None:
-    async with TickTimer() as timer:
+    async with open_tick_timer() as timer:
         fd = timer._fd
         with trio.move_on_after(0.02) as scope:
             await timer.wait_until(trio.current_time() + 3600)
@@ -52,7 +52,7 @@ async def test_cancelled_wait_leaves_the_timer_usable_and_the_fd_is_closed() -> 
 async def test_falls_back_to_trio_deadlines_under_a_mock_clock(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with TickTimer() as timer:
+    async with open_tick_timer() as timer:
         assert not timer.uses_timerfd
         deadline = trio.current_time() + 123.0
         await timer.wait_until(deadline)
