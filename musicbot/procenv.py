@@ -14,6 +14,7 @@ removes the token variables from this process's environment once the config has 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, MutableMapping
 from typing import Final
@@ -35,6 +36,14 @@ DEFAULT_PATH: Final = "/usr/local/bin:/usr/bin:/bin"
 # Variables that hold the bot's secrets (the config reads DISCORD_TOKEN, and the Spotify
 # client secret when the operator sets it through the environment).
 SECRET_VARIABLES: Final = ("DISCORD_TOKEN", "MUSICBOT_SPOTIFY_CLIENT_SECRET")
+
+
+def lower_priority(pid: int, by: int) -> None:
+    """Make child ``pid`` ``by`` nicer than this process (at most 19).  Relative, so a bot that
+    was itself started nice never gives a child a *higher* priority than its own; a child that
+    has already exited is left alone."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + by))
 
 
 def child_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:

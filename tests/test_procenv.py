@@ -7,6 +7,8 @@ ffmpeg as the duration probe starts it, and a process started by yt-dlp's own ``
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import trio
 from musicbot.audio.source import FfmpegOpener, SourceRequest
 from musicbot.extract.probe import probe_stream
 from musicbot.models.track import Track
-from musicbot.procenv import ALLOWED, child_env, forget_secrets
+from musicbot.procenv import ALLOWED, child_env, forget_secrets, lower_priority
 from tests.audio.helpers import FFMPEG, http_server, make_media
 
 TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.procenv-secret.xyz"
@@ -105,3 +107,17 @@ async def test_forget_secrets_keeps_the_token_from_library_children(
         finally:
             child.kill()
     assert "DISCORD_TOKEN" not in env and TOKEN not in "".join(env.values())
+
+
+def test_lower_priority_is_relative_capped_and_ignores_a_child_that_is_gone() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        lower_priority(child.pid, 10)
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == min(19, ours + 10)
+        lower_priority(child.pid, 50)
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == 19
+    finally:
+        child.kill()
+        child.wait()
+    lower_priority(child.pid, 10)  # reaped: nothing to do, nothing raised

@@ -26,7 +26,6 @@ All state is owned by the extractor actor's tasks (one trio thread); the pool is
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -40,6 +39,7 @@ import structlog
 import trio
 
 from musicbot.extract.errors import ExtractionError, Reason
+from musicbot.procenv import lower_priority
 
 log = structlog.get_logger(__name__)
 
@@ -199,11 +199,9 @@ class Pool:
             env=self.env,
             start_new_session=True,  # a terminal's Ctrl-C goes to the bot, not its workers
         )
-        with contextlib.suppress(OSError):  # it may have died already: receive() says so
-            # Extraction may be late; the audio clock must not be.  Under CPU contention the
-            # worker yields to the bot (as ffmpeg does), not the other way round.
-            nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
-            os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
+        # Extraction may be late; the audio clock must not be.  Under CPU contention the
+        # worker yields to the bot (as ffmpeg does), not the other way round.
+        lower_priority(proc.pid, WORKER_NICE)
         worker = Worker(proc)
         self.live[proc.pid] = worker
         self.started += 1

@@ -23,6 +23,7 @@ from actors.guild.table import Family, Handler
 from musicbot.i18n import t
 from musicbot.models.queue import QueueFull, RepeatMode
 from musicbot.models.track import Track
+from musicbot.safety import looks_like_url
 
 if TYPE_CHECKING:
     from actors.guild.actor import Guild
@@ -54,7 +55,7 @@ async def search(g: Guild, inv: Invocation) -> None:
     if not query:
         await g.answer(inv, "cmd.search_none", ephemeral=True, query=query)
         return
-    if query.lower().startswith(("http://", "https://", "spotify:")):
+    if looks_like_url(query) or query.lower().startswith("spotify:"):
         # Searched as words a link finds nothing it names: say what the member meant.
         await g.answer(inv, "cmd.search_link", ephemeral=True)
         return

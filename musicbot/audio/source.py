@@ -19,8 +19,6 @@ ring (so a chatty ffmpeg never blocks on a full pipe) and logged when the source
 from __future__ import annotations
 
 import collections
-import contextlib
-import os
 import re
 import subprocess
 from collections.abc import AsyncIterator, Sequence
@@ -44,7 +42,7 @@ from musicbot.audio.opus import packet_samples
 from musicbot.config import AudioConfig
 from musicbot.models.media import SAMPLES_PER_FRAME
 from musicbot.models.track import Track
-from musicbot.procenv import child_env
+from musicbot.procenv import child_env, lower_priority
 
 log = structlog.get_logger(__name__)
 
@@ -232,11 +230,9 @@ async def open_ffmpeg_source(
         stderr=subprocess.PIPE,
         env=child_env(),  # never the token: ffmpeg parses hostile media
     )
-    with contextlib.suppress(OSError):
-        # Encoding may be late; pacing (and the gateway heartbeat) must not be.  Under CPU
-        # overload ffmpeg yields to the bot, not the other way round.
-        nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + FFMPEG_NICE)
-        os.setpriority(os.PRIO_PROCESS, process.pid, nice)
+    # Encoding may be late; pacing (and the gateway heartbeat) must not be.  Under CPU
+    # overload ffmpeg yields to the bot, not the other way round.
+    lower_priority(process.pid, FFMPEG_NICE)
     ring: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
     stderr_done = trio.Event()
     source = FfmpegSource(process, mode, ring, stderr_done, stall_timeout)

@@ -20,8 +20,9 @@ with each stream's player: :meth:`SenderStream.hold` stops taking frames after a
 five silence frames (Discord's rule before going quiet), :meth:`SenderStream.clear` drops what is
 buffered (a seek or skip) and restarts the ``sent`` count the player derives its position from.
 
-Waking.  :class:`~musicbot.voice.timer.TickTimer` waits for each deadline on a timerfd where
-it can (a Trio deadline costs three times as much CPU per wake-up, see its module doc).
+Waking.  One :class:`~musicbot.voice.timer.TickTimer`, open for the sender's life, waits for
+each deadline on a timerfd where it can (a Trio deadline costs three times as much CPU per
+wake-up, see its module doc).
 
 Concurrency.  Streams are touched by their player task and by the sender task, both on the one
 Trio thread, and neither awaits between reading and updating a stream's fields, so every
@@ -52,14 +53,14 @@ from musicbot.models.media import (
     FrameSinkNowait,
     StreamCounters,
 )
-from musicbot.voice.timer import TickTimer, open_tick_timer
+from musicbot.voice.timer import open_tick_timer
 
 log = structlog.get_logger(__name__)
 
 FRAME: Final = FRAME_MS / 1000
 MAX_LAG: Final = 5 * FRAME  # up to 5 ticks late: catch up back to back; beyond: re-anchor
 DEFAULT_CAPACITY: Final = 50  # frames (1 s) a stream may buffer ahead of the clock
-CHUNK: Final = 10  # frames per buffered tuple
+TUPLE_FRAMES: Final = 10  # frames per buffered tuple
 
 
 @attrs.define
@@ -106,10 +107,10 @@ class SenderStream:
         self._send = sink.send_frame_nowait  # bound once: the clock calls it every tick
         self.counters = counters
         self.capacity = capacity
-        # Frames wait in tuples of up to CHUNK: a tuple of bytes is not tracked by the garbage
-        # collector, so a collection visits one tuple per CHUNK buffered frames, not every frame
-        # (as it would in a deque of frames); small tuples keep few sent frames alive (a tuple
-        # holds its frames until its last one is sent).
+        # Frames wait in tuples of up to TUPLE_FRAMES: a tuple of bytes is not tracked by the
+        # garbage collector, so a collection visits one tuple per TUPLE_FRAMES buffered frames,
+        # not every frame (as it would in a deque of frames); small tuples keep few sent frames
+        # alive (a tuple holds its frames until its last one is sent).
         self._chunks: collections.deque[tuple[bytes, ...]] = collections.deque()
         self._head: tuple[bytes, ...] = ()  # the chunk being sent, from index _at
         self._at = 0
@@ -130,8 +131,8 @@ class SenderStream:
         if self.closed or not frames:
             return
         chunks = self._chunks
-        for at in range(0, len(frames), CHUNK):
-            chunks.append(tuple(frames[at : at + CHUNK]))
+        for at in range(0, len(frames), TUPLE_FRAMES):
+            chunks.append(tuple(frames[at : at + TUPLE_FRAMES]))
         self._count += len(frames)
 
     def _drop_buffered(self) -> None:
@@ -222,32 +223,25 @@ class VoiceSender:
         self._active.pop(stream, None)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        while True:
-            if not self._active:
-                self._wake = trio.Event()
-                await self._wake.wait()
-            await self._clock()
-
-    async def _clock(self) -> None:
-        """Tick while any stream is active."""
         async with open_tick_timer() as timer:
-            await self._ticks(timer)
-
-    async def _ticks(self, timer: TickTimer) -> None:
-        anchor = trio.current_time()
-        n = 0
-        while self._active:
-            deadline = anchor + n * FRAME
-            await timer.wait_until(deadline)
-            now = trio.current_time()
-            if now - deadline > MAX_LAG:
-                anchor, n = now, 0
-                self.stats.reanchors += 1
-                for stream in self._active:
-                    stream.counters.reanchors += 1
-            self.tick()
-            n += 1
+            task_status.started()
+            while True:
+                if not self._active:
+                    self._wake = trio.Event()
+                    await self._wake.wait()
+                anchor = trio.current_time()
+                n = 0
+                while self._active:
+                    deadline = anchor + n * FRAME
+                    await timer.wait_until(deadline)
+                    now = trio.current_time()
+                    if now - deadline > MAX_LAG:
+                        anchor, n = now, 0
+                        self.stats.reanchors += 1
+                        for stream in self._active:
+                            stream.counters.reanchors += 1
+                    self.tick()
+                    n += 1
 
     def tick(self) -> None:
         """Send one frame of every active stream (synchronously, never waiting)."""
