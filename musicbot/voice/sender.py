@@ -21,8 +21,8 @@ five silence frames (Discord's rule before going quiet), :meth:`SenderStream.cle
 buffered (a seek or skip) and restarts the ``sent`` count the player derives its position from.
 
 Waking.  One :class:`~musicbot.voice.timer.TickTimer`, open for the sender's life, waits for
-each deadline on a timerfd where it can (a Trio deadline costs three times as much CPU per
-wake-up, see its module doc).
+each deadline on a periodic timerfd where it can (armed once per run of the grid, disarmed
+while idle; a Trio deadline costs a third more CPU per wake-up, see its module doc).
 
 Concurrency.  Streams are touched by their player task and by the sender task, both on the one
 Trio thread, and neither awaits between reading and updating a stream's fields, so every
@@ -223,10 +223,11 @@ class VoiceSender:
         self._active.pop(stream, None)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with open_tick_timer() as timer:
+        async with open_tick_timer(FRAME) as timer:
             task_status.started()
             while True:
                 if not self._active:
+                    timer.disarm()
                     self._wake = trio.Event()
                     await self._wake.wait()
                 anchor = trio.current_time()
