@@ -25,6 +25,7 @@ from musicbot.audio.ogg import OggOpusDemuxer
 from musicbot.audio.player import FRAME, PlayerStats, run_player
 from musicbot.audio.source import FfmpegOpener, FfmpegSource, SourceRequest
 from musicbot.audio.webm import WebmOpusDemuxer
+from musicbot.heap import freeze_startup_heap
 from musicbot.models.media import SILENCE_FRAME
 from musicbot.models.track import Track
 from musicbot.voice.rtp import EncryptionMode, RtpPacketizer, TransportCipher
@@ -152,6 +153,7 @@ async def scenario(
     """N streams of ``source`` (an http URL of WebM Opus for passthrough, a local MP3 path for
     transcode) on one VoiceSender; figures over ``window`` after every stream started."""
     raise_fd_limit()
+    freeze_startup_heap()  # as the bot does once it has started (musicbot.heap)
     ff = RecordingOpener(FfmpegOpener(ffmpeg=ffmpeg, trusted_local=True, bitrate_kbps=128))
     opener = DirectOpener(fallback=ff, chunk=BENCH_CHUNK)
     codec = "opus" if mode == "passthrough" else "mp3"

@@ -47,6 +47,7 @@ from musicbot.config import Config
 from musicbot.errors import MusicBotError
 from musicbot.extract.runtime import freshness, log_freshness
 from musicbot.gateway import GatewayDispatch, ShardManager, shard_for_guild
+from musicbot.heap import freeze_startup_heap
 from musicbot.log import configure
 from musicbot.ops import wiring
 from musicbot.ops.audio import AudioBoard
@@ -356,14 +357,18 @@ async def _watch_signals(
 async def _main(cfg: Config, *, embedded: bool) -> int:
     holder: list[App] = []
 
+    def started(app: App) -> None:
+        holder.append(app)
+        freeze_startup_heap()  # the process is ours alone (tests run serve(), not this)
+
     async def bot(cancel: trio.CancelScope) -> None:
         if embedded:
             from musicbot.embedded import run_embedded_console
 
-            await run_embedded_console(cfg, on_app=holder.append)
+            await run_embedded_console(cfg, on_app=started)
         else:
             async with trio.open_nursery() as inner:
-                holder.append(await inner.start(serve, cfg))
+                started(await inner.start(serve, cfg))
         cancel.cancel()
 
     failed: list[BaseException] = []

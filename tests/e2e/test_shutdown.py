@@ -211,6 +211,13 @@ async def test_sigterm_during_playback_snapshots_sends_silence_leaves_and_reaps(
             assert not [p for p in b.ffmpeg if alive(p)]
             # Logs were flushed up to the last line.
             assert '"bot_stopped_cleanly"' in output
+            # Once started, the command line froze its start-up heap out of full collections.
+            frozen = [
+                json.loads(line)
+                for line in output.splitlines()
+                if line.startswith("{") and '"heap_frozen"' in line
+            ]
+            assert len(frozen) == 1 and frozen[0]["objects"] > 10_000, frozen
 
 
 async def test_a_second_signal_forces_the_exit(tmp_path: Path) -> None:
