@@ -250,3 +250,29 @@ async def test_pushes_of_any_size_come_out_in_order_and_are_counted(
     got = indices(sink)
     assert got[: len(got) - 13] == list(range(len(got) - 13))
     assert got[-13:] == list(range(900, 913))
+
+
+async def test_a_cancelled_wait_for_room_leaves_the_stream_usable(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A skip cancels the feeder while it waits for room: the clock must not wake that task
+    later (Trio would fail on rescheduling a task that is not parked), and the next feeder's
+    wait works."""
+    sender = VoiceSender()
+    sink = MemorySink()
+    with trio.fail_after(100):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sender.run)
+            stream = sender.open_stream(sink, PlayerStats())
+            stream.push([fake_frame(i) for i in range(stream.capacity)])
+            with trio.move_on_after(0.5 * FRAME) as scope:  # held: nothing is taken
+                await stream.wait_buffered_at_most(0)
+            assert scope.cancelled_caught
+            stream.play()  # the clock drains the buffer, past the cancelled wait's level
+            while stream.buffered():
+                await trio.sleep(FRAME)
+            await trio.sleep(2 * FRAME)
+            with trio.testing.assert_checkpoints():  # nothing to wait for: still a checkpoint
+                await stream.wait_buffered_at_most(0)
+            nursery.cancel_scope.cancel()
+    assert indices(sink) == list(range(stream.capacity))
