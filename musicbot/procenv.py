@@ -33,6 +33,7 @@ ALLOWED: Final = (
     "SSL_CERT_DIR",
 )
 DEFAULT_PATH: Final = "/usr/local/bin:/usr/bin:/bin"
+FFMPEG_NICE: Final = 10  # every ffmpeg (playback, probes) runs this much nicer than the bot
 # Variables that hold the bot's secrets (the config reads DISCORD_TOKEN, and the Spotify
 # client secret when the operator sets it through the environment).
 SECRET_VARIABLES: Final = ("DISCORD_TOKEN", "MUSICBOT_SPOTIFY_CLIENT_SECRET")

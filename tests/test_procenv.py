@@ -18,7 +18,7 @@ import trio
 from musicbot.audio.source import FfmpegOpener, SourceRequest
 from musicbot.extract.probe import probe_stream
 from musicbot.models.track import Track
-from musicbot.procenv import ALLOWED, child_env, forget_secrets, lower_priority
+from musicbot.procenv import ALLOWED, FFMPEG_NICE, child_env, forget_secrets, lower_priority
 from tests.audio.helpers import FFMPEG, http_server, make_media
 
 TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.procenv-secret.xyz"
@@ -69,9 +69,13 @@ async def test_the_player_ffmpeg_gets_a_minimal_environment(tmp_path: Path) -> N
 
 
 @pytest.mark.usefixtures("secret_env")
-async def test_the_probe_ffmpeg_gets_a_minimal_environment(tmp_path: Path) -> None:
+async def test_the_probe_ffmpeg_gets_a_minimal_environment_runs_niced_and_is_reaped(
+    tmp_path: Path,
+) -> None:
     seen: list[dict[str, str]] = []
     envs: list[dict[str, str]] = []
+    nices: list[int] = []
+    pids: list[int] = []
     with http_server(tmp_path, seen=seen) as base, trio.fail_after(30):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(
@@ -81,9 +85,14 @@ async def test_the_probe_ffmpeg_gets_a_minimal_environment(tmp_path: Path) -> No
                 for child in children_of(os.getpid()):
                     if Path(f"/proc/{child}/exe").resolve().name.startswith("ffmpeg"):
                         envs.append(environ_of(child))
+                        nices.append(os.getpriority(os.PRIO_PROCESS, child))
+                        pids.append(child)
                 await trio.sleep(0.02)
             nursery.cancel_scope.cancel()
     _assert_minimal(envs[0])
+    # Below the bot, like every ffmpeg: a probe never competes with the voice clock.
+    assert nices[0] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + FFMPEG_NICE)
+    assert pids[0] not in set(children_of(os.getpid()))  # cancelled: killed and reaped
 
 
 def test_child_env_keeps_only_the_allow_list() -> None:

@@ -42,7 +42,7 @@ from musicbot.audio.opus import packet_samples
 from musicbot.config import AudioConfig
 from musicbot.models.media import SAMPLES_PER_FRAME
 from musicbot.models.track import Track
-from musicbot.procenv import child_env, lower_priority
+from musicbot.procenv import FFMPEG_NICE, child_env, lower_priority
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +51,6 @@ KILL_AFTER: Final = 2.0  # seconds between SIGTERM and SIGKILL
 EXIT_WAIT: Final = 5.0  # after stdout EOF, how long ffmpeg may take to exit
 STDERR_LINES: Final = 40  # ring buffer of ffmpeg's last stderr lines
 READ_SIZE: Final = 65536
-FFMPEG_NICE: Final = 10  # ffmpeg runs this much nicer than the bot
 CHECK_PACKETS: Final = 5  # leading packets of a copied stream that must be 20 ms
 
 

@@ -26,7 +26,7 @@ import imageio_ffmpeg
 import structlog
 import trio
 
-from musicbot.procenv import child_env
+from musicbot.procenv import FFMPEG_NICE, child_env, lower_priority
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +34,7 @@ _DURATION = re.compile(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _AUDIO_CODEC = re.compile(rb"Stream #\d+:\d+[^:]*: Audio: ([A-Za-z0-9_]+)")
 PROTOCOLS: Final = "http,https,tcp,tls,crypto"  # nothing that reads local files
 RW_TIMEOUT_US: Final = 5_000_000  # ffmpeg's network I/O timeout, in microseconds
+MAX_STDERR: Final = 1 << 20  # a header's description is a few KiB; hostile media may say more
 
 
 def ffmpeg_path(setting: str) -> str:
@@ -115,6 +116,7 @@ async def measure_duration(
         stderr=subprocess.DEVNULL,
         env=child_env(),  # never the token: ffmpeg parses hostile media
     )
+    lower_priority(process.pid, FFMPEG_NICE)  # it reads a whole song: never ahead of the clock
     try:
         assert process.stdout is not None
         buffer = b""
@@ -149,13 +151,37 @@ async def probe_stream(
     argv = _input_argv(ffmpeg, url, headers, http_proxy)
     with trio.move_on_after(timeout):
         # Without an output ffmpeg exits with status 1 after printing the input's header.
-        done = await trio.run_process(
-            argv, capture_stdout=True, capture_stderr=True, check=False, env=child_env()
-        )
+        stderr = await _stderr_of(argv)
         return Probe(
-            parse_duration(done.stderr),
-            parse_audio_codec(done.stderr),
-            estimated=bool(_ESTIMATED.search(done.stderr)),
+            parse_duration(stderr),
+            parse_audio_codec(stderr),
+            estimated=bool(_ESTIMATED.search(stderr)),
         )
     log.debug("probe_timed_out", timeout=timeout)
     return Probe()
+
+
+async def _stderr_of(argv: list[str]) -> bytes:
+    """Run ``argv`` niced below the bot (as every ffmpeg is) and return what it printed on
+    stderr; killed and reaped if the caller is cancelled."""
+    process = await trio.lowlevel.open_process(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=child_env(),  # never the token: ffmpeg parses hostile media
+    )
+    lower_priority(process.pid, FFMPEG_NICE)
+    try:
+        assert process.stderr is not None
+        chunks: list[bytes | bytearray] = []
+        while chunk := await process.stderr.receive_some(65536):
+            if sum(map(len, chunks)) < MAX_STDERR:
+                chunks.append(chunk)
+        await process.wait()
+        return b"".join(chunks)
+    finally:
+        with trio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
