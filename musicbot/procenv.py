@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping, MutableMapping
+import subprocess
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Final
+
+import trio
 
 # PATH: find helper programs; HOME/TMPDIR: where temporary and cache files may go; LANG/LC_*:
 # the locale for decoding names; TZ: timestamps; SSL_CERT_*: an operator's CA bundle.
@@ -45,6 +48,18 @@ def lower_priority(pid: int, by: int) -> None:
     has already exited is left alone."""
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + by))
+
+
+async def open_ffmpeg(argv: Sequence[str], *, stdout: int, stderr: int) -> trio.Process:
+    """Start an ffmpeg (or any child that parses media a stranger chose) the one way the bot
+    does: an argv list (no shell), stdin closed, :func:`child_env` (never the token), and
+    :data:`FFMPEG_NICE` below the bot, so under CPU pressure it yields to the voice clock and
+    the gateway heartbeat, not the other way round.  The caller waits for or kills it."""
+    process = await trio.lowlevel.open_process(
+        list(argv), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=child_env()
+    )
+    lower_priority(process.pid, FFMPEG_NICE)
+    return process
 
 
 def child_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -42,7 +42,7 @@ from musicbot.audio.opus import packet_samples
 from musicbot.config import AudioConfig
 from musicbot.models.media import SAMPLES_PER_FRAME
 from musicbot.models.track import Track
-from musicbot.procenv import FFMPEG_NICE, child_env, lower_priority
+from musicbot.procenv import open_ffmpeg
 
 log = structlog.get_logger(__name__)
 
@@ -222,16 +222,8 @@ async def open_ffmpeg_source(
         mode=mode,
         http_proxy=http_proxy,
     )
-    process = await trio.lowlevel.open_process(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=child_env(),  # never the token: ffmpeg parses hostile media
-    )
-    # Encoding may be late; pacing (and the gateway heartbeat) must not be.  Under CPU
-    # overload ffmpeg yields to the bot, not the other way round.
-    lower_priority(process.pid, FFMPEG_NICE)
+    # Niced, token-free: encoding may be late; pacing (and the gateway heartbeat) must not be.
+    process = await open_ffmpeg(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     ring: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
     stderr_done = trio.Event()
     source = FfmpegSource(process, mode, ring, stderr_done, stall_timeout)

@@ -26,7 +26,7 @@ import imageio_ffmpeg
 import structlog
 import trio
 
-from musicbot.procenv import FFMPEG_NICE, child_env, lower_priority
+from musicbot.procenv import open_ffmpeg
 
 log = structlog.get_logger(__name__)
 
@@ -109,14 +109,8 @@ async def measure_duration(
     argv += ["-map", "0:a:0", "-c", "copy", "-nostats", "-progress", "pipe:1", "-f", "null", "-"]
     seen = 0
     complete = False
-    process = await trio.lowlevel.open_process(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=child_env(),  # never the token: ffmpeg parses hostile media
-    )
-    lower_priority(process.pid, FFMPEG_NICE)  # it reads a whole song: never ahead of the clock
+    # It reads a whole song: niced, so never ahead of the clock; never the token.
+    process = await open_ffmpeg(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert process.stdout is not None
         buffer = b""
@@ -164,14 +158,7 @@ async def probe_stream(
 async def _stderr_of(argv: list[str]) -> bytes:
     """Run ``argv`` niced below the bot (as every ffmpeg is) and return what it printed on
     stderr; killed and reaped if the caller is cancelled."""
-    process = await trio.lowlevel.open_process(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=child_env(),  # never the token: ffmpeg parses hostile media
-    )
-    lower_priority(process.pid, FFMPEG_NICE)
+    process = await open_ffmpeg(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert process.stderr is not None
         chunks: list[bytes | bytearray] = []

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import select
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import trio
@@ -72,14 +74,22 @@ class _CountingSettime:
         return self._real(first)
 
 
+@asynccontextmanager
+async def _counted_timer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[tuple[TickTimer, _CountingSettime, float]]:
+    """A timer whose arming calls are recorded, and the first grid point, a period from now."""
+    async with open_tick_timer(PERIOD) as timer:
+        settime = _CountingSettime(timer)
+        monkeypatch.setattr(timer, "_settime", settime)
+        yield timer, settime, trio.current_time() + PERIOD
+
+
 @linux
 async def test_a_grid_is_armed_once_and_an_off_grid_deadline_rearms(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with open_tick_timer(PERIOD) as timer:
-        settime = _CountingSettime(timer)
-        monkeypatch.setattr(timer, "_settime", settime)
-        anchor = trio.current_time() + PERIOD
+    async with _counted_timer(monkeypatch) as (timer, settime, anchor):
         for n in range(5):
             await timer.wait_until(anchor + n * PERIOD)
             assert trio.current_time() >= anchor + n * PERIOD
@@ -94,10 +104,7 @@ async def test_a_grid_is_armed_once_and_an_off_grid_deadline_rearms(
 async def test_falling_behind_the_grid_catches_up_without_rearming(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with open_tick_timer(PERIOD) as timer:
-        settime = _CountingSettime(timer)
-        monkeypatch.setattr(timer, "_settime", settime)
-        anchor = trio.current_time() + PERIOD
+    async with _counted_timer(monkeypatch) as (timer, settime, anchor):
         await timer.wait_until(anchor)
         # Busy past three more grid points (a long tick): they are past, so they return at once.
         missed = anchor + 4 * PERIOD
