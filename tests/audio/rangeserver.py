@@ -24,6 +24,7 @@ class Behaviour:
     ignore_ranges: bool = False
     served: int = 0
     ranges: list[tuple[int, int | None]] = attrs.field(factory=list)
+    paths: list[str] = attrs.field(factory=list)  # the path of every request, in order
     statuses: list[int] = attrs.field(factory=list)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
@@ -44,6 +45,8 @@ def range_server(directory: Path, behaviour: Behaviour) -> Iterator[str]:
             split = urllib.parse.urlsplit(self.path)
             sig = urllib.parse.parse_qs(split.query).get("sig", [""])[0]
             path = directory / split.path.lstrip("/")
+            with b.lock:
+                b.paths.append(split.path)
             if sig != b.signature:
                 self._status(403)
                 return

@@ -32,6 +32,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes]]:
     d = tmp_path_factory.mktemp("direct")
     make_webm(d / "song.webm")  # Cues at the end: a seek must fetch them by range
     make_webm(d / "short.webm", seconds=2.0)
+    make_webm(d / "next.webm", seconds=6.0)  # three of CHUNK's ranges
     make_media(d / "long.ogg", codec="opus-ogg", seconds=60.0, stepped=True)
     make_media(d / "song.ogg", codec="opus-ogg", seconds=6.0)
     (d / "song.mp3").write_bytes(make_media(d / "x.mp3", codec="mp3", seconds=1.0).read_bytes())
@@ -176,6 +177,54 @@ async def test_player_copies_in_process_and_falls_back_to_ffmpeg(
                 pass
             assert ended.reason is EndReason.FINISHED and ended.position > 0.9
             nursery.cancel_scope.cancel()
+
+
+async def test_a_url_that_goes_bad_between_preload_and_play_is_refreshed_and_resumed(
+    media: tuple[Path, list[bytes]],
+) -> None:
+    """Gapless: the next track is opened and its first second read while the current one
+    plays; its signed URL expires before its turn.  When it plays, the next range is refused
+    (403), the URL is refreshed, and it goes on from the byte it had reached: every frame
+    once, in order, right after the current track's last."""
+    d, _ = media
+    short = ffmpeg_packets(d / "short.webm")
+    song = ffmpeg_packets(d / "next.webm")
+    b = Behaviour()
+    refreshed: list[str] = []
+
+    async def refresh(old: Track) -> Track:
+        refreshed.append(old.title)
+        return attrs.evolve(old, stream_url=old.stream_url.replace("sig=1", "sig=2"))
+
+    sink = MemorySink()
+    ev_send, ev_receive = trio.open_memory_channel[PlayerEvent](256)
+    with range_server(d, b) as base, trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            sender = VoiceSender()
+            await nursery.start(sender.run)
+            handle = await start_player(
+                nursery, sink=sink, clock=sender, events=ev_send, opener=opener(refresh=refresh)
+            )
+            await handle.play(track(base, "short.webm"))
+            await handle.preload(track(base, "next.webm"))  # 2 s track: preloaded at once
+            while "/next.webm" not in b.paths:
+                await trio.sleep(0.01)
+            b.signature = "2"  # expired while the preload waits behind its gate
+            assert len(sink.frames) < len(short)  # the current track is still playing
+            ends: list[TrackEnded] = []
+            while len(ends) < 2:
+                if isinstance(event := await ev_receive.receive(), TrackEnded):
+                    ends.append(event)
+            nursery.cancel_scope.cancel()
+    assert ends[0].reason is EndReason.FINISHED and ends[0].followed_by is not None
+    assert ends[1].reason is EndReason.FINISHED
+    assert refreshed == ["next.webm"] and 403 in b.statuses
+    frames = [f for _, f in sink.frames]
+    audio = [f for f in frames if f != SILENCE_FRAME]
+    assert audio == short + song  # nothing lost, nothing repeated, the song right after
+    assert frames[: len(short) + len(song)] == short + song  # no silence between the two
+    song_ranges = [r for p, r in zip(b.paths, b.ranges, strict=False) if p == "/next.webm"]
+    assert song_ranges[0][0] == 0
 
 
 async def test_ogg_seek_bisects_on_granules(media: tuple[Path, list[bytes]]) -> None:
