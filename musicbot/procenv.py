@@ -53,7 +53,7 @@ def lower_priority(pid: int, by: int) -> None:
 async def open_ffmpeg(argv: Sequence[str], *, stdout: int, stderr: int) -> trio.Process:
     """Start an ffmpeg (or any child that parses media a stranger chose) the one way the bot
     does: an argv list (no shell), stdin closed, :func:`child_env` (never the token), and
-    :data:`FFMPEG_NICE` below the bot, so under CPU pressure it yields to the voice clock and
+    ``FFMPEG_NICE`` below the bot, so under CPU pressure it yields to the voice clock and
     the gateway heartbeat, not the other way round.  The caller waits for or kills it."""
     process = await trio.lowlevel.open_process(
         list(argv), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=child_env()
