@@ -162,9 +162,11 @@ async def _stderr_of(argv: list[str]) -> bytes:
     try:
         assert process.stderr is not None
         chunks: list[bytes | bytearray] = []
+        kept = 0
         while chunk := await process.stderr.receive_some(65536):
-            if sum(map(len, chunks)) < MAX_STDERR:
+            if kept < MAX_STDERR:  # read on past the cap (a full pipe would stall ffmpeg)
                 chunks.append(chunk)
+                kept += len(chunk)
         await process.wait()
         return b"".join(chunks)
     finally:

@@ -173,6 +173,8 @@ class SenderStream:
         if self._count <= level or self.closed:
             await trio.lowlevel.checkpoint()
             return
+        if self._waiter is not None:  # one feeder per stream: a second would be lost
+            raise trio.BusyResourceError("another task already waits for room in this stream")
         while self._count > level and not self.closed:
             self._level = level
             self._waiter = trio.lowlevel.current_task()

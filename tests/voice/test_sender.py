@@ -276,3 +276,18 @@ async def test_a_cancelled_wait_for_room_leaves_the_stream_usable(
                 await stream.wait_buffered_at_most(0)
             nursery.cancel_scope.cancel()
     assert indices(sink) == list(range(stream.capacity))
+
+
+async def test_a_second_task_waiting_for_room_in_the_same_stream_is_refused() -> None:
+    """One feeder per stream: a second waiter would silently replace the first (which would
+    then never wake), so it is refused instead."""
+    sender = VoiceSender()
+    stream = sender.open_stream(MemorySink(), PlayerStats())
+    stream.push([fake_frame(i) for i in range(stream.capacity)])  # held: nothing drains
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stream.wait_buffered_at_most, 0)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BusyResourceError):
+                await stream.wait_buffered_at_most(0)
+            stream.close()  # wakes the first waiter
