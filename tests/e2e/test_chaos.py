@@ -51,7 +51,10 @@ WINDOW = 960 * 5  # 100 ms of 48 kHz mono PCM
 # another seed's fault replaces the gateway session at that moment (op 9 d=false), a new READY
 # makes every waiting call of that shard send op 4 again (tests/e2e/
 # test_gateway_new_session_voice.py).  The 1-5 s Discord asks a client to wait before it
-# identifies again is not the bot's to shorten: ``imposed_waits`` takes it out of the gaps.
+# identifies again is not the bot's to shorten: ``imposed_waits`` takes it out of the gaps,
+# and out of the quiet that ends a run (CI, batch 10-14: seed 14's refused resume made a
+# 4.6 s op 9 wait while seed 11's call waited for its lost VOICE_SERVER_UPDATE; the run
+# ended 4 s into that silence, before the third track, and failed as a lost track).
 # A track that ended in the instant its call started reconnecting used to start the next one
 # into the void (seed 33; tests/actors/guild/test_hold_race.py).
 
@@ -125,15 +128,20 @@ def _tracks_heard(place: Place) -> list[tuple[float, int]]:
     return [r for r in runs if r[1] >= 2]  # a lone window at a boundary is decoder overlap
 
 
-def imposed_waits(emu: Emulator) -> list[tuple[float, float]]:
+def imposed_waits(emu: Emulator, *, until: float | None = None) -> list[tuple[float, float]]:
     """The stretches Discord itself made the bot wait: from each op 9 ``d=false`` the emulator
     sent to the IDENTIFY that followed it (Discord asks for 1-5 s, and the identify bucket may
-    add its 5 s).  No client can play through those; every other second of a gap is the bot's."""
+    add its 5 s).  No client can play through those; every other second of a gap is the bot's.
+    ``until``: the time now, while the run goes on; a wait with no IDENTIFY yet lasts until
+    then (without it, every op 9 must have been answered)."""
     waits: list[tuple[float, float]] = []
     for op9 in emu.gateway.invalid_sessions:
         if op9.resumable:
             continue
         after = [i.at for i in emu.gateway.identifies if i.at >= op9.at]
+        if not after and until is not None:
+            waits.append((op9.at, until))
+            continue
         assert after, f"no IDENTIFY after the op 9 at {op9.at:.2f}"
         assert after[0] - op9.at < 10.5, f"IDENTIFY {after[0] - op9.at:.1f} s after op 9"
         waits.append((op9.at, after[0]))
@@ -187,15 +195,20 @@ async def _run_plan(s: Stack, place: Place) -> None:
 
 
 async def _wait_finished(s: Stack, place: Place) -> None:
-    """Until the listener has heard audio and then nothing for ``QUIET`` seconds (a
-    quiescence check: a gap that long fails the test anyway, see ``_check``)."""
+    """Until the listener has heard audio and then nothing for ``QUIET`` seconds of the bot's
+    own (a quiescence check: a gap that long fails the test anyway, see ``_check``).  The
+    seconds Discord made the bot wait do not count: a call whose VOICE_SERVER_UPDATE was lost
+    with a gateway session plays again only after the new session's READY, which may come
+    up to 10 s after the op 9."""
     await s.voice.wait_until(lambda: bool(_audio(place)))
+    frames = place.listener.frames
     while True:
-        seen = len(place.listener.frames)
-        with trio.move_on_after(QUIET) as quiet:
-            await s.voice.wait_until(lambda n=seen: len(place.listener.frames) > n)
-        if quiet.cancelled_caught:
+        seen, now = len(frames), trio.current_time()
+        quiet = _bot_gap(frames[-1].arrival, now, imposed_waits(s.emu, until=now))
+        if quiet >= QUIET:
             return
+        with trio.move_on_after(QUIET - quiet):
+            await s.voice.wait_until(lambda n=seen: len(frames) > n)
 
 
 async def _batch(tmp_path: Path, seeds: list[int]) -> None:
@@ -225,7 +238,9 @@ async def _batch(tmp_path: Path, seeds: list[int]) -> None:
                     replay = f"CHAOS_KINDS={kinds} {replay}" if kinds else replay
                     message = (
                         f"chaos seed {place.seed} failed (batch {seeds}); replay: {replay}\n"
-                        f"faults: {place.log}\n{failed}"
+                        f"faults: {place.log}\n"
+                        f"frames heard {len(place.listener.frames)}, undecryptable "
+                        f"{place.listener.undecryptable}, imposed waits {waits}\n{failed}"
                     )
                     print(message)
                     raise AssertionError(message) from None
