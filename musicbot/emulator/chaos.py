@@ -113,7 +113,10 @@ async def inject(emu: Emulator, step: Step, *, guild_id: int, channel_id: int) -
             await gw.drop()
         elif kind == "gateway_resume_refused":
             gw.invalidate_next_resume(resumable=False)
-            await gw.send_reconnect()
+            try:
+                await gw.send_reconnect()
+            except LookupError:  # the bot is reconnecting already: that resume is refused
+                return f"{step} (no live connection: the resume under way is refused)"
         elif kind in REST_KINDS:
             _rest(emu, step)
         elif kind in VOICE_KINDS:

@@ -49,6 +49,12 @@ async def test_gateway_steps_reach_the_live_shard(emulator: Emulator) -> None:
     assert "skipped" in await chaos.inject(emulator, skip, guild_id=1, channel_id=2)
     voice = chaos.Step(kind="udp_loss", at=0, params=(("count", 3),))
     assert "skipped" in await chaos.inject(emulator, voice, guild_id=1, channel_id=2)
+    # No live connection: the resume under way is refused all the same, and the log says so.
+    refused = chaos.Step(kind="gateway_resume_refused", at=0)
+    done = await chaos.inject(emulator, refused, guild_id=1, channel_id=2)
+    assert "skipped" not in done and "resume under way is refused" in done
+    assert emulator.gateway.next_resume_invalid == [False]
+    emulator.gateway.next_resume_invalid.clear()
     with trio.fail_after(10):
         url = emulator.gateway_url + "/?v=10&encoding=json"
         async with trio_websocket.open_websocket_url(url, extra_headers=UA) as ws:
@@ -58,7 +64,6 @@ async def test_gateway_steps_reach_the_live_shard(emulator: Emulator) -> None:
             await ws.get_message()  # READY
             await chaos.inject(emulator, skip, guild_id=1, channel_id=2)
             op7 = json.loads(await ws.get_message())
-            refused = chaos.Step(kind="gateway_resume_refused", at=0)
             await chaos.inject(emulator, refused, guild_id=1, channel_id=2)
             again = json.loads(await ws.get_message())
     assert op7["op"] == 7 and again["op"] == 7
