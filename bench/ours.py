@@ -25,7 +25,7 @@ from musicbot.audio.ogg import OggOpusDemuxer
 from musicbot.audio.player import FRAME, PlayerStats, run_player
 from musicbot.audio.source import FfmpegOpener, FfmpegSource, SourceRequest
 from musicbot.audio.webm import WebmOpusDemuxer
-from musicbot.heap import freeze_startup_heap
+from musicbot.heap import HeapKeeper, freeze_startup_heap
 from musicbot.models.media import SILENCE_FRAME
 from musicbot.models.track import Track
 from musicbot.voice.rtp import EncryptionMode, RtpPacketizer, TransportCipher
@@ -153,7 +153,8 @@ async def scenario(
     """N streams of ``source`` (an http URL of WebM Opus for passthrough, a local MP3 path for
     transcode) on one VoiceSender; figures over ``window`` after every stream started."""
     raise_fd_limit()
-    freeze_startup_heap()  # as the bot does once it has started (musicbot.heap)
+    freeze_startup_heap()  # as the bot does once it has started (musicbot.heap), and
+    # its heap keeper (started below) decides when full collections run
     ff = RecordingOpener(FfmpegOpener(ffmpeg=ffmpeg, trusted_local=True, bitrate_kbps=128))
     opener = DirectOpener(fallback=ff, chunk=BENCH_CHUNK)
     codec = "opus" if mode == "passthrough" else "mp3"
@@ -171,6 +172,8 @@ async def scenario(
     begin = trio.current_time()
     async with trio.open_nursery() as nursery:
         await nursery.start(sender.run)
+        keeper = HeapKeeper(lambda: sender.active_streams)
+        await nursery.start(keeper.run)
         for i in range(n):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.setblocking(False)
@@ -202,11 +205,13 @@ async def scenario(
         t0, cpu0 = trio.current_time(), self_cpu()
         w0 = perf_counter()  # the sinks' clock
         re0 = sender.stats.reanchors
+        full0 = len(keeper.collections)
         ff0 = {pid: proc_cpu(pid) for pid in ff.pids}
         await trio.sleep(window)
         t1, cpu1 = trio.current_time(), self_cpu()
         w1 = perf_counter()
         re1 = sender.stats.reanchors
+        full1 = len(keeper.collections)
         ff1 = {pid: proc_cpu(pid) for pid in ff.pids}
         rss1 = proc_rss()
         ff_pss = [proc_pss(pid) for pid in ff.pids]
@@ -244,6 +249,7 @@ async def scenario(
         startup_ms_p50=round(percentile(startup, 50), 1),
         startup_ms_max=round(max(startup, default=float("nan")), 1),
         reanchors=re1 - re0,
+        full_collections=full1 - full0,  # run by the heap keeper in the window
         reanchors_incl_startup=sender.stats.reanchors,
         underruns=sum(s.underruns for s in stats),
         us_per_packet=round(1e6 * bot_cpu / max(1, packets), 1),

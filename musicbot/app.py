@@ -47,7 +47,7 @@ from musicbot.config import Config
 from musicbot.errors import MusicBotError
 from musicbot.extract.runtime import freshness, log_freshness
 from musicbot.gateway import GatewayDispatch, ShardManager, shard_for_guild
-from musicbot.heap import freeze_startup_heap
+from musicbot.heap import HeapKeeper, freeze_startup_heap
 from musicbot.log import configure
 from musicbot.ops import wiring
 from musicbot.ops.audio import AudioBoard
@@ -154,9 +154,13 @@ async def serve(
     *,
     extra_extractors: tuple[type, ...] = (),
     trusted_local_media: bool = False,
+    manage_heap: bool = False,
     task_status: trio.TaskStatus[App] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run the whole bot until cancelled or until ``App.request_stop()``."""
+    """Run the whole bot until cancelled or until ``App.request_stop()``.  ``manage_heap``
+    (the command line's choice, for a process that is the bot's alone): once started, freeze
+    the start-up heap and let a :class:`musicbot.heap.HeapKeeper` decide when full
+    collections run (see :mod:`musicbot.heap`)."""
     # The storage engine (migrated, a JSON data dir imported once) outlives everything else.
     async with open_storage(cfg) as storage:
         await _serve(
@@ -164,6 +168,7 @@ async def serve(
             storage,
             extra_extractors=extra_extractors,
             trusted_local_media=trusted_local_media,
+            manage_heap=manage_heap,
             task_status=task_status,
         )
 
@@ -174,6 +179,7 @@ async def _serve(
     *,
     extra_extractors: tuple[type, ...],
     trusted_local_media: bool,
+    manage_heap: bool,
     task_status: trio.TaskStatus[App],
 ) -> None:
     opener = FfmpegOpener.from_config(cfg.audio, trusted_local=trusted_local_media)
@@ -330,6 +336,9 @@ async def _serve(
             app.ops_url = await root.start(
                 functools.partial(serve_ops, cfg.ops.listen, metrics=metrics, health=live_health)
             )
+        if manage_heap:
+            freeze_startup_heap()  # everything made so far lives as long as the process
+            await root.start(HeapKeeper(lambda: sender.active_streams).run)
         task_status.started(app)
         await app.stop_requested.wait()
         await app.graceful_stop()
@@ -359,16 +368,16 @@ async def _main(cfg: Config, *, embedded: bool) -> int:
 
     def started(app: App) -> None:
         holder.append(app)
-        freeze_startup_heap()  # the process is ours alone (tests run serve(), not this)
 
     async def bot(cancel: trio.CancelScope) -> None:
         if embedded:
             from musicbot.embedded import run_embedded_console
 
-            await run_embedded_console(cfg, on_app=started)
+            await run_embedded_console(cfg, on_app=started, manage_heap=True)
         else:
             async with trio.open_nursery() as inner:
-                started(await inner.start(serve, cfg))
+                # The process is ours alone (tests run serve() many times in one).
+                started(await inner.start(functools.partial(serve, cfg, manage_heap=True)))
         cancel.cancel()
 
     failed: list[BaseException] = []

@@ -15,6 +15,7 @@ emulator package, which stays an independent peer of the bot.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -225,9 +226,11 @@ async def run_embedded_console(
     web_port: int = WEB_PORT,
     media_port: int = MEDIA_PORT,
     interactive: bool | None = None,
+    manage_heap: bool = False,
 ) -> None:
     """Run the demo until /quit, end of input, Ctrl-C or a stop signal; then stop the bot
-    gracefully (it saves its session) and save what the listener heard."""
+    gracefully (it saves its session) and save what the listener heard.  ``manage_heap``: as
+    for :func:`musicbot.app.serve` (the command line's choice)."""
     data_dir = Path(await trio.Path(cfg.storage.data_dir).expanduser())
     await trio.Path(data_dir).mkdir(parents=True, exist_ok=True)
     fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
@@ -256,7 +259,7 @@ async def run_embedded_console(
                 cfg, emu, web, listener, media.demo_links(),
                 (media.search_template, media.related_template, media.lyrics_api_base),
                 data_dir, on_app, fd, out,
-                terminal,
+                terminal, manage_heap,
             )  # fmt: skip
 
 
@@ -272,6 +275,7 @@ async def _run(
     fd: int,
     out: TextIO | None,
     terminal: bool,
+    manage_heap: bool,
 ) -> None:
     from prompt_toolkit.patch_stdout import patch_stdout
 
@@ -292,7 +296,9 @@ async def _run(
         )
         async with trio.open_nursery() as nursery:
             config = embedded_config(cfg, emu, *templates)
-            app: App = await nursery.start(serve, config)
+            app: App = await nursery.start(
+                functools.partial(serve, config, manage_heap=manage_heap)
+            )
             on_app(app)
             await app.ready.wait()
             console.say("musicbot is running against the local Discord emulator (no token set).")

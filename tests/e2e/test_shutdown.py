@@ -218,6 +218,8 @@ async def test_sigterm_during_playback_snapshots_sends_silence_leaves_and_reaps(
                 if line.startswith("{") and '"heap_frozen"' in line
             ]
             assert len(frozen) == 1 and frozen[0]["objects"] > 10_000, frozen
+            # ... and its heap keeper took over the decision to run full collections.
+            assert '"heap_keeper_started"' in output
 
 
 async def test_a_second_signal_forces_the_exit(tmp_path: Path) -> None:
