@@ -58,13 +58,16 @@ def youtube_id(url: str) -> str | None:
 
 def related_url(cfg: ExtractorConfig, track: Track) -> str | None:
     """Where the tracks related to ``track`` are listed: YouTube's mix of a YouTube video,
-    else the ``related_provider`` template filled in; None when there is no such place."""
-    video = youtube_id(track.webpage_url)
+    else the ``related_provider`` template filled in; None when there is no such place.  A
+    mirrored track (Spotify) is asked about by the page its audio comes from, which is what
+    YouTube or the provider knows."""
+    page = track.mirror_url or track.webpage_url
+    video = youtube_id(page)
     if video is not None:
         return f"https://www.youtube.com/watch?v={video}&list=RD{video}"
     if not cfg.related_provider:
         return None
-    return cfg.related_provider.replace("{url}", urllib.parse.quote(track.webpage_url, safe=""))
+    return cfg.related_provider.replace("{url}", urllib.parse.quote(page, safe=""))
 
 
 def same_track(a: str, b: str) -> bool:
@@ -87,8 +90,8 @@ async def related(st: State, track: Track) -> Extraction:
     found = result.tracks if isinstance(result, SearchInfo | PlaylistInfo) else ()
     tracks: list[Track] = []
     for candidate in found:
-        if same_track(candidate.webpage_url, track.webpage_url):
-            continue
+        if any(same_track(candidate.webpage_url, page) for page in track.pages):
+            continue  # the seed itself (or its mirror)
         try:
             check_url(candidate.webpage_url, cfg)
         except Refusal:

@@ -124,6 +124,7 @@ async def mirror(st: State, ref: SpotifyRef) -> Extraction:
                     track=attrs.evolve(
                         result.track,
                         webpage_url=ref.url,
+                        mirror_url=result.track.webpage_url,
                         uploader=", ".join(wanted.artists) or result.track.uploader,
                         thumbnail=wanted.image or result.track.thumbnail,
                     )

@@ -10,8 +10,9 @@ related_provider``), so the next track is queued while this one still plays and 
 preloading can cover it.  The answer comes back as :class:`AutoplayFound`; :func:`on_found`
 queues the first candidate not heard recently (:func:`pick`: not among the last
 ``WINDOW`` tracks played, nor current, nor queued; compared by page, a YouTube video under any
-of its links) as an entry marked ``autoplay`` and requested by the bot.  If the queue finished
-meanwhile (a slow provider) the entry starts from the idle state (``g.kick``).
+of its links, a mirrored Spotify track by its mirror's page too) as an entry marked
+``autoplay`` and requested by the bot.  If the queue finished meanwhile (a slow provider) the
+entry starts from the idle state (``g.kick``).
 
 One fetch at a time: ``g.autoplay_for`` is the entry id whose related tracks are being fetched
 ("" for none).  /stop clears it, so an answer arriving after a stop starts nothing; an answer
@@ -66,7 +67,7 @@ def recent(history: Sequence[Track], queued: Iterable[Track], window: int = WIND
 def pick(candidates: Iterable[Track], avoid: Iterable[Track]) -> Track | None:
     """The first candidate that is none of ``avoid`` (nor a duplicate of an earlier
     candidate that was refused), or None."""
-    seen = {track_key(t.webpage_url) for t in avoid}
+    seen = {track_key(page) for t in avoid for page in t.pages}
     for candidate in candidates:
         key = track_key(candidate.webpage_url)
         if key not in seen:

@@ -36,6 +36,15 @@ class Track:
     # Queued by autoplay (actors.guild.autoplay), not by a member: marked in /queue and in
     # now-playing.  Kept in session snapshots; a saved playlist does not keep it.
     autoplay: bool = False
+    # The page the audio really comes from when it is not ``webpage_url``: a Spotify track's
+    # mirror (actors.extractor.spotify).  What autoplay asks for related tracks of, and what
+    # it must not play again.
+    mirror_url: str | None = None
+
+    @property
+    def pages(self) -> tuple[str, ...]:
+        """The track's own page, then its mirror's, if any."""
+        return (self.webpage_url, self.mirror_url) if self.mirror_url else (self.webpage_url,)
 
     @property
     def resolved(self) -> bool:

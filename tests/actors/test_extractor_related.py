@@ -3,6 +3,7 @@ configured provider for other tracks, with REAL yt-dlp against the local media s
 
 from __future__ import annotations
 
+import attrs
 import pytest
 import trio
 
@@ -134,3 +135,19 @@ async def test_the_provider_address_is_checked(media: MediaServer) -> None:
                 await x.related(Track(title="a", webpage_url="https://example.org/a"))
     assert refused.value.reason == "safety.private"
     assert media.related == []
+
+
+def test_a_mirrored_track_is_asked_about_by_its_mirror() -> None:
+    spotify = "https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC"
+    mirrored = Track(
+        title="x", webpage_url=spotify, mirror_url=f"https://www.youtube.com/watch?v={VIDEO}"
+    )
+    assert related_url(ExtractorConfig(), mirrored) == (
+        f"https://www.youtube.com/watch?v={VIDEO}&list=RD{VIDEO}"
+    )
+    cfg = ExtractorConfig(related_provider="http://radio.example/related?of={url}")
+    other = attrs.evolve(mirrored, mirror_url="https://soundcloud.com/a/b")
+    assert related_url(cfg, other) == (
+        "http://radio.example/related?of=https%3A%2F%2Fsoundcloud.com%2Fa%2Fb"
+    )
+    assert mirrored.pages == (spotify, f"https://www.youtube.com/watch?v={VIDEO}")

@@ -219,3 +219,27 @@ async def test_a_track_without_a_match_is_announced_and_the_queue_goes_on(
                     "Tone A440",
                     '"USTF10000440"',
                 ]
+
+
+async def test_autoplay_after_a_spotify_track_follows_its_mirror(tmp_path: Path) -> None:
+    # The related-tracks provider (like YouTube's mix) knows the mirror's page, not the
+    # Spotify link; and the mirror is the song that just played, not a related one.
+    with trio.fail_after(60), capture_logs() as logs:
+        async with (
+            fake_spotify(tracks={A440["id"]: A440}) as sp,
+            stack(tmp_path, config=config(spotify=sp.config())) as s,
+        ):
+            me = user(s)
+            start = len(s.listener.frames)
+            await me.ask("play", {"query": _link(A440)})
+            await _hears(s, 440.0)
+            assert (await me.ask("autoplay", {"mode": "on"})).startswith("Autoplay is now on")
+            await s.voice.wait_until(lambda: bool(s.media.related))
+            mirrored = [e["mirror"] for e in logs if e["event"] == "spotify_mirrored"]
+            assert s.media.related == mirrored == [s.media.media_url("a440")]
+            # A440's 6 s (300 frames), then the first related tone that is not the mirror.
+            packets = await frames_after(s, start, 400)
+            assert abs(tone_of(packets[320:390]) - 660.0) < 15
+            shown = await me.ask("queue")
+            playing = next(x for x in shown.splitlines() if x.startswith("**Now playing:**"))
+            assert "Tone E660" in playing and "autoplay" in playing, shown

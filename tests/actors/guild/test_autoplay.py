@@ -68,3 +68,13 @@ def test_every_text_exists_in_both_languages() -> None:
     )
     assert t("autoplay.mark", "en") == "autoplay" and t("autoplay.mark", "vi") == "tự phát"
     assert autoplay.FAMILY.handlers.keys() == {"autoplay"}
+
+
+def test_a_mirrored_track_is_not_offered_again_by_its_mirror() -> None:
+    spotify = Track(
+        title="Song",
+        webpage_url="https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC",
+        mirror_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+    )
+    mirror = Track(title="Song (video)", webpage_url="https://youtu.be/dQw4w9WgXcQ")
+    assert pick([mirror, tr(5)], [spotify]) == tr(5)
