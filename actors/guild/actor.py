@@ -314,6 +314,8 @@ class Guild:
             volume=self.volume,
             stay_24_7=self.stay_24_7,
             saved_at=time.time(),
+            filter_preset=self.playback.effects.preset,
+            filter_amount=self.playback.effects.amount,
         )
 
     def changed(self) -> None:
@@ -341,6 +343,9 @@ class Guild:
         self.volume = saved.volume if saved.volume is not None else self.volume
         if saved.effects is not None:
             self.playback.effects = saved.effects
+        elif saved.filter is not None:  # a stored session: the equalizer stays the server's
+            preset, amount = saved.filter
+            self.playback.effects = Effects.of(preset, amount, self.playback.effects.eq)
         self.stay_24_7 = saved.stay_24_7 if saved.stay_24_7 is not None else self.stay_24_7
         self.locale = saved.locale
         self.held = saved.held

@@ -33,6 +33,7 @@ class Saved:
     position: float
     volume: int | None
     effects: Effects | None  # the filter preset and equalizer (None: not in the data)
+    filter: tuple[str | None, int | None] | None  # a stored session's preset and amount
     stay_24_7: bool | None
     locale: str | None
     held: bool
@@ -71,6 +72,7 @@ def restore(data: Mapping[str, Any], *, max_queue: int) -> Saved:
     volume = data.get("volume")
     stay = data.get("stay_24_7")
     fx = data.get("effects")
+    kept = data.get("filter")
     return Saved(
         queue=Queue.restore(data["queue"], max_length=max_queue),
         voice_channel_id=data.get("voice_channel_id"),
@@ -82,6 +84,7 @@ def restore(data: Mapping[str, Any], *, max_queue: int) -> Saved:
             if isinstance(fx, Mapping)
             else None
         ),
+        filter=(kept.get("preset"), kept.get("amount")) if isinstance(kept, Mapping) else None,
         stay_24_7=bool(stay) if stay is not None else None,
         locale=data.get("locale"),
         held=bool(data.get("held", False)),
@@ -97,6 +100,7 @@ def from_session(s: SessionSnapshot) -> dict[str, Any]:
         "position": s.position,
         "volume": s.volume,
         "stay_24_7": s.stay_24_7,
+        "filter": {"preset": s.filter_preset, "amount": s.filter_amount},
     }
 
 

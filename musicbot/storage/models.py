@@ -99,6 +99,11 @@ class SessionSnapshot:
     volume: int
     stay_24_7: bool
     saved_at: float  # UNIX time
+    # The session's /filter (preset name and its amount), so a restart plays on through it;
+    # the equalizer is the server's setting, stored with the settings.  Absent (None) in a
+    # session saved before filters were kept, and ignored by a bot that predates them.
+    filter_preset: str | None = None
+    filter_amount: int | None = None
 
 
 PLAYLIST_CODEC: Codec[Playlist] = Codec("playlist", Playlist, 1)

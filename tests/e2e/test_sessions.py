@@ -17,6 +17,8 @@ import pytest
 import trio
 
 from musicbot.app import App, serve
+from musicbot.emulator.media import Tone
+from tests.e2e.flow import frames_after, tone_of, user
 from tests.e2e.harness import Stack, decode_pcm, dominant_frequency, stack
 
 STEP = 2.0  # seconds per frequency step
@@ -25,6 +27,7 @@ STEP_HZ = 100.0
 DURATION = 20.0
 STEPS_PATH = "/media/steps.ogg"
 CONFIG = {"storage": {"snapshot_debounce": 0.2}}
+LONG = (Tone(name="long", title="Long A440", frequency=440.0, duration=60.0, format="webm"),)
 
 
 async def _staircase(directory: Path) -> bytes:
@@ -154,4 +157,28 @@ async def test_a_graceful_restart_resumes_too(tmp_path: Path) -> None:
                 mark = len(s.listener.frames)
                 await s.frames(mark + 25)  # heard again
                 assert world.voice_channel_of(s.guild.id, bot) == s.voice_channel
+                app.request_stop()
+
+
+async def test_a_restart_plays_on_through_the_sessions_filter(tmp_path: Path) -> None:
+    # The filter is the session's, stored with the queue; the equalizer stays the server's.
+    with trio.fail_after(90):
+        async with stack(tmp_path, config=CONFIG, tones=LONG) as s:
+            me = user(s)
+            await me.ask("play", {"query": s.media.media_url("long")})
+            await me.ask("eq", {"band": "400", "gain": -6})
+            assert "Filter: nightcore" in await me.ask("filter", {"preset": "nightcore"})
+            assert abs(tone_of(await frames_after(s, len(s.listener.frames), 60)) - 550) < 12
+            s.app.request_stop()  # snapshot flushed, silence sent, voice left
+            world = s.emu.world
+            await _eventually(lambda: world.voice_channel_of(s.guild.id, world.bot_user_id) is None)
+            saved = await s.app.storage.sessions().load(s.guild.id)
+            assert saved is not None and saved.filter_preset == "nightcore"
+            async with trio.open_nursery() as nursery:
+                app: App = await nursery.start(serve, s.app.config)
+                await app.ready.wait()
+                shown = await me.ask("filter")
+                assert shown.startswith("Filter: nightcore\n") and "400 Hz -6 dB" in shown, shown
+                # Heard through it again: 1.25 x 440 Hz.
+                assert abs(tone_of(await frames_after(s, len(s.listener.frames), 75)) - 550) < 12
                 app.request_stop()
