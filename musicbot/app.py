@@ -338,7 +338,9 @@ async def _serve(
             )
         if manage_heap:
             freeze_startup_heap()  # everything made so far lives as long as the process
-            await root.start(HeapKeeper(lambda: sender.active_streams).run)
+            await root.start(
+                HeapKeeper(lambda: sender.active_streams, on_collect=metrics.heap_collected).run
+            )
         task_status.started(app)
         await app.stop_requested.wait()
         await app.graceful_stop()

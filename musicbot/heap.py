@@ -114,8 +114,10 @@ class HeapKeeper:
         *,
         rss: Callable[[], int] = resident_bytes,
         check_every: float = CHECK_S,
+        on_collect: Callable[[str, float], None] = lambda _reason, _seconds: None,
     ) -> None:
         self.streams = streams
+        self.on_collect = on_collect  # (reason, pause in seconds): the metrics
         self.rss = rss
         self.check_every = check_every
         self.collections: list[str] = []  # the reasons of the full collections it ran
@@ -151,9 +153,11 @@ class HeapKeeper:
         started = time.perf_counter()
         before = self.rss()
         freed = gc.collect()
-        pause_ms = round((time.perf_counter() - started) * 1000, 1)
+        pause = time.perf_counter() - started
+        pause_ms = round(pause * 1000, 1)
         self._mark()
         self.collections.append(reason)
+        self.on_collect(reason, pause)
         report = log.info if reason == "idle" else log.warning
         report(
             "heap_collected",

@@ -64,9 +64,15 @@ KEEPER_PROBE = textwrap.dedent(
     out = {}
     streams = [1]
     rss = [500 * 2**20]
+    reported = []
 
     async def main():
-        keeper = HeapKeeper(lambda: streams[0], rss=lambda: rss[0], check_every=5.0)
+        keeper = HeapKeeper(
+            lambda: streams[0],
+            rss=lambda: rss[0],
+            check_every=5.0,
+            on_collect=lambda reason, pause: reported.append([reason, pause > 0]),
+        )
         default = gc.get_threshold()
         before = full_collections()
         churn([])
@@ -95,6 +101,7 @@ KEEPER_PROBE = textwrap.dedent(
             out["idle_nothing_new"] = list(keeper.collections)
             nursery.cancel_scope.cancel()
         out["restored"] = gc.get_threshold() == default
+        out["reported"] = reported
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     print(json.dumps(out))
@@ -116,6 +123,7 @@ def test_the_heap_keeper_runs_full_collections_only_when_idle_or_memory_grew() -
     assert result["idle_later"] == ["memory", "idle"]
     assert result["idle_nothing_new"] == ["memory", "idle"]
     assert result["restored"]
+    assert result["reported"] == [["memory", True], ["idle", True]]  # what the metrics count
 
 
 def test_memory_growth_is_weighed_against_the_heap_and_the_new_streams() -> None:

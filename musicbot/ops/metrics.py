@@ -233,6 +233,16 @@ class Metrics:
         self._restarts = counter(
             "supervisor_restarts", "Children restarted, by supervisor.", "supervisor"
         )
+        self._heap_full = counter(
+            "heap_full_collections",
+            "Full garbage collections the heap keeper ran, by reason (idle, memory).",
+            "reason",
+        )
+        self._heap_pause = counter(
+            "heap_full_collection_seconds",
+            "Seconds the process (its voice clock with it) stood still in them, by reason.",
+            "reason",
+        )
         self._process: ProcessCollector | None = None
         if process_collector:
             # process_cpu_seconds_total, process_resident_memory_bytes, ... (Linux /proc).
@@ -388,6 +398,11 @@ class Metrics:
     def supervisor_restart(self, supervisor: str) -> None:
         """Count a child restart by ``supervisor``."""
         self._restarts.labels(supervisor=supervisor).inc()
+
+    def heap_collected(self, reason: str, seconds: float) -> None:
+        """Count a full collection the heap keeper ran, and the pause it took."""
+        self._heap_full.labels(reason=reason).inc()
+        self._heap_pause.labels(reason=reason).inc(seconds)
 
     # ---------------------------------------------------------------- reading
 

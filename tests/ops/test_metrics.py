@@ -72,6 +72,8 @@ def test_counters_move_after_recording() -> None:
     m.audio_frames_sent(10, 50)
     m.audio_frames_late(10)
     m.supervisor_restart("guilds")
+    m.heap_collected("memory", 0.25)
+    m.heap_collected("memory", 0.5)
 
     assert value(m, "musicbot_tracks_started_total") == 2
     assert value(m, "musicbot_tracks_finished_total") == 1
@@ -94,6 +96,8 @@ def test_counters_move_after_recording() -> None:
     assert value(m, "musicbot_audio_frames_sent_total") == 50
     assert value(m, "musicbot_audio_frames_late_total") == 1
     assert value(m, "musicbot_supervisor_restarts_total", supervisor="guilds") == 1
+    assert value(m, "musicbot_heap_full_collections_total", reason="memory") == 2
+    assert value(m, "musicbot_heap_full_collection_seconds_total", reason="memory") == 0.75
 
     snap = m.snapshot()
     assert (snap.tracks_started, snap.tracks_finished, snap.tracks_failed) == (2, 1, 1)
