@@ -205,13 +205,13 @@ async def scenario(
         t0, cpu0 = trio.current_time(), self_cpu()
         w0 = perf_counter()  # the sinks' clock
         re0 = sender.stats.reanchors
-        full0 = len(keeper.collections)
+        full0 = keeper.runs
         ff0 = {pid: proc_cpu(pid) for pid in ff.pids}
         await trio.sleep(window)
         t1, cpu1 = trio.current_time(), self_cpu()
         w1 = perf_counter()
         re1 = sender.stats.reanchors
-        full1 = len(keeper.collections)
+        full1 = keeper.runs
         ff1 = {pid: proc_cpu(pid) for pid in ff.pids}
         rss1 = proc_rss()
         ff_pss = [proc_pss(pid) for pid in ff.pids]

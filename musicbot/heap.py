@@ -38,6 +38,7 @@ what the bot does, before its streams start.
 
 from __future__ import annotations
 
+import collections
 import gc
 import os
 import resource
@@ -71,6 +72,7 @@ IDLE_MIN_INTERVAL_S: Final = 60.0  # at most one idle full collection a minute
 GROWTH_MIN_BYTES: Final = 64 * 1024 * 1024
 GROWTH_FRACTION: Final = 0.5  # and half of the resident memory after the last collection
 PER_STREAM_BYTES: Final = 512 * 1024  # growth a new stream explains (it costs 130-260 KiB)
+RECENT: Final = 32  # reasons of the last full collections kept (the process may run for years)
 
 
 def resident_bytes() -> int:
@@ -120,7 +122,8 @@ class HeapKeeper:
         self.on_collect = on_collect  # (reason, pause in seconds): the metrics
         self.rss = rss
         self.check_every = check_every
-        self.collections: list[str] = []  # the reasons of the full collections it ran
+        self.runs = 0  # full collections it ran
+        self.recent: collections.deque[str] = collections.deque(maxlen=RECENT)  # their reasons
         self._last = 0.0
         self._rss_after = 0
         self._streams_after = 0
@@ -156,7 +159,8 @@ class HeapKeeper:
         pause = time.perf_counter() - started
         pause_ms = round(pause * 1000, 1)
         self._mark()
-        self.collections.append(reason)
+        self.runs += 1
+        self.recent.append(reason)
         self.on_collect(reason, pause)
         report = log.info if reason == "idle" else log.warning
         report(

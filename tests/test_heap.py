@@ -83,22 +83,22 @@ KEEPER_PROBE = textwrap.dedent(
             before, keep = full_collections(), []
             churn(keep)
             await trio.sleep(30)  # busy, memory flat: nothing is worth a pause
-            out["busy_flat"] = [full_collections() - before, list(keeper.collections)]
+            out["busy_flat"] = [full_collections() - before, list(keeper.recent)]
             streams[0] = 1001  # growth that new streams explain
             rss[0] += GROWTH_MIN_BYTES * 4
             await trio.sleep(10)
-            out["explained"] = list(keeper.collections)
+            out["explained"] = list(keeper.recent)
             rss[0] += 2**30  # growth they do not
             await trio.sleep(10)
-            out["unexplained"] = list(keeper.collections)
+            out["unexplained"] = list(keeper.recent)
             streams[0] = 0  # nothing plays: one collection once a minute has passed
             churn(keep)
             await trio.sleep(30)
-            out["idle_soon"] = list(keeper.collections)
+            out["idle_soon"] = list(keeper.recent)
             await trio.sleep(60)
-            out["idle_later"] = list(keeper.collections)
+            out["idle_later"] = list(keeper.recent)
             await trio.sleep(120)  # nothing new reached the old generation since
-            out["idle_nothing_new"] = list(keeper.collections)
+            out["idle_nothing_new"] = list(keeper.recent)
             nursery.cancel_scope.cancel()
         out["restored"] = gc.get_threshold() == default
         out["reported"] = reported

@@ -5,36 +5,34 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import trio
 
 from musicbot.models.queue import Queue
 from musicbot.storage import SessionSnapshot, Storage
 from musicbot.storage.models import SESSION_CODEC
+from tests.storage.test_sessions import snap
 
 TIMEOUT = 30
 
 
-def _session(guild_id: int, **kw: object) -> SessionSnapshot:
-    return SessionSnapshot(
-        guild_id=guild_id,
-        voice_channel_id=10,
-        text_channel_id=None,
+def _session(
+    guild_id: int, preset: str | None = None, amount: int | None = None
+) -> SessionSnapshot:
+    return attrs.evolve(
+        snap(guild_id, tracks=0),
         queue=Queue().snapshot(),
-        position=0.0,
-        repeat_mode="off",
-        volume=100,
-        stay_24_7=False,
-        saved_at=1_700_000_000.0,
-        **kw,  # type: ignore[arg-type]
+        filter_preset=preset,
+        filter_amount=amount,
     )
 
 
 async def test_the_filter_round_trips(any_storage: Storage) -> None:
-    snap = _session(92, filter_preset="speed", filter_amount=150)
+    saved = _session(92, "speed", 150)
     with trio.fail_after(TIMEOUT):
-        await any_storage.sessions().save(snap)
+        await any_storage.sessions().save(saved)
         loaded = await any_storage.sessions().load(92)
-    assert loaded == snap
+    assert loaded == saved
 
 
 def test_a_session_from_before_filters_loads_without_one() -> None:
