@@ -3,7 +3,9 @@
 #   docker run -d --name musicbot --env-file musicbot.env -v musicbot-data:/data \
 #     -p 127.0.0.1:9464:9464 --stop-timeout 30 musicbot
 # ffmpeg is the static binary shipped in the imageio-ffmpeg wheel, and deno (the JavaScript
-# runtime yt-dlp needs for YouTube) the one in the deno wheel: no apt packages are needed.
+# runtime yt-dlp needs for YouTube) the one in the deno wheel. The build stage alone installs a
+# C compiler and OpenSSL's headers, for the voice sender's C accelerator; the runtime image
+# needs only libssl3, which python:3.11-slim already has.
 #
 # yt-dlp goes stale: YouTube breaks releases older than a few weeks (the bot warns past 60 days,
 # in its log, /health, /metrics and `doctor`). Rebuild the image regularly, or upgrade in place
@@ -17,12 +19,16 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY musicbot ./musicbot
 COPY actors ./actors
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install -c constraints.txt . \
+    && /opt/venv/bin/python -c "from musicbot.voice import rtp; assert rtp.NATIVE, 'the C accelerator was not built'" \
     && /opt/venv/bin/python -c "import imageio_ffmpeg, subprocess; subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-version'], check=True, capture_output=True)" \
     && /opt/venv/bin/python -c "from musicbot.extract.runtime import js_runtimes, solver_report as s; r = s({'js_runtimes': js_runtimes('deno')}); print(r); assert r.ok, r.problem"
 

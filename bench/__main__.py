@@ -36,6 +36,7 @@ from bench.extraction import Load, extraction_background, make_page
 from bench.ours import micro, scenario, trio_floor
 from bench.transcode import transcode_settings
 from musicbot.audio.ffmpeg import resolve_ffmpeg
+from musicbot.voice.rtp import NATIVE
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -268,6 +269,7 @@ def main() -> None:
         "extraction_load": extraction_load,
         "transcode_settings": settings,
         "micro_ours_us_per_packet": ours_micro,
+        "rtp_path": "c" if NATIVE else "python",
         "trio_floor_us_per_wake": floor,
         "discord_py": dpy,
         "comparison": comparison,

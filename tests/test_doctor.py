@@ -50,7 +50,7 @@ async def test_every_check_passes_against_the_emulator(emu: Emulator, tmp_path: 
     assert set(statuses(checks).values()) == {doctor.Status.OK}, lines
     assert [c.name for c in checks] == [
         "config", "token", "gateway", "ffmpeg", "js runtime", "solver scripts", "yt-dlp age",
-        "data dir", "DAVE", "egress guard",
+        "data dir", "DAVE", "voice packets", "egress guard",
     ]  # fmt: skip
     assert len(lines) == len(checks) + 1 and lines[-1] == "all checks passed"
     assert not any(emu.world.token in line for line in lines)  # no secret printed
@@ -95,6 +95,17 @@ async def test_each_check_fails_once(
         seen.append(failed[0].line())
     assert "rejected the token" in seen[0]
     assert "make update-extractor" in seen[5]
+
+
+def test_the_voice_packet_path_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from musicbot.voice import rtp
+
+    check = doctor.check_voice_path()
+    assert check.status is doctor.Status.OK and check.detail.startswith("C accelerator (OpenSSL")
+    monkeypatch.setattr(rtp, "NATIVE", False)  # as where it could not be built
+    check = doctor.check_voice_path()
+    assert check.status is doctor.Status.OK  # slower, still correct: reported, not failed
+    assert "Python fallback" in check.detail and "libssl-dev" in check.detail
 
 
 def test_an_invalid_config_fails_the_first_check(

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import random
 from collections.abc import Awaitable, Callable
 from typing import Final, assert_never
@@ -77,7 +76,7 @@ from musicbot.voice.messages import (
     SocketEnded,
     StateUpdate,
 )
-from musicbot.voice.rtp import RtpPacketizer
+from musicbot.voice.rtp import RtpPacketizer, send_nowait
 from musicbot.voice.session import (
     Credentials,
     DaveError,
@@ -549,9 +548,10 @@ class VoiceConnection:
     def send_frame_nowait(self, opus: bytes) -> None:
         """The voice sender's path: encrypt and send one frame synchronously, or drop it.
 
-        ``os.writev`` on the connected, non-blocking UDP socket sends one datagram from the
-        scatter/gather parts without a Trio checkpoint (the sender sends every stream's frame
-        in one tick; a checkpoint per packet would cost a scheduler pass each).  A full socket
+        :func:`~musicbot.voice.rtp.send_nowait` sends one datagram on the connected,
+        non-blocking UDP socket (in C where the accelerator is built) without a Trio checkpoint
+        (the sender sends every stream's frame in one tick; a checkpoint per packet would cost
+        a scheduler pass each).  A full socket
         buffer (``BlockingIOError``) drops the packet like any other send failure.  Speaking is
         the player's business (it awaits ``set_speaking`` before the first frame); a reconnect
         re-announces it by itself.
@@ -570,8 +570,9 @@ class VoiceConnection:
         packetizer = self._packetizer
         packetizer.ssrc = transport.ssrc
         try:
-            parts = packetizer.next_packet_parts(transport.cipher, session.dave.encrypt(opus))
-            os.writev(transport.udp.fileno(), parts)
+            send_nowait(
+                packetizer, transport.cipher, transport.udp.fileno(), session.dave.encrypt(opus)
+            )
         except (OSError, ValueError):
             # The socket went away under us (a rejoin closed it: fileno -1 is EBADF), the
             # kernel buffer is full, or DAVE refused: drop it.
