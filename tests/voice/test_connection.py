@@ -95,6 +95,31 @@ async def test_listener_decrypts_every_frame_in_order(
     assert env.conn.stats.frames_dropped == 0
 
 
+@pytest.mark.parametrize(
+    ("offered", "chosen"),
+    [((MODE_XCHACHA, MODE_AES), MODE_AES), ((MODE_XCHACHA,), MODE_XCHACHA)],
+)
+async def test_the_voice_senders_path_reaches_the_listener_in_both_modes(
+    offered: tuple[str, ...], chosen: str
+) -> None:
+    # send_frame_nowait is what the one voice sender calls every tick: AES-GCM goes through
+    # the C accelerator, XChaCha20 through the Python packetizer; libdave decrypts both.
+    frames = sine_opus_frames(seconds=1.0)
+    with trio.fail_after(20):
+        async with voice_env(modes=offered) as env:
+            connected = await connect(env)
+            assert connected.mode == chosen
+            await env.conn.set_speaking(True)
+            for frame in frames:
+                env.conn.send_frame_nowait(frame)
+                await trio.lowlevel.checkpoint()  # let the emulator read its socket
+            got = await env.server.wait_for_frames(listener(env), len(frames))
+    assert [f.opus for f in got] == list(frames)
+    assert all(f.e2ee for f in got)
+    assert_contiguous(got)
+    assert env.conn.stats.frames_sent == len(frames) and env.conn.stats.frames_dropped == 0
+
+
 @pytest.mark.parametrize("committer", [COMMITTER_BOT, COMMITTER_LISTENER])
 async def test_second_listener_joins_mid_stream(committer: str) -> None:
     frames = sine_opus_frames()
