@@ -63,10 +63,14 @@ def listener(env: VoiceEnv, user_id: int = LISTENER) -> Listener:
     return env.server.call(GUILD, CHANNEL).listeners[user_id]
 
 
-@pytest.mark.parametrize(
+# What the server offers, and the transport mode the bot must choose from it.
+EITHER_MODE = pytest.mark.parametrize(
     ("offered", "chosen"),
     [((MODE_XCHACHA, MODE_AES), MODE_AES), ((MODE_XCHACHA,), MODE_XCHACHA)],
 )
+
+
+@EITHER_MODE
 async def test_listener_decrypts_every_frame_in_order(
     offered: tuple[str, ...], chosen: str
 ) -> None:
@@ -95,10 +99,7 @@ async def test_listener_decrypts_every_frame_in_order(
     assert env.conn.stats.frames_dropped == 0
 
 
-@pytest.mark.parametrize(
-    ("offered", "chosen"),
-    [((MODE_XCHACHA, MODE_AES), MODE_AES), ((MODE_XCHACHA,), MODE_XCHACHA)],
-)
+@EITHER_MODE
 async def test_the_voice_senders_path_reaches_the_listener_in_both_modes(
     offered: tuple[str, ...], chosen: str
 ) -> None:
