@@ -233,7 +233,7 @@ async def test_pushes_of_any_size_come_out_in_order_and_are_counted(
         async with trio.open_nursery() as nursery:
             await nursery.start(sender.run)
             stream = sender.open_stream(sink, PlayerStats())
-            sizes = [1, 37, 3, 10, 0, 23]
+            sizes = [1, 37, 3, 10, 0, 23, 120]  # 120: three tuples, the last one partial
             start = 0
             for size in sizes:
                 stream.push([fake_frame(i) for i in range(start, start + size)])
