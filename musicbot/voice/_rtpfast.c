@@ -276,6 +276,16 @@ packetizer_next_packet_parts(Packetizer *self, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "next_packet_parts(cipher, payload)");
         return NULL;
     }
+    /* The buffers were handed out by the last call: if a caller resized one (or __init__
+     * never ran), write into a fresh one instead of past its end. */
+    if (self->header == NULL || PyByteArray_GET_SIZE(self->header) != HEADER_SIZE) {
+        Py_XSETREF(self->header, PyByteArray_FromStringAndSize(NULL, HEADER_SIZE));
+        if (self->header == NULL) return NULL;
+    }
+    if (self->suffix == NULL || PyByteArray_GET_SIZE(self->suffix) != SUFFIX_SIZE) {
+        Py_XSETREF(self->suffix, PyByteArray_FromStringAndSize(NULL, SUFFIX_SIZE));
+        if (self->suffix == NULL) return NULL;
+    }
     put_header(self, (unsigned char *)PyByteArray_AS_STRING(self->header));
     put_u32((unsigned char *)PyByteArray_AS_STRING(self->suffix), self->nonce);
     PyObject *nonce = PyLong_FromUnsignedLong(self->nonce);

@@ -290,3 +290,22 @@ def test_c_counters_reduce_like_python(ssrc: int, seq: int, timestamp: int, nonc
         c.seq = "1"
     with pytest.raises(AttributeError):
         del c.nonce
+
+
+def test_c_packetizer_survives_hostile_use_of_its_buffers() -> None:
+    # next_packet_parts hands out its own header and suffix buffers: a caller that resizes
+    # them, or an object made without __init__, must get fresh buffers, never a write past
+    # the end of one (the pure-Python twin raises instead; either way nothing is corrupted).
+    cipher = TransportCipher(EncryptionMode.AES256_GCM, KEY)
+    c = packetizer_class("c")(ssrc=5)
+    header, _, suffix = c.next_packet_parts(cipher, b"one")
+    header.clear()
+    suffix.extend(b"more")
+    data = packet(c, cipher, b"two")
+    assert open_packet(cipher, data) == (1, 960, 5, b"two")
+    assert len(header) == 0 and len(suffix) == 8  # the caller's objects are left as they are
+    bare = type(c).__new__(type(c))
+    assert open_packet(cipher, packet(bare, cipher, b"x")) == (0, 0, 0, b"x")
+    unkeyed = type(key_class("c")(KEY)).__new__(type(key_class("c")(KEY)))
+    with pytest.raises(ValueError, match="never initialised"):
+        c.send_aes(unkeyed, 0, b"x")
