@@ -551,10 +551,9 @@ class VoiceConnection:
         :func:`~musicbot.voice.rtp.send_nowait` sends one datagram on the connected,
         non-blocking UDP socket (in C where the accelerator is built) without a Trio checkpoint
         (the sender sends every stream's frame in one tick; a checkpoint per packet would cost
-        a scheduler pass each).  A full socket
-        buffer (``BlockingIOError``) drops the packet like any other send failure.  Speaking is
-        the player's business (it awaits ``set_speaking`` before the first frame); a reconnect
-        re-announces it by itself.
+        a scheduler pass each).  A full socket buffer (``BlockingIOError``) drops the packet
+        like any other send failure.  Speaking is the player's business (it awaits
+        ``set_speaking`` before the first frame); a reconnect re-announces it by itself.
         """
         session = self._session
         transport = None if session is None else session.transport

@@ -81,8 +81,9 @@ class Sealer(Protocol):
 
 
 class PyAesGcmKey:
-    """One AES-256-GCM session key for :meth:`PyRtpPacketizer.send_aes` (the pure-Python twin
-    of the accelerator's ``AesGcmKey``)."""
+    """One AES-256-GCM session key: :class:`TransportCipher`'s in AES-GCM mode, and the key
+    :meth:`PyRtpPacketizer.send_aes` seals with (the pure-Python twin of the accelerator's
+    ``AesGcmKey``)."""
 
     __slots__ = ("_aes", "_nonce")
 
@@ -92,10 +93,14 @@ class PyAesGcmKey:
         self._aes = AESGCM(bytes(key))
         self._nonce = bytearray(12)
 
-    def seal(self, header: bytearray, payload: bytes, counter: int, /) -> bytes:
+    def seal(self, header: bytes | bytearray, payload: bytes, counter: int, /) -> bytes:
         """Ciphertext + tag, nonce = ``counter`` big-endian then eight zero bytes."""
         _pack_u32(self._nonce, 0, counter)
         return self._aes.encrypt(self._nonce, payload, header)
+
+    def decrypt(self, nonce: bytes, body: bytes, aad: bytes) -> bytes:
+        """Plaintext of ``body`` (ciphertext + tag) under the full 12-byte ``nonce``."""
+        return self._aes.decrypt(nonce, body, aad)
 
 
 class TransportCipher:
@@ -112,16 +117,17 @@ class TransportCipher:
             raise ValueError("a voice session key is 32 bytes")
         self.mode = mode
         self._key = bytes(key)
-        self._aes = AESGCM(self._key) if mode is EncryptionMode.AES256_GCM else None
-        self.aes_key = AesGcmKey(self._key) if mode is EncryptionMode.AES256_GCM else None
-        size = 12 if mode is EncryptionMode.AES256_GCM else 24
-        self._nonce = bytearray(size)
+        aes = PyAesGcmKey(self._key) if mode is EncryptionMode.AES256_GCM else None
+        self._aes = aes
+        # The send path's key: the accelerator's own context, or this very one without it.
+        self.aes_key = AesGcmKey(self._key) if aes is not None and NATIVE else aes
+        self._nonce = bytearray(24)  # XChaCha20's (AES-GCM's is the key's own)
 
     def seal(self, header: bytes | bytearray, payload: bytes, counter: int) -> bytes:
         """Ciphertext + tag for ``payload``, with ``header`` as associated data."""
-        _pack_u32(self._nonce, 0, counter)
         if self._aes is not None:
-            return self._aes.encrypt(self._nonce, payload, header)
+            return self._aes.seal(header, payload, counter)
+        _pack_u32(self._nonce, 0, counter)
         # libsodium's binding insists on ``bytes`` for every argument: two small copies.
         return crypto_aead_xchacha20poly1305_ietf_encrypt(
             payload, bytes(header), bytes(self._nonce), self._key
